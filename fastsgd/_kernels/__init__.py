@@ -1,0 +1,1 @@
+"""Backend kernels: ``cpu`` (Numba ``njit``/``prange``); numba.cuda comes later."""

@@ -1,0 +1,495 @@
+"""CPU epoch kernels: one call trains one epoch.
+
+Data layout, shared by every kernel so that each compiles once per dtype:
+``X_data, X_indices, X_indptr, n_features, is_sparse``. A dense ``X`` is passed
+as its flat C-order view (``X.reshape(-1)``, no copy) with empty index arrays;
+a CSR ``X`` as its three arrays. Row ``i`` of a dense ``X`` starts at
+``i * n_features``.
+
+Heads: ``coef`` is ``(n_heads, n_features)``. ``task`` says what a head's
+target is (``codes.REGRESSION``: ``y_float``; ``ONE_VS_REST``: +1 when
+``y_class == head_positive[k]``; ``MULTINOMIAL``: a softmax over all heads
+with label ``y_class``). ``weight_pos[k]``/``weight_neg[k]`` are the class
+weights of head ``k``'s positive and negative samples (for ``MULTINOMIAL``,
+``weight_pos[c]`` is class ``c``'s weight).
+
+Determinism: per-sample OvR heads are independent, so spreading them over
+threads cannot change a bit. Mini-batch gradients are reduced over the samples
+of the batch in order, inside one thread per (head, feature block), so the
+thread count never changes the result either.
+"""
+
+import numpy as np
+from numba import prange
+
+from fastsgd._kernels._jit import cpu_function, cpu_kernel
+from fastsgd._math import codes, losses, schedules, updates
+
+loss_value = cpu_function(losses.loss_value)
+loss_derivative = cpu_function(losses.loss_derivative)
+binary_target = cpu_function(losses.binary_target)
+clip_derivative = cpu_function(losses.clip_derivative)
+softmax_cross_entropy = cpu_function(losses.softmax_cross_entropy)
+learning_rate = cpu_function(schedules.learning_rate)
+penalty_gradient = cpu_function(updates.penalty_gradient)
+penalty_value = cpu_function(updates.penalty_value)
+momentum_step = cpu_function(updates.momentum_step)
+running_mean = cpu_function(updates.running_mean)
+l2_shrink_factor = cpu_function(updates.l2_shrink_factor)
+l1_truncate = cpu_function(updates.l1_truncate)
+
+#: Features per work unit of the mini-batch gradient/update phase.
+FEATURE_BLOCK = 64
+
+
+# --------------------------------------------------------------------------
+# Row access (dense rows are contiguous; CSR rows go through their indices)
+# --------------------------------------------------------------------------
+
+
+@cpu_function
+def row_bounds(X_indptr, n_features, is_sparse, i):
+    """``[start, stop)`` of row ``i`` in ``X_data``."""
+    if is_sparse:
+        return X_indptr[i], X_indptr[i + 1]
+    return i * n_features, (i + 1) * n_features
+
+
+@cpu_function
+def row_dot(X_data, X_indices, n_features, is_sparse, start, stop, w):
+    """``x . w`` for the row stored in ``X_data[start:stop]``."""
+    acc = X_data.dtype.type(0.0)
+    if is_sparse:
+        for jj in range(start, stop):
+            acc += X_data[jj] * w[X_indices[jj]]
+    else:
+        for j in range(n_features):
+            acc += X_data[start + j] * w[j]
+    return acc
+
+
+@cpu_function
+def row_sqnorm(X_data, start, stop):
+    """``||x||^2`` of a row (the stored values; zeros add nothing)."""
+    acc = 0.0
+    for jj in range(start, stop):
+        acc += X_data[jj] * X_data[jj]
+    return acc
+
+
+@cpu_function
+def head_target(task, loss_code, y_float, y_class, head_positive, i, k):
+    """Target of head ``k`` for sample ``i`` (REGRESSION or ONE_VS_REST)."""
+    if task == codes.REGRESSION:
+        return y_float[i]
+    return binary_target(y_class[i] == head_positive[k], loss_code)
+
+
+# --------------------------------------------------------------------------
+# Per-sample training: scikit-learn's plain SGD, all heads in one pass over X
+# --------------------------------------------------------------------------
+
+
+@cpu_function
+def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
+    """Fold ``wscale`` (and the lazy average's ``a``/``b``) into the arrays."""
+    n_features = coef.shape[1]
+    if averaging:
+        for j in range(n_features):
+            avg_coef[k, j] = (avg_coef[k, j] + avg_a[k] * coef[k, j]) / avg_b[k]
+        avg_a[k] = 0.0
+        avg_b[k] = 1.0
+    for j in range(n_features):
+        coef[k, j] *= wscale[k]
+    wscale[k] = 1.0
+
+
+@cpu_function
+def _per_sample_head_step(
+    X_data, X_indices, n_features, is_sparse, start, stop, x_sqnorm, skip,
+    y, p, sample_w, k, t, eta_k,
+    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+    l1_q, l1_u, sq_norm, l1_norm,
+    weight_pos, weight_neg,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t, optimal_t0,
+    fit_intercept, intercept_decay, average, wscale_floor, track_objective,
+    loss_sum, objective_sum,
+):  # fmt: skip
+    """One sample's update of head ``k`` (``_plain_sgd``'s loop body).
+
+    ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
+    """
+    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t)
+    if track_objective:
+        lv = loss_value(loss_code, y, p, epsilon)
+        loss_sum[k] += lv
+        objective_sum[k] += lv
+        if schedule < codes.PA1 and penalty != codes.NO_PENALTY:
+            objective_sum[k] += penalty_value(
+                penalty, alpha, l1_ratio, sq_norm[k], l1_norm[k]
+            )
+    if skip:
+        return
+    class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
+    if schedule == codes.PA1:
+        update = min(eta_k, loss_value(loss_code, y, p, epsilon) / x_sqnorm)
+    elif schedule == codes.PA2:
+        update = loss_value(loss_code, y, p, epsilon) / (x_sqnorm + 0.5 / eta_k)
+    else:
+        update = -eta * clip_derivative(loss_derivative(loss_code, y, p, epsilon))
+    if schedule >= codes.PA1:
+        if loss_code == codes.HINGE or loss_code == codes.PERCEPTRON:
+            update *= y
+        elif y - p < 0.0:
+            update *= -1.0
+    update *= class_w * sample_w
+
+    if penalty >= codes.L2:
+        shrink = l2_shrink_factor(eta, alpha, l1_ratio)
+        wscale[k] *= shrink
+        sq_norm[k] *= shrink * shrink
+        l1_norm[k] *= abs(shrink)
+        if wscale[k] < wscale_floor:
+            _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, average > 0)
+
+    ws = wscale[k]
+    if update != 0.0:
+        c = update / ws
+        l2_acc = 0.0
+        l1_acc = 0.0
+        if is_sparse:
+            for jj in range(start, stop):
+                j = X_indices[jj]
+                coef[k, j] += X_data[jj] * c
+                if track_objective:
+                    l2_acc += coef[k, j] * coef[k, j]
+                    l1_acc += abs(coef[k, j])
+        else:
+            for j in range(n_features):
+                coef[k, j] += X_data[start + j] * c
+                if track_objective:
+                    l2_acc += coef[k, j] * coef[k, j]
+                    l1_acc += abs(coef[k, j])
+        # scikit-learn's WeightVector.add re-sums the norms over the touched
+        # coordinates only; the objective (and so the stopping rule) uses them.
+        sq_norm[k] = l2_acc * (ws * ws)
+        l1_norm[k] = l1_acc * ws
+    if fit_intercept and update != 0.0:
+        intercept[k] += update * intercept_decay
+
+    if average > 0 and average <= t:
+        num_iter = t - average + 1.0
+        mu = 1.0 / num_iter
+        if update != 0.0:
+            c_avg = avg_a[k] * (-update / ws)
+            if is_sparse:
+                for jj in range(start, stop):
+                    avg_coef[k, X_indices[jj]] += X_data[jj] * c_avg
+            else:
+                for j in range(n_features):
+                    avg_coef[k, j] += X_data[start + j] * c_avg
+        if num_iter > 1.0:
+            avg_b[k] /= 1.0 - mu
+        avg_a[k] += mu * avg_b[k] * ws
+        avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], num_iter)
+
+    if penalty == codes.L1 or penalty == codes.ELASTICNET:
+        l1_u[k] += l1_ratio * eta * alpha
+        u = l1_u[k]
+        if is_sparse:
+            for jj in range(start, stop):
+                j = X_indices[jj]
+                v = coef[k, j]
+                coef[k, j] = l1_truncate(v, ws, u, l1_q[k, j])
+                l1_q[k, j] += ws * (coef[k, j] - v)
+        else:
+            for j in range(n_features):
+                v = coef[k, j]
+                coef[k, j] = l1_truncate(v, ws, u, l1_q[k, j])
+                l1_q[k, j] += ws * (coef[k, j] - v)
+
+
+@cpu_kernel
+def sgd_epoch_per_sample(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active,
+    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+    l1_q, l1_u, sq_norm, l1_norm,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
+    n_groups, loss_sum, objective_sum,
+):  # fmt: skip
+    """One epoch of scikit-learn's per-sample SGD for every active head.
+
+    Heads are split into ``n_groups`` groups run in parallel; each group reads
+    ``X`` once, in ``order``, and updates its heads sample by sample. ``t``
+    (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
+    scaled vectors ``v`` with ``w = wscale * v``; on return ``wscale`` is folded
+    back in (it is 1). ``PA1`` skips all-zero rows without counting them in
+    ``t``, as scikit-learn does. Arrays a setting leaves unused (``avg_*``
+    without averaging, ``l1_q`` without an L1 part) may have zero columns.
+    """
+    n_heads = coef.shape[0]
+    for g in prange(n_groups):
+        k_lo = g * n_heads // n_groups
+        k_hi = (g + 1) * n_heads // n_groups
+        t = t_start
+        for idx in range(order.shape[0]):
+            i = order[idx]
+            start, stop = row_bounds(X_indptr, n_features, is_sparse, i)
+            x_sqnorm = 0.0
+            if schedule >= codes.PA1:
+                x_sqnorm = row_sqnorm(X_data, start, stop)
+            skip = schedule == codes.PA1 and x_sqnorm == 0.0
+            for k in range(k_lo, k_hi):
+                if not active[k]:
+                    continue
+                y = head_target(task, loss_code, y_float, y_class, head_positive, i, k)
+                p = (
+                    row_dot(X_data, X_indices, n_features, is_sparse, start, stop,
+                            coef[k]) * wscale[k]
+                    + intercept[k]
+                )  # fmt: skip
+                _per_sample_head_step(
+                    X_data, X_indices, n_features, is_sparse, start, stop, x_sqnorm,
+                    skip, y, p, sample_weight[i], k, t, eta[k],
+                    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+                    l1_q, l1_u, sq_norm, l1_norm,
+                    weight_pos, weight_neg,
+                    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t,
+                    optimal_t0, fit_intercept, intercept_decay, average, wscale_floor,
+                    track_objective, loss_sum, objective_sum,
+                )  # fmt: skip
+            if not skip:
+                t += 1.0
+        for k in range(k_lo, k_hi):
+            if active[k]:
+                _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, average > 0)
+
+
+# --------------------------------------------------------------------------
+# Mini-batch training: mean gradient, torch.optim.SGD momentum rule
+# --------------------------------------------------------------------------
+
+
+@cpu_function
+def _sample_derivatives(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    i, s, active, coef, intercept, loss_code, epsilon, scores, deriv, sample_loss,
+):  # fmt: skip
+    """Loss and weighted loss derivatives of sample ``i`` (batch slot ``s``).
+
+    Fills ``deriv[s, k] = sample_weight * class_weight * dloss/dp_k`` and
+    ``sample_loss[s, k]`` (unweighted; only column 0 for MULTINOMIAL).
+    """
+    start, stop = row_bounds(X_indptr, n_features, is_sparse, i)
+    n_heads = coef.shape[0]
+    if task == codes.MULTINOMIAL:
+        for k in range(n_heads):
+            scores[s, k] = (
+                row_dot(X_data, X_indices, n_features, is_sparse, start, stop, coef[k])
+                + intercept[k]
+            )
+        label = y_class[i]
+        sample_loss[s, 0] = softmax_cross_entropy(scores[s], label, deriv[s])
+        w = sample_weight[i] * weight_pos[label]
+        for k in range(n_heads):
+            deriv[s, k] *= w
+        return
+    for k in range(n_heads):
+        if not active[k]:
+            deriv[s, k] = 0.0
+            sample_loss[s, k] = 0.0
+            continue
+        y = head_target(task, loss_code, y_float, y_class, head_positive, i, k)
+        p = (
+            row_dot(X_data, X_indices, n_features, is_sparse, start, stop, coef[k])
+            + intercept[k]
+        )
+        sample_loss[s, k] = loss_value(loss_code, y, p, epsilon)
+        class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
+        deriv[s, k] = (
+            clip_derivative(loss_derivative(loss_code, y, p, epsilon))
+            * class_w
+            * sample_weight[i]
+        )
+
+
+@cpu_function
+def _block_gradient_dense(
+    X_data, n_features, order, batch_start, batch_len, deriv, k, j_lo, j_hi, grad
+):
+    """``grad[k, j_lo:j_hi] = sum_s deriv[s, k] * x_s[j]`` over the batch, in order."""
+    for j in range(j_lo, j_hi):
+        grad[k, j] = 0.0
+    for s in range(batch_len):
+        d = deriv[s, k]
+        if d != 0.0:
+            base = order[batch_start + s] * n_features
+            for j in range(j_lo, j_hi):
+                grad[k, j] += d * X_data[base + j]
+
+
+@cpu_function
+def _block_step(
+    coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
+    penalty, alpha, l1_ratio, momentum, dampening, nesterov, first_step,
+    n_averaged,
+):  # fmt: skip
+    """Apply the mean gradient plus penalty to ``coef[k, j_lo:j_hi]``."""
+    for j in range(j_lo, j_hi):
+        w = coef[k, j]
+        g = grad[k, j] * inv_batch + penalty_gradient(penalty, alpha, l1_ratio, w)
+        if momentum != 0.0:
+            w, b = momentum_step(
+                w, g, coef_buf[k, j], first_step, lr, momentum, dampening, nesterov
+            )
+            coef_buf[k, j] = b
+        else:
+            w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
+        coef[k, j] = w
+        if n_averaged > 0:
+            avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
+
+
+@cpu_kernel
+def sgd_epoch_minibatch(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active, batch_size,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    momentum, dampening, nesterov, fit_intercept,
+    step_start, samples_seen_start, average, n_averaged_start, parallel_work,
+    scores, deriv, sample_loss, grad, loss_sum,
+):  # fmt: skip
+    """One epoch of mini-batch SGD over ``order`` cut into ``batch_size`` slices.
+
+    Each batch: every sample's loss derivatives (parallel over samples), then
+    per (head, feature block) the batch gradient, reduced over the samples in
+    order, and the ``momentum_step`` update (parallel over blocks); the
+    intercepts last. Work below ``parallel_work`` multiply-adds per batch runs
+    on one thread (the same arithmetic, so the same bits). ``step_start`` is
+    the number of optimizer steps taken before; averaging (ASGD) counts a step
+    once ``samples_seen`` reaches ``average``. Scratch arrays: ``scores`` and
+    ``deriv`` and ``sample_loss`` are ``(batch_size, n_heads)``, ``grad`` is
+    like ``coef``. Returns ``(steps, n_averaged)``.
+    """
+    n_heads = coef.shape[0]
+    n_samples = order.shape[0]
+    n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
+    n_units = n_heads * n_blocks
+    n_steps = 0
+    n_averaged = n_averaged_start
+    samples_seen = samples_seen_start
+    for batch_start in range(0, n_samples, batch_size):
+        batch_len = min(batch_size, n_samples - batch_start)
+        parallel = batch_len * n_features * n_heads >= parallel_work
+        step = step_start + n_steps + 1
+        first_step = step == 1
+        samples_seen += batch_len
+        if average > 0 and samples_seen >= average:
+            n_averaged += 1
+        inv_batch = 1.0 / batch_len
+
+        # 1. loss derivatives of every sample
+        if parallel:
+            for s in prange(batch_len):
+                _sample_derivatives(
+                    X_data, X_indices, X_indptr, n_features, is_sparse,
+                    y_float, y_class, task, head_positive, weight_pos, weight_neg,
+                    sample_weight, order[batch_start + s], s, active, coef, intercept,
+                    loss_code, epsilon, scores, deriv, sample_loss,
+                )  # fmt: skip
+        else:
+            for s in range(batch_len):
+                _sample_derivatives(
+                    X_data, X_indices, X_indptr, n_features, is_sparse,
+                    y_float, y_class, task, head_positive, weight_pos, weight_neg,
+                    sample_weight, order[batch_start + s], s, active, coef, intercept,
+                    loss_code, epsilon, scores, deriv, sample_loss,
+                )  # fmt: skip
+        for s in range(batch_len):
+            for k in range(n_heads):
+                loss_sum[k] += sample_loss[s, k]
+
+        # 2. gradient and update of the weights, per (head, feature block)
+        if is_sparse:
+            grad[:, :] = 0.0
+            for s in range(batch_len):
+                i = order[batch_start + s]
+                for jj in range(X_indptr[i], X_indptr[i + 1]):
+                    j = X_indices[jj]
+                    x = X_data[jj]
+                    for k in range(n_heads):
+                        grad[k, j] += deriv[s, k] * x
+        if parallel:
+            for unit in prange(n_units):
+                k = unit // n_blocks
+                if active[k]:
+                    j_lo = (unit % n_blocks) * FEATURE_BLOCK
+                    j_hi = min(j_lo + FEATURE_BLOCK, n_features)
+                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                    if not is_sparse:
+                        _block_gradient_dense(
+                            X_data, n_features, order, batch_start, batch_len, deriv,
+                            k, j_lo, j_hi, grad,
+                        )  # fmt: skip
+                    _block_step(
+                        coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
+                        penalty, alpha, l1_ratio, momentum, dampening, nesterov,
+                        first_step, n_averaged,
+                    )  # fmt: skip
+        else:
+            for unit in range(n_units):
+                k = unit // n_blocks
+                if active[k]:
+                    j_lo = (unit % n_blocks) * FEATURE_BLOCK
+                    j_hi = min(j_lo + FEATURE_BLOCK, n_features)
+                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                    if not is_sparse:
+                        _block_gradient_dense(
+                            X_data, n_features, order, batch_start, batch_len, deriv,
+                            k, j_lo, j_hi, grad,
+                        )  # fmt: skip
+                    _block_step(
+                        coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
+                        penalty, alpha, l1_ratio, momentum, dampening, nesterov,
+                        first_step, n_averaged,
+                    )  # fmt: skip
+
+        # 3. intercepts (never penalised)
+        for k in range(n_heads):
+            if not active[k]:
+                continue
+            if fit_intercept:
+                g = 0.0
+                for s in range(batch_len):
+                    g += deriv[s, k]
+                lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                b, buf = momentum_step(
+                    intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
+                    momentum, dampening, nesterov,
+                )  # fmt: skip
+                intercept[k] = b
+                intercept_buf[k] = buf
+            if n_averaged > 0:
+                avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], n_averaged)
+        n_steps += 1
+    return n_steps, n_averaged
+
+
+@cpu_function
+def shuffle(order, seed):
+    """Shuffle ``order`` in place (Fisher-Yates), reproducibly from ``seed``."""
+    np.random.seed(seed)
+    for i in range(order.shape[0] - 1, 0, -1):
+        j = np.random.randint(0, i + 1)
+        order[i], order[j] = order[j], order[i]
+
+
+def empty_index():
+    """The placeholder index array passed with a dense ``X``."""
+    return np.empty(0, dtype=np.int32)

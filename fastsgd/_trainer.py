@@ -1,0 +1,393 @@
+"""The epoch loop shared by ``fit``, ``partial_fit`` and ``warm_start``.
+
+The trainer owns what happens between kernel calls: the learning-rate state,
+the stopping rules (scikit-learn's ``tol`` / ``n_iter_no_change``, on the
+training objective or on a validation score), divergence detection with a
+roll-back to the last finite epoch, and verbose output. It sees arrays and
+scalars only; the estimators translate labels, strings and weights into them.
+
+One kernel call trains one epoch; shuffling happens inside that call.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from fastsgd._kernels import cpu
+from fastsgd._math import codes
+from fastsgd._math.updates import penalty_value
+
+#: A mini-batch below this many multiply-adds runs on one thread.
+PARALLEL_WORK = 1 << 15
+
+#: Largest seed passed to the kernel's shuffle.
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or weight.
+
+    A ``ValueError``, as scikit-learn raises for the same condition. The
+    estimator keeps the weights of the last finite epoch.
+    """
+
+    def __init__(self, epoch, eta0):
+        super().__init__(
+            f"Training diverged at epoch {epoch}: the loss or the weights became "
+            f"non-finite (inf or NaN). Try a smaller eta0 (now {eta0:g}) or another "
+            "learning_rate, or scale the input (e.g. StandardScaler). The weights "
+            f"of epoch {epoch - 1} are kept."
+        )
+        self.epoch = epoch
+
+
+@dataclass
+class LinearProblem:
+    """Training data, already validated, cast and encoded for the kernels."""
+
+    X_data: np.ndarray
+    X_indices: np.ndarray
+    X_indptr: np.ndarray
+    n_features: int
+    is_sparse: bool
+    y_float: np.ndarray
+    y_class: np.ndarray
+    task: int
+    head_positive: np.ndarray
+    weight_pos: np.ndarray
+    weight_neg: np.ndarray
+    sample_weight: np.ndarray
+    train_index: np.ndarray
+
+    def data_args(self):
+        return (self.X_data, self.X_indices, self.X_indptr, self.n_features,
+                self.is_sparse)  # fmt: skip
+
+    def target_args(self):
+        return (self.y_float, self.y_class, self.task, self.head_positive,
+                self.weight_pos, self.weight_neg, self.sample_weight)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LinearConfig:
+    """Scalar settings of one training run, as codes and floats."""
+
+    loss: int
+    epsilon: float
+    penalty: int
+    alpha: float
+    l1_ratio: float
+    schedule: int
+    eta0: float
+    power_t: float
+    optimal_t0: float
+    fit_intercept: bool
+    intercept_decay: float
+    average: int
+    batch_size: int
+    momentum: float
+    dampening: float
+    nesterov: bool
+    tol: float
+    n_iter_no_change: int
+    early_stopping: bool
+    shuffle: bool
+    n_jobs: int | None
+    verbose: int
+
+    @property
+    def per_sample(self):
+        """Whether this is scikit-learn's per-sample algorithm."""
+        return self.batch_size == 1 and self.momentum == 0.0
+
+
+@dataclass
+class LinearState:
+    """Parameters and optimizer state that ``partial_fit`` resumes."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    avg_coef: np.ndarray
+    avg_intercept: np.ndarray
+    coef_buf: np.ndarray
+    intercept_buf: np.ndarray
+    eta: np.ndarray
+    t: float = 1.0
+    n_steps: int = 0
+    n_averaged: int = 0
+
+    @classmethod
+    def create(cls, coef, intercept, config):
+        n_heads, n_features = coef.shape
+        dtype = coef.dtype
+        avg_cols = n_features if config.average > 0 else 0
+        buf_cols = n_features if config.momentum != 0.0 else 0
+        return cls(
+            coef=coef,
+            intercept=np.asarray(intercept, dtype=np.float64).copy(),
+            avg_coef=np.zeros((n_heads, avg_cols), dtype=dtype),
+            avg_intercept=np.zeros(n_heads, dtype=np.float64),
+            coef_buf=np.zeros((n_heads, buf_cols), dtype=dtype),
+            intercept_buf=np.zeros(n_heads, dtype=np.float64),
+            eta=np.full(n_heads, config.eta0, dtype=np.float64),
+        )
+
+    def ensure_shapes(self, config):
+        """Grow the averaging / momentum buffers if the settings now need them."""
+        n_heads, n_features = self.coef.shape
+        if config.average > 0 and self.avg_coef.shape[1] != n_features:
+            self.avg_coef = np.zeros_like(self.coef)
+        if config.momentum != 0.0 and self.coef_buf.shape[1] != n_features:
+            self.coef_buf = np.zeros_like(self.coef)
+
+    def snapshot(self):
+        return {
+            name: getattr(self, name).copy()
+            for name in ("coef", "intercept", "avg_coef", "avg_intercept",
+                         "coef_buf", "intercept_buf", "eta")
+        } | {"t": self.t, "n_steps": self.n_steps, "n_averaged": self.n_averaged}  # fmt: skip
+
+    def restore(self, snap):
+        for name, value in snap.items():
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                current[...] = value
+            else:
+                setattr(self, name, value)
+
+    def published(self, average):
+        """``(coef, intercept)`` to expose: averaged once averaging has begun."""
+        if average > 0 and average <= self.t - 1:
+            return self.avg_coef, self.avg_intercept
+        return self.coef, self.intercept
+
+
+@dataclass
+class TrainLog:
+    """What a training run reports back to the estimator."""
+
+    n_iter: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+
+
+class _Threads:
+    """Context manager running Numba kernels on ``n_jobs`` threads."""
+
+    def __init__(self, n_jobs):
+        limit = numba.config.NUMBA_NUM_THREADS
+        if n_jobs is None or n_jobs == -1:
+            self.n = limit
+        elif n_jobs < 0:
+            self.n = max(1, limit + 1 + n_jobs)
+        else:
+            self.n = min(n_jobs, limit)
+
+    def __enter__(self):
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(self.n)
+        return self.n
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.previous)
+
+
+def _n_tracks(problem, n_heads):
+    """Heads stop independently under OvR (as scikit-learn's binary fits)."""
+    return n_heads if problem.task == codes.ONE_VS_REST else 1
+
+
+def _track_of_heads(problem, n_heads):
+    if problem.task == codes.ONE_VS_REST:
+        return np.arange(n_heads)
+    return np.zeros(n_heads, dtype=np.intp)
+
+
+def train(problem, state, config, max_iter, rng, n_samples, validation_score=None):
+    """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
+
+    Parameters
+    ----------
+    problem : LinearProblem
+    state : LinearState
+        Updated in place.
+    config : LinearConfig
+    max_iter : int
+    rng : numpy.random.RandomState
+        Draws one shuffling seed per epoch.
+    n_samples : int
+        Samples passed to ``fit`` (validation included): ``state.t`` grows by
+        ``n_iter * n_samples``, scikit-learn's ``t_`` rule.
+    validation_score : callable, optional
+        ``validation_score(coef, intercept) -> ndarray`` of one score per track
+        (per head under OvR), used when ``config.early_stopping``.
+
+    Returns
+    -------
+    TrainLog
+
+    Raises
+    ------
+    DivergenceError
+        After restoring the state of the last finite epoch.
+    """
+    state.ensure_shapes(config)
+    n_heads, n_features = state.coef.shape
+    dtype = state.coef.dtype
+    n_tracks = _n_tracks(problem, n_heads)
+    head_track = _track_of_heads(problem, n_heads)
+    n_train = problem.train_index.shape[0]
+    order = problem.train_index.copy()
+    track_objective = bool(config.verbose) or not config.early_stopping
+    tol = -math.inf if config.tol is None else config.tol
+    l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
+
+    best_objective = np.full(n_tracks, np.inf)
+    best_score = np.full(n_tracks, -np.inf)
+    no_improvement = np.zeros(n_tracks, dtype=np.intp)
+    active_track = np.ones(n_tracks, dtype=bool)
+    log = TrainLog()
+
+    per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
+    if per_sample:
+        # scikit-learn's WeightVector / L1 state lives for one fit call.
+        wscale = np.ones(n_heads, dtype=dtype)
+        avg_a = np.zeros(n_heads, dtype=np.float64)
+        avg_b = np.ones(n_heads, dtype=np.float64)
+        l1_cols = n_features if config.penalty in (codes.L1, codes.ELASTICNET) else 0
+        l1_q = np.zeros((n_heads, l1_cols), dtype=dtype)
+        l1_u = np.zeros(n_heads, dtype=np.float64)
+        sq_norm = np.einsum("kj,kj->k", state.coef, state.coef).astype(np.float64)
+        l1_norm = np.abs(state.coef).sum(axis=1).astype(np.float64)
+        wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
+        if config.schedule == codes.PA1:
+            row_sq = _row_sqnorms(problem)[problem.train_index]
+            n_counted = int(np.count_nonzero(row_sq))
+        else:
+            n_counted = n_train
+    else:
+        batch = min(config.batch_size, max(n_train, 1))
+        scores = np.empty((batch, n_heads), dtype=dtype)
+        deriv = np.empty((batch, n_heads), dtype=dtype)
+        sample_loss = np.empty((batch, n_heads), dtype=np.float64)
+        grad = np.empty((n_heads, n_features), dtype=dtype)
+
+    t_start = state.t
+    t_kernel = state.t  # scikit-learn's sample counter inside the fit
+    start_time = time.perf_counter()
+    with _Threads(config.n_jobs) as n_threads:
+        for epoch in range(1, max_iter + 1):
+            active = active_track[head_track].astype(np.uint8)
+            snap = state.snapshot()
+            loss_sum = np.zeros(n_heads, dtype=np.float64)
+            seed = rng.randint(_MAX_SEED) if config.shuffle else -1
+            if seed >= 0:
+                cpu.shuffle(order, seed)
+            if per_sample:
+                objective_sum = np.zeros(n_heads, dtype=np.float64)
+                cpu.sgd_epoch_per_sample(
+                    *problem.data_args(), *problem.target_args(), order, active,
+                    state.coef, wscale, state.intercept, state.avg_coef,
+                    state.avg_intercept, avg_a, avg_b, l1_q, l1_u, sq_norm, l1_norm,
+                    config.loss, config.epsilon, config.penalty, config.alpha,
+                    l1_ratio, config.schedule, state.eta, config.power_t,
+                    config.optimal_t0, t_kernel, config.fit_intercept,
+                    config.intercept_decay, config.average, wscale_floor,
+                    track_objective, max(1, min(n_threads, n_heads)),
+                    loss_sum, objective_sum,
+                )  # fmt: skip
+                t_kernel += n_counted
+                objective = np.bincount(head_track, objective_sum, n_tracks) / n_train
+            else:
+                steps, n_averaged = cpu.sgd_epoch_minibatch(
+                    *problem.data_args(), *problem.target_args(), order, active,
+                    config.batch_size, state.coef, state.intercept, state.coef_buf,
+                    state.intercept_buf, state.avg_coef, state.avg_intercept,
+                    config.loss, config.epsilon, config.penalty, config.alpha,
+                    l1_ratio, config.schedule, state.eta, config.power_t,
+                    config.optimal_t0, config.momentum, config.dampening,
+                    config.nesterov, config.fit_intercept, state.n_steps,
+                    int(t_kernel - 1), config.average, state.n_averaged,
+                    PARALLEL_WORK, scores, deriv, sample_loss, grad, loss_sum,
+                )  # fmt: skip
+                state.n_steps += steps
+                state.n_averaged = n_averaged
+                t_kernel += n_train
+                objective = (
+                    np.bincount(head_track, loss_sum, n_tracks) / n_train
+                    + _penalty_per_track(state.coef, config, l1_ratio, head_track,
+                                         n_tracks)  # fmt: skip
+                )
+
+            if not (
+                np.isfinite(loss_sum).all()
+                and np.isfinite(state.intercept).all()
+                and np.isfinite(state.coef).all()
+            ):
+                state.restore(snap)
+                state.t = t_start + (epoch - 1) * n_samples
+                raise DivergenceError(epoch, config.eta0)
+
+            mean_loss = float(loss_sum.sum() / n_train) if n_train else 0.0
+            log.loss_curve.append(mean_loss)
+            log.n_iter = epoch
+            if config.early_stopping:
+                score = np.asarray(validation_score(state.coef, state.intercept))
+                log.validation_scores.append(float(np.mean(score)))
+                worse = (score < best_score + tol) if tol > -math.inf else False
+                best_score = np.maximum(best_score, score)
+                value = score
+            else:
+                worse = (objective > best_objective - tol) if tol > -math.inf else False
+                best_objective = np.minimum(best_objective, objective)
+                value = objective
+            no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
+
+            if config.verbose:
+                lr = float(state.eta.max())
+                label = "validation score" if config.early_stopping else "objective"
+                print(
+                    f"-- Epoch {epoch}: loss {mean_loss:.6f}, {label} "
+                    f"{float(np.mean(value[active_track])):.6f}, eta {lr:.3g}, "
+                    f"{time.perf_counter() - start_time:.2f} s"
+                )
+
+            stalled = active_track & (no_improvement >= config.n_iter_no_change)
+            for track in np.flatnonzero(stalled):
+                heads = head_track == track
+                if config.schedule == codes.ADAPTIVE and state.eta[heads].max() > 1e-6:
+                    state.eta[heads] /= 5.0
+                    no_improvement[track] = 0
+                else:
+                    active_track[track] = False
+            if not active_track.any():
+                if config.verbose:
+                    print(f"Convergence after {epoch} epochs took "
+                          f"{time.perf_counter() - start_time:.2f} seconds")  # fmt: skip
+                break
+    state.t = t_start + log.n_iter * n_samples
+    return log
+
+
+def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):
+    sq = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
+    l1 = np.abs(coef).sum(axis=1, dtype=np.float64)
+    per_head = np.array(
+        [penalty_value(config.penalty, config.alpha, l1_ratio, s, a)
+         for s, a in zip(sq, l1)]  # fmt: skip
+    )
+    return np.bincount(head_track, per_head, n_tracks)
+
+
+def _row_sqnorms(problem):
+    if problem.is_sparse:
+        counts = np.diff(problem.X_indptr)
+        rows = np.repeat(np.arange(counts.shape[0]), counts)
+        return np.bincount(
+            rows, problem.X_data.astype(np.float64) ** 2, counts.shape[0]
+        )
+    X = problem.X_data.reshape(-1, problem.n_features)
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)

@@ -1,0 +1,903 @@
+"""``SGDClassifier`` and ``SGDRegressor``: scikit-learn's estimators on Numba kernels.
+
+Every scikit-learn 1.9 parameter keeps its name, default and meaning; the new
+ones are ``batch_size``, ``momentum``, ``dampening``, ``nesterov``,
+``multi_class`` and (for the regressor) ``n_jobs``. See ``docs/linear.md`` for
+the update equations.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier as _SkSGDClassifier
+from sklearn.linear_model import SGDRegressor as _SkSGDRegressor
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from fastsgd import _trainer
+from fastsgd._base import (
+    as_kernel_data,
+    check_sample_weight,
+    validate_X,
+    validate_X_y,
+    validation_split,
+)
+from fastsgd._math import codes
+from fastsgd._math.losses import loss_derivative
+from fastsgd._math.schedules import optimal_offset
+
+#: scikit-learn's intercept decay for sparse input (per-sample training).
+SPARSE_INTERCEPT_DECAY = 0.01
+
+#: ``fit`` takes the classes from ``y`` once it is validated.
+_CLASSES_FROM_Y = object()
+
+_NEW_PARAMETERS = {
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "momentum": [Interval(Real, 0, None, closed="left")],
+    "dampening": [Interval(Real, 0, 1, closed="both")],
+    "nesterov": ["boolean"],
+    "n_jobs": [Integral, None],
+}
+
+
+class _BaseSGD(SparseCoefMixin, BaseEstimator):
+    """Shared machinery of the two linear estimators."""
+
+    _task = codes.REGRESSION
+
+    # ------------------------------------------------------------ parameters
+    def _check_settings(self, for_partial_fit=False):
+        """Cross-parameter checks that ``_parameter_constraints`` cannot say."""
+        if self.early_stopping and for_partial_fit:
+            raise ValueError("early_stopping should be False with partial_fit")
+        if self.learning_rate == "optimal" and self.alpha == 0:
+            raise ValueError(
+                "alpha must be > 0 since learning_rate is 'optimal'. alpha is used "
+                "to compute the optimal learning rate."
+            )
+        if self.learning_rate in ("pa1", "pa2"):
+            needed = "hinge" if self._task != codes.REGRESSION else "epsilon_insensitive"
+            if self.loss != needed:
+                raise ValueError(
+                    f"Learning rate '{self.learning_rate}' only works with loss "
+                    f"'{needed}'."
+                )
+            if self.batch_size != 1 or self.momentum != 0:
+                raise ValueError(
+                    f"Learning rate '{self.learning_rate}' is a per-sample rule: it "
+                    "needs batch_size=1 and momentum=0."
+                )
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening=0 (as in "
+                f"torch.optim.SGD); got momentum={self.momentum}, "
+                f"dampening={self.dampening}."
+            )
+        if self.power_t < 0:
+            warnings.warn(
+                "Negative values for `power_t` are deprecated in scikit-learn 1.8 "
+                "and will raise an error in 1.10. Use values in the range "
+                "[0.0, inf) instead.",
+                FutureWarning,
+            )
+
+    def _config(self, is_sparse):
+        loss = codes.LOSS_CODES[self.loss]
+        alpha = float(self.alpha)
+        schedule = codes.SCHEDULE_CODES[self.learning_rate]
+        optimal_t0 = 0.0
+        if schedule == codes.OPTIMAL:
+            typw = np.sqrt(1.0 / np.sqrt(alpha))
+            optimal_t0 = optimal_offset(
+                alpha, loss_derivative(loss, 1.0, -typw, float(self.epsilon))
+            )
+        per_sample = self.batch_size == 1 and self.momentum == 0
+        return _trainer.LinearConfig(
+            loss=loss,
+            epsilon=float(self.epsilon),
+            penalty=codes.PENALTY_CODES[self.penalty],
+            alpha=alpha,
+            l1_ratio=float(self.l1_ratio if self.l1_ratio is not None else 0.0),
+            schedule=schedule,
+            eta0=float(self.eta0),
+            power_t=float(self.power_t),
+            optimal_t0=float(optimal_t0),
+            fit_intercept=bool(self.fit_intercept),
+            intercept_decay=(
+                SPARSE_INTERCEPT_DECAY if (is_sparse and per_sample) else 1.0
+            ),
+            average=int(self.average),
+            batch_size=int(self.batch_size),
+            momentum=float(self.momentum),
+            dampening=float(self.dampening),
+            nesterov=bool(self.nesterov),
+            tol=None if self.tol is None else float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            early_stopping=bool(self.early_stopping),
+            shuffle=bool(self.shuffle),
+            n_jobs=self.n_jobs,
+            verbose=int(self.verbose),
+        )
+
+    # ------------------------------------------------------------ training
+    def _new_state(self, n_heads, n_features, dtype, coef_init, intercept_init, config):
+        if coef_init is not None:
+            coef = np.array(coef_init, dtype=dtype, order="C", copy=True)
+            if coef.size != n_heads * n_features:
+                raise ValueError(
+                    f"coef_init has shape {np.shape(coef_init)}; expected "
+                    f"{self._coef_shape(n_heads, n_features)}."
+                )
+            coef = coef.reshape(n_heads, n_features)
+        else:
+            coef = np.zeros((n_heads, n_features), dtype=dtype)
+        if intercept_init is not None:
+            intercept = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
+            if intercept.shape != (n_heads,):
+                raise ValueError(
+                    f"intercept_init has shape {np.shape(intercept_init)}; expected "
+                    f"({n_heads},)."
+                )
+        else:
+            intercept = np.zeros(n_heads)
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError("coef_init and intercept_init must be finite.")
+        return _trainer.LinearState.create(coef, intercept, config)
+
+    def _train(self, X, targets, sample_weight, max_iter, config, validation_mask):
+        """Run the trainer on validated input; publish the fitted attributes."""
+        y_float, y_class, head_positive, weight_pos, weight_neg = targets
+        problem = _trainer.LinearProblem(
+            *as_kernel_data(X),
+            y_float=y_float,
+            y_class=y_class,
+            task=self._task_for_heads(),
+            head_positive=head_positive,
+            weight_pos=weight_pos,
+            weight_neg=weight_neg,
+            sample_weight=sample_weight,
+            train_index=np.flatnonzero(~validation_mask).astype(np.int64),
+        )
+        score = None
+        if config.early_stopping:
+            score = self._validation_scorer(
+                X[validation_mask], y_float[validation_mask],
+                y_class[validation_mask], sample_weight[validation_mask],
+                head_positive,
+            )  # fmt: skip
+        rng = check_random_state(self.random_state)
+        state = self._state
+        try:
+            log = _trainer.train(
+                problem, state, config, max_iter, rng, X.shape[0], score
+            )
+        except _trainer.DivergenceError:
+            self._publish(state, config, X.dtype, None)
+            raise
+        self._publish(state, config, X.dtype, log)
+        return log
+
+    def _publish(self, state, config, dtype, log):
+        coef, intercept = state.published(config.average)
+        self.coef_ = self._coef_view(coef)
+        self.intercept_ = intercept.astype(dtype)
+        self.t_ = float(state.t)
+        if log is not None:
+            self.n_iter_ = log.n_iter
+            self.loss_curve_ = list(getattr(self, "_loss_history", [])) + log.loss_curve
+            self._loss_history = self.loss_curve_
+            self.validation_scores_ = (
+                log.validation_scores if config.early_stopping else None
+            )
+
+    def _warn_if_not_converged(self):
+        if self.tol is not None and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Maximum number of iteration reached before convergence. Consider "
+                "increasing max_iter to improve the fit.",
+                ConvergenceWarning,
+            )
+
+    def _coef_view(self, coef):
+        return coef
+
+    def _task_for_heads(self):
+        return self._task
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class SGDClassifier(LinearClassifierMixin, _BaseSGD):
+    """Linear classifiers (SVM, logistic regression, ...) trained by SGD on Numba.
+
+    A drop-in replacement for :class:`sklearn.linear_model.SGDClassifier`:
+    the same parameters, defaults, methods and fitted attributes. With
+    ``batch_size=1`` and ``momentum=0`` (the defaults) training follows
+    scikit-learn's per-sample algorithm step for step; larger batches use the
+    mean gradient of each batch and ``torch.optim.SGD``'s momentum rule.
+
+    Parameters
+    ----------
+    loss : {'hinge', 'log_loss', 'modified_huber', 'squared_hinge', \
+'perceptron', 'squared_error', 'huber', 'epsilon_insensitive', \
+'squared_epsilon_insensitive'}, default='hinge'
+        The loss function.
+    penalty : {'l2', 'l1', 'elasticnet', None}, default='l2'
+        The regularisation term.
+    alpha : float, default=0.0001
+        Regularisation strength; also sets the ``'optimal'`` learning rate.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing (0: L2, 1: L1); used with ``penalty='elasticnet'``.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept.
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the training data).
+    tol : float or None, default=1e-3
+        Stop when the objective (or the validation score) has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs. ``None`` never stops early.
+    shuffle : bool, default=True
+        Whether to shuffle the training data each epoch.
+    verbose : int, default=0
+        Print one line per epoch when > 0.
+    epsilon : float, default=0.1
+        Margin of the Huber and epsilon-insensitive losses.
+    n_jobs : int, default=None
+        Threads of the Numba kernels (``None`` or -1: all of Numba's threads).
+        Results are bitwise identical for every value.
+    random_state : int, RandomState instance or None, default=None
+        Seeds shuffling and the early-stopping split.
+    learning_rate : {'optimal', 'constant', 'invscaling', 'adaptive', 'pa1', \
+'pa2'}, default='optimal'
+        The learning-rate schedule (see the docs for its equations).
+    eta0 : float, default=0.01
+        Initial learning rate of the 'constant', 'invscaling' and 'adaptive'
+        schedules.
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its accuracy
+        stalls.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping (or dividing the
+        'adaptive' rate by 5).
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Averaged SGD: publish the average of the weights, from the sample
+        count ``average`` on (``True`` means 1).
+    batch_size : int, default=1
+        Mini-batch size. 1 with ``momentum=0`` is scikit-learn's algorithm.
+    momentum : float, default=0.0
+        Momentum factor (``torch.optim.SGD``'s rule).
+    dampening : float, default=0.0
+        Dampening of the momentum.
+    nesterov : bool, default=False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening=0``).
+    multi_class : {'ovr', 'multinomial'}, default='ovr'
+        One binary head per class, or one softmax over all classes
+        (``loss='log_loss'`` only).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights, in the dtype of the training data.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (the maximum over OvR heads).
+    t_ : float
+        ``n_iter_ * n_samples + 1``, scikit-learn's sample counter.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    loss_curve_ : list of float
+        Mean training loss of each epoch (summed over OvR heads), across
+        ``partial_fit`` calls.
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch with early stopping, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsgd import SGDClassifier
+    >>> X = np.array([[-1.0, -1.0], [-2.0, -1.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = np.array([1, 1, 2, 2])
+    >>> clf = SGDClassifier(max_iter=1000, tol=1e-3, random_state=0).fit(X, y)
+    >>> clf.predict([[-0.8, -1.0]])
+    array([1])
+    """
+
+    _parameter_constraints: dict = {
+        **_SkSGDClassifier._parameter_constraints,
+        **_NEW_PARAMETERS,
+        "multi_class": [StrOptions({"ovr", "multinomial"})],
+    }
+    _task = codes.ONE_VS_REST
+
+    def __init__(
+        self,
+        loss="hinge",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        n_jobs=None,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.01,
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        average=False,
+        batch_size=1,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+        multi_class="ovr",
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.multi_class = multi_class
+
+    def _check_settings(self, for_partial_fit=False):
+        super()._check_settings(for_partial_fit)
+        if self.multi_class == "multinomial" and self.loss != "log_loss":
+            raise ValueError(
+                "multi_class='multinomial' needs loss='log_loss' (a softmax over "
+                f"the classes); got loss={self.loss!r}."
+            )
+        if for_partial_fit and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order "
+                "to use 'balanced' weights, use compute_class_weight('balanced', "
+                "classes=classes, y=y). In place of y you can use a large enough "
+                "sample of the full training set target to properly estimate the "
+                "class frequency distributions. Pass the resulting weights as the "
+                "class_weight parameter."
+            )
+
+    def _multinomial(self):
+        return self.multi_class == "multinomial" and len(self.classes_) > 2
+
+    def _task_for_heads(self):
+        return codes.MULTINOMIAL if self._multinomial() else codes.ONE_VS_REST
+
+    def _coef_shape(self, n_heads, n_features):
+        return (n_heads, n_features)
+
+    def _encode_targets(self, y):
+        """Integer labels and the per-head positive class and class weights."""
+        n_classes = len(self.classes_)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()}; pass every class in `classes` on the "
+                "first call to partial_fit."
+            )
+        y_class = np.searchsorted(self.classes_, y).astype(np.int32)
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        if n_classes == 2:
+            head_positive = np.array([1], dtype=np.int32)
+            weight_pos = np.array([class_weight[1]])
+            weight_neg = np.array([class_weight[0]])
+        else:
+            head_positive = np.arange(n_classes, dtype=np.int32)
+            weight_pos = np.asarray(class_weight, dtype=np.float64)
+            weight_neg = np.ones(n_classes)
+        y_float = np.zeros(y.shape[0])
+        return y_float, y_class, head_positive, weight_pos, weight_neg
+
+    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
+        multinomial = self._multinomial()
+
+        def score(coef, intercept):
+            scores = X_val @ coef.T + intercept
+            if multinomial:
+                return [np.average(scores.argmax(axis=1) == y_class, weights=sw_val)]
+            truth = y_class[:, None] == head_positive[None, :]
+            return np.average((scores > 0) == truth, axis=0, weights=sw_val)
+
+        return score
+
+    def _fit_or_partial(self, X, y, classes, sample_weight, coef_init,
+                        intercept_init, max_iter, first_call):  # fmt: skip
+        X, y = validate_X_y(self, X, y, reset=first_call)
+        check_classification_targets(y)
+        if classes is _CLASSES_FROM_Y:
+            classes = np.unique(y)
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = np.unique(np.asarray(classes))
+        elif classes is not None and not np.array_equal(
+            self.classes_, np.unique(np.asarray(classes))
+        ):
+            raise ValueError(
+                f"`classes={np.unique(classes)!r}` is not the same as on the first "
+                f"call to partial_fit, which was {self.classes_!r}."
+            )
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {n_classes} "
+                "class"
+            )
+        targets = self._encode_targets(y)
+        sample_weight = check_sample_weight(
+            sample_weight, X, allow_all_zero=self.early_stopping
+        )
+        config = self._config(is_sparse=hasattr(X, "indptr"))
+        n_heads = 1 if n_classes == 2 else n_classes
+        if first_call or coef_init is not None or not hasattr(self, "_state"):
+            self._state = self._new_state(
+                n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config
+            )
+            self._loss_history = []
+        elif self._state.coef.dtype != X.dtype:
+            self._state = self._cast_state(X.dtype)
+        validation_mask = validation_split(
+            self, targets[1], sample_weight, stratify=True
+        )
+        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
+        return self
+
+    def _cast_state(self, dtype):
+        state = self._state
+        for name in ("coef", "avg_coef", "coef_buf"):
+            setattr(state, name, getattr(state, name).astype(dtype))
+        return state
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the linear model with stochastic gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (float32 trains in float32; CSR stays sparse).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        coef_init : ndarray of shape (n_classes, n_features), default=None
+            Initial coefficients.
+        intercept_init : ndarray of shape (n_classes,), default=None
+            Initial intercepts.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples (multiplied by the class weights).
+
+        Returns
+        -------
+        self : SGDClassifier
+            The fitted estimator.
+        """
+        self._validate_params()
+        self._check_settings()
+        if self.warm_start and hasattr(self, "coef_"):
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        for name in ("classes_", "_state", "_loss_history"):
+            self.__dict__.pop(name, None)
+        self._fit_or_partial(
+            X, y, _CLASSES_FROM_Y, sample_weight, coef_init, intercept_init,
+            self.max_iter, first_call=True,
+        )  # fmt: skip
+        self._warn_if_not_converged()
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch of SGD over the given samples, keeping optimizer state.
+
+        Momentum buffers, the step count and the averaged weights carry over
+        between calls, so a stream of ``partial_fit`` calls trains the same
+        model as one ``fit`` over the same batches.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+        y : array-like of shape (n_samples,)
+            Its labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        self : SGDClassifier
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "classes_")
+        if first_call:
+            self._validate_params()
+            self._check_settings(for_partial_fit=True)
+        return self._fit_or_partial(
+            X, y, classes, sample_weight, None, None, 1, first_call=first_call
+        )
+
+    def _has_proba(self):
+        return self.loss in ("log_loss", "modified_huber")
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Probability estimates (``log_loss`` and ``modified_huber`` only).
+
+        ``log_loss``: the logistic function of the decision (OvR heads are
+        normalised to sum to one), or the softmax for ``multinomial``.
+        ``modified_huber``: ``(clip(decision, -1, 1) + 1) / 2``, normalised, as
+        in scikit-learn.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        scores = self.decision_function(X)
+        if self.loss == "log_loss":
+            if self._multinomial():
+                return softmax(scores, axis=1)
+            return self._predict_proba_lr(X)
+        binary = len(self.classes_) == 2
+        if binary:
+            prob2 = np.ones((scores.shape[0], 2))
+            prob = prob2[:, 1]
+        else:
+            prob = scores
+        np.clip(scores, -1, 1, prob)
+        prob += 1.0
+        prob /= 2.0
+        if binary:
+            prob2[:, 0] -= prob
+            return prob2
+        prob_sum = prob.sum(axis=1)
+        all_zero = prob_sum == 0
+        if np.any(all_zero):
+            prob[all_zero, :] = 1
+            prob_sum[all_zero] = len(self.classes_)
+        prob /= prob_sum.reshape((prob.shape[0], -1))
+        return prob
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def _predict_proba_lr(self, X):
+        prob = expit(self.decision_function(X))
+        if prob.ndim == 1:
+            return np.vstack([1 - prob, prob]).T
+        prob /= prob.sum(axis=1).reshape((prob.shape[0], -1))
+        return prob
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression trained by SGD on Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.linear_model.SGDRegressor`
+    with the same parameters and defaults, plus ``n_jobs``, ``batch_size``,
+    ``momentum``, ``dampening`` and ``nesterov`` (see
+    :class:`SGDClassifier` for their meaning).
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', \
+'squared_epsilon_insensitive'}, default='squared_error'
+        The loss function.
+    penalty : {'l2', 'l1', 'elasticnet', None}, default='l2'
+        The regularisation term.
+    alpha : float, default=0.0001
+        Regularisation strength.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept.
+    max_iter : int, default=1000
+        Maximum number of epochs.
+    tol : float or None, default=1e-3
+        Stopping tolerance (see :class:`SGDClassifier`).
+    shuffle : bool, default=True
+        Shuffle each epoch.
+    verbose : int, default=0
+        Print one line per epoch when > 0.
+    epsilon : float, default=0.1
+        Margin of the Huber and epsilon-insensitive losses.
+    random_state : int, RandomState instance or None, default=None
+        Seeds shuffling and the early-stopping split.
+    learning_rate : {'invscaling', 'constant', 'optimal', 'adaptive', 'pa1', \
+'pa2'}, default='invscaling'
+        The learning-rate schedule.
+    eta0 : float, default=0.01
+        Initial learning rate.
+    power_t : float, default=0.25
+        Exponent of the 'invscaling' schedule.
+    early_stopping : bool, default=False
+        Stop when the R^2 of a held-out set stalls.
+    validation_fraction : float, default=0.1
+        Share held out for early stopping.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Averaged SGD.
+    n_jobs : int, default=None
+        Threads of the Numba kernels; results do not depend on it.
+    batch_size : int, default=1
+        Mini-batch size.
+    momentum : float, default=0.0
+        Momentum factor.
+    dampening : float, default=0.0
+        Dampening of the momentum.
+    nesterov : bool, default=False
+        Nesterov momentum.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Weights.
+    intercept_ : ndarray of shape (1,)
+        Intercept.
+    n_iter_ : int
+        Epochs run.
+    t_ : float
+        ``n_iter_ * n_samples + 1``.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation R^2 of each epoch with early stopping, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsgd import SGDRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(200, 3)
+    >>> y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+    >>> reg = SGDRegressor(random_state=0).fit(X, y)
+    >>> bool(reg.score(X, y) > 0.99)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_SkSGDRegressor._parameter_constraints,
+        **_NEW_PARAMETERS,
+    }
+    _task = codes.REGRESSION
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        random_state=None,
+        learning_rate="invscaling",
+        eta0=0.01,
+        power_t=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        warm_start=False,
+        average=False,
+        n_jobs=None,
+        batch_size=1,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+
+    def _coef_shape(self, n_heads, n_features):
+        return (n_features,)
+
+    def _coef_view(self, coef):
+        return coef[0]
+
+    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
+        def score(coef, intercept):
+            return [r2_score(y_float, X_val @ coef[0] + intercept[0], sample_weight=sw_val)]
+
+        return score
+
+    def _fit_or_partial(self, X, y, sample_weight, coef_init, intercept_init,
+                        max_iter, first_call):  # fmt: skip
+        X, y = validate_X_y(self, X, y, reset=first_call, y_numeric=True)
+        y = y.astype(X.dtype, copy=False)
+        targets = (
+            y,
+            np.zeros(y.shape[0], dtype=np.int32),
+            np.zeros(1, dtype=np.int32),
+            np.ones(1),
+            np.ones(1),
+        )
+        sample_weight = check_sample_weight(
+            sample_weight, X, allow_all_zero=self.early_stopping
+        )
+        config = self._config(is_sparse=hasattr(X, "indptr"))
+        if first_call or coef_init is not None or not hasattr(self, "_state"):
+            self._state = self._new_state(
+                1, X.shape[1], X.dtype, coef_init, intercept_init, config
+            )
+            self._loss_history = []
+        validation_mask = validation_split(self, y, sample_weight, stratify=False)
+        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
+        return self
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        """Fit the linear model with stochastic gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Targets.
+        coef_init : ndarray of shape (n_features,), default=None
+            Initial coefficients.
+        intercept_init : ndarray of shape (1,), default=None
+            Initial intercept.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        self : SGDRegressor
+            The fitted estimator.
+        """
+        self._validate_params()
+        self._check_settings()
+        if self.warm_start and hasattr(self, "coef_"):
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        for name in ("_state", "_loss_history"):
+            self.__dict__.pop(name, None)
+        self._fit_or_partial(
+            X, y, sample_weight, coef_init, intercept_init, self.max_iter, True
+        )
+        self._warn_if_not_converged()
+        return self
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch of SGD over the given samples, keeping optimizer state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+        y : array-like of shape (n_samples,)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        self : SGDRegressor
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "coef_")
+        if first_call:
+            self._validate_params()
+            self._check_settings(for_partial_fit=True)
+        return self._fit_or_partial(X, y, sample_weight, None, None, 1, first_call)
+
+    def predict(self, X):
+        """Predict with the linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        X = validate_X(self, X)
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_[0]
