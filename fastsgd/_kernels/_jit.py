@@ -8,15 +8,44 @@ in a fixed order inside one thread.
 """
 
 import numba
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 FASTMATH = {"reassoc", "contract", "nsz"}
 
 
 def cpu_function(fn):
-    """Compile a math-layer or helper function for the CPU (inlined by LLVM)."""
-    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True)(fn)
+    """Compile a math-layer or helper function for the CPU, inlined into callers.
+
+    ``inline="always"`` inlines at Numba's IR level, so the kernel's loops see
+    the helper's body and LLVM can vectorise across it.
+    """
+    return numba.njit(inline="always", fastmath=FASTMATH, nogil=True)(fn)
+
 
 
 def cpu_kernel(fn):
     """Compile an epoch kernel: parallel (``prange``), cached, GIL released."""
     return numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)(fn)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """``llvm.prefetch`` of ``array[index]`` (read, keep in all cache levels)."""
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        ary = context.make_array(array_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, array_type, ary, [args[1]], wraparound=False
+        )
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [i8p, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen

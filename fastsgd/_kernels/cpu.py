@@ -22,7 +22,7 @@ thread count never changes the result either.
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels._jit import cpu_function, cpu_kernel
+from fastsgd._kernels._jit import cpu_function, cpu_kernel, prefetch
 from fastsgd._math import codes, losses, schedules, updates
 
 loss_value = cpu_function(losses.loss_value)
@@ -41,6 +41,9 @@ l1_truncate = cpu_function(updates.l1_truncate)
 #: Features per work unit of the mini-batch gradient/update phase.
 FEATURE_BLOCK = 64
 
+#: How many samples ahead the per-sample loop prefetches rows.
+PREFETCH_AHEAD = 4
+
 
 # --------------------------------------------------------------------------
 # Row access (dense rows are contiguous; CSR rows go through their indices)
@@ -48,33 +51,72 @@ FEATURE_BLOCK = 64
 
 
 @cpu_function
-def row_bounds(X_indptr, n_features, is_sparse, i):
-    """``[start, stop)`` of row ``i`` in ``X_data``."""
-    if is_sparse:
-        return X_indptr[i], X_indptr[i + 1]
-    return i * n_features, (i + 1) * n_features
+def row_dot(x_values, x_indices, is_sparse, w):
+    """``x . w`` for a row given as its stored values (and CSR column indices).
 
-
-@cpu_function
-def row_dot(X_data, X_indices, n_features, is_sparse, start, stop, w):
-    """``x . w`` for the row stored in ``X_data[start:stop]``."""
-    acc = X_data.dtype.type(0.0)
+    Rows are passed as slices: indexing a slice with ``range`` lets LLVM prove
+    the index non-negative and vectorise, which ``X_data[start + j]`` does not.
+    """
+    acc = x_values.dtype.type(0.0)
     if is_sparse:
-        for jj in range(start, stop):
-            acc += X_data[jj] * w[X_indices[jj]]
+        for jj in range(x_values.shape[0]):
+            acc += x_values[jj] * w[x_indices[jj]]
     else:
-        for j in range(n_features):
-            acc += X_data[start + j] * w[j]
+        for j in range(x_values.shape[0]):
+            acc += x_values[j] * w[j]
     return acc
 
 
 @cpu_function
-def row_sqnorm(X_data, start, stop):
+def row_slices(X_data, X_indices, X_indptr, n_features, is_sparse, i):
+    """Row ``i`` as ``(values, column indices)`` views (indices empty if dense)."""
+    if is_sparse:
+        start = X_indptr[i]
+        stop = X_indptr[i + 1]
+        return X_data[start:stop], X_indices[start:stop]
+    start = i * n_features
+    return X_data[start : start + n_features], X_indices[0:0]
+
+
+@cpu_function
+def row_sqnorm(x_values):
     """``||x||^2`` of a row (the stored values; zeros add nothing)."""
     acc = 0.0
-    for jj in range(start, stop):
-        acc += X_data[jj] * X_data[jj]
+    for jj in range(x_values.shape[0]):
+        acc += x_values[jj] * x_values[jj]
     return acc
+
+
+@cpu_function
+def gather_in_order(y_float, y_class, sample_weight, order):
+    """Per-sample scalars in visiting order, so the epoch reads them sequentially.
+
+    Gathering them up front (from arrays small enough to stay cached) avoids
+    three cache misses per sample while ``X`` streams through memory.
+    """
+    m = order.shape[0]
+    y_float_o = np.empty(m, dtype=y_float.dtype)
+    y_class_o = np.empty(m, dtype=y_class.dtype)
+    sample_weight_o = np.empty(m, dtype=sample_weight.dtype)
+    for idx in range(m):
+        i = order[idx]
+        y_float_o[idx] = y_float[i]
+        y_class_o[idx] = y_class[i]
+        sample_weight_o[idx] = sample_weight[i]
+    return y_float_o, y_class_o, sample_weight_o
+
+
+@cpu_function
+def prefetch_row(X_data, X_indptr, n_features, is_sparse, i):
+    """Ask the CPU to start loading row ``i`` (its first 16 cache lines)."""
+    if is_sparse:
+        start = X_indptr[i]
+        stop = min(X_indptr[i + 1], start + 128)
+    else:
+        start = i * n_features
+        stop = start + min(n_features, 128)
+    for jj in range(start, stop, 8):
+        prefetch(X_data, jj)
 
 
 @cpu_function
@@ -106,19 +148,21 @@ def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
 
 @cpu_function
 def _per_sample_head_step(
-    X_data, X_indices, n_features, is_sparse, start, stop, x_sqnorm, skip,
-    y, p, sample_w, k, t, eta_k,
-    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-    l1_q, l1_u, sq_norm, l1_norm,
-    weight_pos, weight_neg,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t, optimal_t0,
-    fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    loss_sum, objective_sum,
+    x_values, x_indices, is_sparse, x_sqnorm, skip, y, p, sample_w, k, t, eta_k,
+    weight_pos, weight_neg, heads, settings,
 ):  # fmt: skip
     """One sample's update of head ``k`` (``_plain_sgd``'s loop body).
 
     ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
+    ``heads`` and ``settings`` bundle the kernel's state arrays and scalars:
+    CPython passes a call of more than 30 arguments as ``*args``, which
+    Numba cannot inline.
     """
+    (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+     l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
+    (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t, optimal_t0,
+     fit_intercept, intercept_decay, average, wscale_floor,
+     track_objective) = settings  # fmt: skip
     eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t)
     if track_objective:
         lv = loss_value(loss_code, y, p, epsilon)
@@ -153,27 +197,27 @@ def _per_sample_head_step(
             _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, average > 0)
 
     ws = wscale[k]
+    w = coef[k]
+    nnz = x_values.shape[0]
     if update != 0.0:
         c = update / ws
-        l2_acc = 0.0
-        l1_acc = 0.0
         if is_sparse:
-            for jj in range(start, stop):
-                j = X_indices[jj]
-                coef[k, j] += X_data[jj] * c
-                if track_objective:
-                    l2_acc += coef[k, j] * coef[k, j]
-                    l1_acc += abs(coef[k, j])
+            for jj in range(nnz):
+                w[x_indices[jj]] += x_values[jj] * c
         else:
-            for j in range(n_features):
-                coef[k, j] += X_data[start + j] * c
-                if track_objective:
-                    l2_acc += coef[k, j] * coef[k, j]
-                    l1_acc += abs(coef[k, j])
-        # scikit-learn's WeightVector.add re-sums the norms over the touched
-        # coordinates only; the objective (and so the stopping rule) uses them.
-        sq_norm[k] = l2_acc * (ws * ws)
-        l1_norm[k] = l1_acc * ws
+            for j in range(nnz):
+                w[j] += x_values[j] * c
+        if track_objective:
+            # scikit-learn's WeightVector.add re-sums the norms over the touched
+            # coordinates only; the objective (so the stopping rule) uses them.
+            l2_acc = 0.0
+            l1_acc = 0.0
+            for jj in range(nnz):
+                v = w[x_indices[jj]] if is_sparse else w[jj]
+                l2_acc += v * v
+                l1_acc += abs(v)
+            sq_norm[k] = l2_acc * (ws * ws)
+            l1_norm[k] = l1_acc * ws
     if fit_intercept and update != 0.0:
         intercept[k] += update * intercept_decay
 
@@ -182,12 +226,13 @@ def _per_sample_head_step(
         mu = 1.0 / num_iter
         if update != 0.0:
             c_avg = avg_a[k] * (-update / ws)
+            a = avg_coef[k]
             if is_sparse:
-                for jj in range(start, stop):
-                    avg_coef[k, X_indices[jj]] += X_data[jj] * c_avg
+                for jj in range(nnz):
+                    a[x_indices[jj]] += x_values[jj] * c_avg
             else:
-                for j in range(n_features):
-                    avg_coef[k, j] += X_data[start + j] * c_avg
+                for j in range(nnz):
+                    a[j] += x_values[j] * c_avg
         if num_iter > 1.0:
             avg_b[k] /= 1.0 - mu
         avg_a[k] += mu * avg_b[k] * ws
@@ -196,17 +241,12 @@ def _per_sample_head_step(
     if penalty == codes.L1 or penalty == codes.ELASTICNET:
         l1_u[k] += l1_ratio * eta * alpha
         u = l1_u[k]
-        if is_sparse:
-            for jj in range(start, stop):
-                j = X_indices[jj]
-                v = coef[k, j]
-                coef[k, j] = l1_truncate(v, ws, u, l1_q[k, j])
-                l1_q[k, j] += ws * (coef[k, j] - v)
-        else:
-            for j in range(n_features):
-                v = coef[k, j]
-                coef[k, j] = l1_truncate(v, ws, u, l1_q[k, j])
-                l1_q[k, j] += ws * (coef[k, j] - v)
+        q = l1_q[k]
+        for jj in range(nnz):
+            j = x_indices[jj] if is_sparse else jj
+            v = w[j]
+            w[j] = l1_truncate(v, ws, u, q[j])
+            q[j] += ws * (w[j] - v)
 
 
 @cpu_kernel
@@ -231,35 +271,42 @@ def sgd_epoch_per_sample(
     without averaging, ``l1_q`` without an L1 part) may have zero columns.
     """
     n_heads = coef.shape[0]
+    heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+             l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
+    settings = (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t,
+                optimal_t0, fit_intercept, intercept_decay, average, wscale_floor,
+                track_objective)  # fmt: skip
+    y_float_o, y_class_o, sample_weight_o = gather_in_order(
+        y_float, y_class, sample_weight, order
+    )
+    m = order.shape[0]
     for g in prange(n_groups):
         k_lo = g * n_heads // n_groups
         k_hi = (g + 1) * n_heads // n_groups
         t = t_start
-        for idx in range(order.shape[0]):
+        for idx in range(m):
+            if idx + PREFETCH_AHEAD < m:
+                prefetch_row(X_data, X_indptr, n_features, is_sparse,
+                             order[idx + PREFETCH_AHEAD])  # fmt: skip
             i = order[idx]
-            start, stop = row_bounds(X_indptr, n_features, is_sparse, i)
+            x_values, x_indices = row_slices(
+                X_data, X_indices, X_indptr, n_features, is_sparse, i
+            )
             x_sqnorm = 0.0
             if schedule >= codes.PA1:
-                x_sqnorm = row_sqnorm(X_data, start, stop)
+                x_sqnorm = row_sqnorm(x_values)
             skip = schedule == codes.PA1 and x_sqnorm == 0.0
             for k in range(k_lo, k_hi):
                 if not active[k]:
                     continue
-                y = head_target(task, loss_code, y_float, y_class, head_positive, i, k)
-                p = (
-                    row_dot(X_data, X_indices, n_features, is_sparse, start, stop,
-                            coef[k]) * wscale[k]
-                    + intercept[k]
-                )  # fmt: skip
+                y = head_target(task, loss_code, y_float_o, y_class_o, head_positive,
+                                idx, k)  # fmt: skip
+                p = row_dot(x_values, x_indices, is_sparse, coef[k]) * wscale[k]
+                p += intercept[k]
                 _per_sample_head_step(
-                    X_data, X_indices, n_features, is_sparse, start, stop, x_sqnorm,
-                    skip, y, p, sample_weight[i], k, t, eta[k],
-                    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-                    l1_q, l1_u, sq_norm, l1_norm,
-                    weight_pos, weight_neg,
-                    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t,
-                    optimal_t0, fit_intercept, intercept_decay, average, wscale_floor,
-                    track_objective, loss_sum, objective_sum,
+                    x_values, x_indices, is_sparse, x_sqnorm, skip, y, p,
+                    sample_weight_o[idx], k, t, eta[k], weight_pos, weight_neg, heads,
+                    settings,
                 )  # fmt: skip
             if not skip:
                 t += 1.0
@@ -276,25 +323,27 @@ def sgd_epoch_per_sample(
 @cpu_function
 def _sample_derivatives(
     X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    i, s, active, coef, intercept, loss_code, epsilon, scores, deriv, sample_loss,
+    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+    sample_weight_o, i, pos, s, active, coef, intercept, loss_code, epsilon, scores,
+    deriv, sample_loss,
 ):  # fmt: skip
     """Loss and weighted loss derivatives of sample ``i`` (batch slot ``s``).
+
+    ``pos`` is the sample's position in the epoch's order, where the gathered
+    ``*_o`` targets and weights are read.
 
     Fills ``deriv[s, k] = sample_weight * class_weight * dloss/dp_k`` and
     ``sample_loss[s, k]`` (unweighted; only column 0 for MULTINOMIAL).
     """
-    start, stop = row_bounds(X_indptr, n_features, is_sparse, i)
+    x_values, x_indices = row_slices(X_data, X_indices, X_indptr, n_features,
+                                     is_sparse, i)  # fmt: skip
     n_heads = coef.shape[0]
     if task == codes.MULTINOMIAL:
         for k in range(n_heads):
-            scores[s, k] = (
-                row_dot(X_data, X_indices, n_features, is_sparse, start, stop, coef[k])
-                + intercept[k]
-            )
-        label = y_class[i]
+            scores[s, k] = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
+        label = y_class_o[pos]
         sample_loss[s, 0] = softmax_cross_entropy(scores[s], label, deriv[s])
-        w = sample_weight[i] * weight_pos[label]
+        w = sample_weight_o[pos] * weight_pos[label]
         for k in range(n_heads):
             deriv[s, k] *= w
         return
@@ -303,17 +352,14 @@ def _sample_derivatives(
             deriv[s, k] = 0.0
             sample_loss[s, k] = 0.0
             continue
-        y = head_target(task, loss_code, y_float, y_class, head_positive, i, k)
-        p = (
-            row_dot(X_data, X_indices, n_features, is_sparse, start, stop, coef[k])
-            + intercept[k]
-        )
+        y = head_target(task, loss_code, y_float_o, y_class_o, head_positive, pos, k)
+        p = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
         sample_loss[s, k] = loss_value(loss_code, y, p, epsilon)
         class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
         deriv[s, k] = (
             clip_derivative(loss_derivative(loss_code, y, p, epsilon))
             * class_w
-            * sample_weight[i]
+            * sample_weight_o[pos]
         )
 
 
@@ -322,14 +368,16 @@ def _block_gradient_dense(
     X_data, n_features, order, batch_start, batch_len, deriv, k, j_lo, j_hi, grad
 ):
     """``grad[k, j_lo:j_hi] = sum_s deriv[s, k] * x_s[j]`` over the batch, in order."""
-    for j in range(j_lo, j_hi):
-        grad[k, j] = 0.0
+    g = grad[k, j_lo:j_hi]
+    g[:] = 0.0
+    width = j_hi - j_lo
     for s in range(batch_len):
         d = deriv[s, k]
         if d != 0.0:
-            base = order[batch_start + s] * n_features
-            for j in range(j_lo, j_hi):
-                grad[k, j] += d * X_data[base + j]
+            base = order[batch_start + s] * n_features + j_lo
+            x = X_data[base : base + width]
+            for j in range(width):
+                g[j] += d * x[j]
 
 
 @cpu_function
@@ -379,6 +427,9 @@ def sgd_epoch_minibatch(
     """
     n_heads = coef.shape[0]
     n_samples = order.shape[0]
+    y_float_o, y_class_o, sample_weight_o = gather_in_order(
+        y_float, y_class, sample_weight, order
+    )
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
     n_steps = 0
@@ -399,17 +450,22 @@ def sgd_epoch_minibatch(
             for s in prange(batch_len):
                 _sample_derivatives(
                     X_data, X_indices, X_indptr, n_features, is_sparse,
-                    y_float, y_class, task, head_positive, weight_pos, weight_neg,
-                    sample_weight, order[batch_start + s], s, active, coef, intercept,
-                    loss_code, epsilon, scores, deriv, sample_loss,
+                    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+                    sample_weight_o, order[batch_start + s], batch_start + s, s,
+                    active, coef, intercept, loss_code, epsilon, scores, deriv,
+                    sample_loss,
                 )  # fmt: skip
         else:
             for s in range(batch_len):
+                if s + PREFETCH_AHEAD < batch_len:
+                    prefetch_row(X_data, X_indptr, n_features, is_sparse,
+                                 order[batch_start + s + PREFETCH_AHEAD])  # fmt: skip
                 _sample_derivatives(
                     X_data, X_indices, X_indptr, n_features, is_sparse,
-                    y_float, y_class, task, head_positive, weight_pos, weight_neg,
-                    sample_weight, order[batch_start + s], s, active, coef, intercept,
-                    loss_code, epsilon, scores, deriv, sample_loss,
+                    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+                    sample_weight_o, order[batch_start + s], batch_start + s, s,
+                    active, coef, intercept, loss_code, epsilon, scores, deriv,
+                    sample_loss,
                 )  # fmt: skip
         for s in range(batch_len):
             for k in range(n_heads):
