@@ -269,11 +269,10 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         else:
             n_counted = n_train
     else:
-        batch = min(config.batch_size, max(n_train, 1))
-        scores = np.empty((batch, n_heads), dtype=dtype)
-        deriv = np.empty((batch, n_heads), dtype=dtype)
-        sample_loss = np.empty((batch, n_heads), dtype=np.float64)
-        grad = np.empty((n_heads, n_features), dtype=dtype)
+        scratch = cpu.minibatch_scratch(
+            min(config.batch_size, max(n_train, 1)), n_heads, n_features, dtype,
+            problem.is_sparse,
+        )  # fmt: skip
 
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
@@ -311,7 +310,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     config.optimal_t0, config.momentum, config.dampening,
                     config.nesterov, config.fit_intercept, state.n_steps,
                     int(t_kernel - 1), config.average, state.n_averaged,
-                    PARALLEL_WORK, scores, deriv, sample_loss, grad, loss_sum,
+                    PARALLEL_WORK, *scratch, loss_sum,
                 )  # fmt: skip
                 state.n_steps += steps
                 state.n_averaged = n_averaged

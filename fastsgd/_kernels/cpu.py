@@ -38,8 +38,12 @@ running_mean = cpu_function(updates.running_mean)
 l2_shrink_factor = cpu_function(updates.l2_shrink_factor)
 l1_truncate = cpu_function(updates.l1_truncate)
 
-#: Features per work unit of the mini-batch gradient/update phase.
+#: Features per work unit of the mini-batch update phase.
 FEATURE_BLOCK = 64
+
+#: Samples per work unit of the mini-batch gradient phase (dense ``X``). Fixed,
+#: so that the order of every sum is independent of the thread count.
+CHUNK = 64
 
 #: How many samples ahead the per-sample loop prefetches rows.
 PREFETCH_AHEAD = 4
@@ -322,41 +326,35 @@ def sgd_epoch_per_sample(
 
 @cpu_function
 def _sample_derivatives(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
-    sample_weight_o, i, pos, s, active, coef, intercept, loss_code, epsilon, scores,
-    deriv, sample_loss,
+    x_values, x_indices, is_sparse, y_float_o, y_class_o, task, head_positive,
+    weight_pos, weight_neg, sample_weight_o, pos, active, coef, intercept,
+    loss_code, epsilon, scores, deriv, loss_acc,
 ):  # fmt: skip
-    """Loss and weighted loss derivatives of sample ``i`` (batch slot ``s``).
+    """Weighted loss derivatives ``deriv[k]`` of the sample at position ``pos``.
 
-    ``pos`` is the sample's position in the epoch's order, where the gathered
-    ``*_o`` targets and weights are read.
-
-    Fills ``deriv[s, k] = sample_weight * class_weight * dloss/dp_k`` and
-    ``sample_loss[s, k]`` (unweighted; only column 0 for MULTINOMIAL).
+    ``deriv[k] = sample_weight * class_weight * dL/dp_k``; the unweighted loss
+    is added to ``loss_acc[k]`` (to ``loss_acc[0]`` for MULTINOMIAL).
+    ``scores`` is scratch of length ``n_heads``.
     """
-    x_values, x_indices = row_slices(X_data, X_indices, X_indptr, n_features,
-                                     is_sparse, i)  # fmt: skip
     n_heads = coef.shape[0]
     if task == codes.MULTINOMIAL:
         for k in range(n_heads):
-            scores[s, k] = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
+            scores[k] = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
         label = y_class_o[pos]
-        sample_loss[s, 0] = softmax_cross_entropy(scores[s], label, deriv[s])
+        loss_acc[0] += softmax_cross_entropy(scores, label, deriv)
         w = sample_weight_o[pos] * weight_pos[label]
         for k in range(n_heads):
-            deriv[s, k] *= w
+            deriv[k] *= w
         return
     for k in range(n_heads):
         if not active[k]:
-            deriv[s, k] = 0.0
-            sample_loss[s, k] = 0.0
+            deriv[k] = 0.0
             continue
         y = head_target(task, loss_code, y_float_o, y_class_o, head_positive, pos, k)
         p = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
-        sample_loss[s, k] = loss_value(loss_code, y, p, epsilon)
+        loss_acc[k] += loss_value(loss_code, y, p, epsilon)
         class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
-        deriv[s, k] = (
+        deriv[k] = (
             clip_derivative(loss_derivative(loss_code, y, p, epsilon))
             * class_w
             * sample_weight_o[pos]
@@ -364,32 +362,61 @@ def _sample_derivatives(
 
 
 @cpu_function
-def _block_gradient_dense(
-    X_data, n_features, order, batch_start, batch_len, deriv, k, j_lo, j_hi, grad
-):
-    """``grad[k, j_lo:j_hi] = sum_s deriv[s, k] * x_s[j]`` over the batch, in order."""
-    g = grad[k, j_lo:j_hi]
-    g[:] = 0.0
-    width = j_hi - j_lo
-    for s in range(batch_len):
-        d = deriv[s, k]
-        if d != 0.0:
-            base = order[batch_start + s] * n_features + j_lo
-            x = X_data[base : base + width]
-            for j in range(width):
-                g[j] += d * x[j]
+def _chunk_gradient(
+    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order, first, last,
+    active, coef, intercept, loss_code, epsilon, scores, deriv, grad, grad_b, loss_acc,
+):  # fmt: skip
+    """Sum the gradient of samples ``order[first:last]`` into ``grad``/``grad_b``.
+
+    One pass: each row's derivatives, then ``grad[k] += d_k * x`` while the row
+    is in L1. Samples are added in order, so the sum is fixed by the chunk.
+    """
+    (y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+     sample_weight_o) = targets  # fmt: skip
+    n_heads = coef.shape[0]
+    for pos in range(first, last):
+        if pos + PREFETCH_AHEAD < last:
+            prefetch_row(X_data, X_indptr, n_features, is_sparse,
+                         order[pos + PREFETCH_AHEAD])  # fmt: skip
+        x_values, x_indices = row_slices(
+            X_data, X_indices, X_indptr, n_features, is_sparse, order[pos]
+        )
+        _sample_derivatives(
+            x_values, x_indices, is_sparse, y_float_o, y_class_o, task, head_positive,
+            weight_pos, weight_neg, sample_weight_o, pos, active, coef, intercept,
+            loss_code, epsilon, scores, deriv, loss_acc,
+        )  # fmt: skip
+        for k in range(n_heads):
+            d = deriv[k]
+            if d != 0.0:
+                grad_b[k] += d
+                g = grad[k]
+                if is_sparse:
+                    for jj in range(x_values.shape[0]):
+                        g[x_indices[jj]] += d * x_values[jj]
+                else:
+                    for j in range(x_values.shape[0]):
+                        g[j] += d * x_values[j]
 
 
 @cpu_function
 def _block_step(
-    coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
-    penalty, alpha, l1_ratio, momentum, dampening, nesterov, first_step,
-    n_averaged,
+    coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
+    penalty, alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
 ):  # fmt: skip
-    """Apply the mean gradient plus penalty to ``coef[k, j_lo:j_hi]``."""
+    """Update ``coef[k, j_lo:j_hi]`` with the mean gradient plus the penalty.
+
+    The gradient is ``sum_c partial[c, k, j]`` over the first ``n_partial``
+    chunks, in order; the partial sums are zeroed for the next batch.
+    """
     for j in range(j_lo, j_hi):
+        g_sum = partial[0, k, j]
+        partial[0, k, j] = 0.0
+        for c in range(1, n_partial):
+            g_sum += partial[c, k, j]
+            partial[c, k, j] = 0.0
         w = coef[k, j]
-        g = grad[k, j] * inv_batch + penalty_gradient(penalty, alpha, l1_ratio, w)
+        g = g_sum * inv_batch + penalty_gradient(penalty, alpha, l1_ratio, w)
         if momentum != 0.0:
             w, b = momentum_step(
                 w, g, coef_buf[k, j], first_step, lr, momentum, dampening, nesterov
@@ -411,119 +438,103 @@ def sgd_epoch_minibatch(
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
     momentum, dampening, nesterov, fit_intercept,
     step_start, samples_seen_start, average, n_averaged_start, parallel_work,
-    scores, deriv, sample_loss, grad, loss_sum,
+    scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
     """One epoch of mini-batch SGD over ``order`` cut into ``batch_size`` slices.
 
-    Each batch: every sample's loss derivatives (parallel over samples), then
-    per (head, feature block) the batch gradient, reduced over the samples in
-    order, and the ``momentum_step`` update (parallel over blocks); the
-    intercepts last. Work below ``parallel_work`` multiply-adds per batch runs
-    on one thread (the same arithmetic, so the same bits). ``step_start`` is
-    the number of optimizer steps taken before; averaging (ASGD) counts a step
-    once ``samples_seen`` reaches ``average``. Scratch arrays: ``scores`` and
-    ``deriv`` and ``sample_loss`` are ``(batch_size, n_heads)``, ``grad`` is
-    like ``coef``. Returns ``(steps, n_averaged)``.
+    Each batch is cut into chunks of ``CHUNK`` samples (dense ``X``; a CSR
+    batch is one chunk). Phase 1, parallel over chunks: each chunk's
+    gradient sum, fused with the derivatives (``_chunk_gradient``). Phase 2,
+    parallel over (head, feature block): the chunk sums added in chunk order
+    and the ``momentum_step`` update. Intercepts last. The chunking is fixed,
+    so the result does not depend on the thread count; below
+    ``parallel_work`` multiply-adds a phase runs on one thread (same
+    arithmetic, same bits). ``step_start`` counts earlier optimizer steps;
+    averaging counts a step once ``samples_seen`` reaches ``average``.
+    Scratch: ``scores``/``deriv`` are ``(n_chunks_max, n_heads)``,
+    ``partial`` is ``(n_chunks_max, n_heads, n_features)`` of zeros,
+    ``partial_b`` and ``loss_sum``'s companion are ``(n_chunks_max, n_heads)``.
+    Returns ``(steps, n_averaged)``.
     """
     n_heads = coef.shape[0]
     n_samples = order.shape[0]
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
+    targets = (y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+               sample_weight_o)  # fmt: skip
+    chunk = batch_size if is_sparse else CHUNK
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
+    loss_chunks = np.zeros(partial_b.shape)
     n_steps = 0
     n_averaged = n_averaged_start
     samples_seen = samples_seen_start
     for batch_start in range(0, n_samples, batch_size):
         batch_len = min(batch_size, n_samples - batch_start)
-        parallel = batch_len * n_features * n_heads >= parallel_work
+        n_chunks = (batch_len + chunk - 1) // chunk
         step = step_start + n_steps + 1
         first_step = step == 1
         samples_seen += batch_len
         if average > 0 and samples_seen >= average:
             n_averaged += 1
         inv_batch = 1.0 / batch_len
+        big = batch_len * n_features * n_heads >= parallel_work
 
-        # 1. loss derivatives of every sample
-        if parallel:
-            for s in prange(batch_len):
-                _sample_derivatives(
-                    X_data, X_indices, X_indptr, n_features, is_sparse,
-                    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
-                    sample_weight_o, order[batch_start + s], batch_start + s, s,
-                    active, coef, intercept, loss_code, epsilon, scores, deriv,
-                    sample_loss,
+        # 1. gradient sums per chunk (derivatives fused in)
+        if big and n_chunks > 1:
+            for c in prange(n_chunks):
+                _chunk_gradient(
+                    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
+                    batch_start + c * chunk, min(batch_start + (c + 1) * chunk,
+                                                 batch_start + batch_len),
+                    active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
+                    partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
         else:
-            for s in range(batch_len):
-                if s + PREFETCH_AHEAD < batch_len:
-                    prefetch_row(X_data, X_indptr, n_features, is_sparse,
-                                 order[batch_start + s + PREFETCH_AHEAD])  # fmt: skip
-                _sample_derivatives(
-                    X_data, X_indices, X_indptr, n_features, is_sparse,
-                    y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
-                    sample_weight_o, order[batch_start + s], batch_start + s, s,
-                    active, coef, intercept, loss_code, epsilon, scores, deriv,
-                    sample_loss,
+            for c in range(n_chunks):
+                _chunk_gradient(
+                    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
+                    batch_start + c * chunk, min(batch_start + (c + 1) * chunk,
+                                                 batch_start + batch_len),
+                    active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
+                    partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
-        for s in range(batch_len):
-            for k in range(n_heads):
-                loss_sum[k] += sample_loss[s, k]
 
-        # 2. gradient and update of the weights, per (head, feature block)
-        if is_sparse:
-            grad[:, :] = 0.0
-            for s in range(batch_len):
-                i = order[batch_start + s]
-                for jj in range(X_indptr[i], X_indptr[i + 1]):
-                    j = X_indices[jj]
-                    x = X_data[jj]
-                    for k in range(n_heads):
-                        grad[k, j] += deriv[s, k] * x
-        if parallel:
+        # 2. weights: chunk sums in order, penalty, momentum, averaging
+        if big and n_units > 1:
             for unit in prange(n_units):
                 k = unit // n_blocks
                 if active[k]:
                     j_lo = (unit % n_blocks) * FEATURE_BLOCK
-                    j_hi = min(j_lo + FEATURE_BLOCK, n_features)
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
-                    if not is_sparse:
-                        _block_gradient_dense(
-                            X_data, n_features, order, batch_start, batch_len, deriv,
-                            k, j_lo, j_hi, grad,
-                        )  # fmt: skip
                     _block_step(
-                        coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
-                        penalty, alpha, l1_ratio, momentum, dampening, nesterov,
-                        first_step, n_averaged,
+                        coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
+                        min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty,
+                        alpha, l1_ratio, momentum, dampening, nesterov, first_step,
+                        n_averaged,
                     )  # fmt: skip
         else:
-            for unit in range(n_units):
-                k = unit // n_blocks
+            for k in range(n_heads):
                 if active[k]:
-                    j_lo = (unit % n_blocks) * FEATURE_BLOCK
-                    j_hi = min(j_lo + FEATURE_BLOCK, n_features)
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
-                    if not is_sparse:
-                        _block_gradient_dense(
-                            X_data, n_features, order, batch_start, batch_len, deriv,
-                            k, j_lo, j_hi, grad,
-                        )  # fmt: skip
                     _block_step(
-                        coef, coef_buf, avg_coef, grad, k, j_lo, j_hi, inv_batch, lr,
-                        penalty, alpha, l1_ratio, momentum, dampening, nesterov,
-                        first_step, n_averaged,
+                        coef, coef_buf, avg_coef, partial, n_chunks, k, 0, n_features,
+                        inv_batch, lr, penalty, alpha, l1_ratio, momentum, dampening,
+                        nesterov, first_step, n_averaged,
                     )  # fmt: skip
 
-        # 3. intercepts (never penalised)
+        # 3. intercepts (never penalised) and the epoch's loss
         for k in range(n_heads):
+            g = 0.0
+            for c in range(n_chunks):
+                g += partial_b[c, k]
+                partial_b[c, k] = 0.0
+                loss_sum[k] += loss_chunks[c, k]
+                loss_chunks[c, k] = 0.0
             if not active[k]:
                 continue
             if fit_intercept:
-                g = 0.0
-                for s in range(batch_len):
-                    g += deriv[s, k]
                 lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
                 b, buf = momentum_step(
                     intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
@@ -537,12 +548,33 @@ def sgd_epoch_minibatch(
     return n_steps, n_averaged
 
 
+def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
+    """Scratch arrays of ``sgd_epoch_minibatch``: scores, deriv, partial, partial_b."""
+    n_chunks = 1 if is_sparse else (batch_size + CHUNK - 1) // CHUNK
+    return (
+        np.empty((n_chunks, n_heads), dtype=dtype),
+        np.empty((n_chunks, n_heads), dtype=dtype),
+        np.zeros((n_chunks, n_heads, n_features), dtype=dtype),
+        np.zeros((n_chunks, n_heads), dtype=np.float64),
+    )
+
+
 @cpu_function
 def shuffle(order, seed):
-    """Shuffle ``order`` in place (Fisher-Yates), reproducibly from ``seed``."""
-    np.random.seed(seed)
+    """Shuffle ``order`` in place (Fisher-Yates), reproducibly from ``seed``.
+
+    Draws come from a SplitMix64 stream, each mapped to ``[0, i]`` by a
+    multiply-shift (bias below 2**-32 for any realistic ``n``).
+    """
+    state = np.uint64(seed)
+    golden = np.uint64(0x9E3779B97F4A7C15)
     for i in range(order.shape[0] - 1, 0, -1):
-        j = np.random.randint(0, i + 1)
+        state += golden
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        j = ((z >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32)
         order[i], order[j] = order[j], order[i]
 
 

@@ -1,0 +1,431 @@
+"""Slow, obviously-correct float64 NumPy references for the test-suite.
+
+Nothing here imports fastsgd: the loss derivatives, schedules, penalties and
+the optimizer rule are written out again from their definitions
+(scikit-learn's ``_sgd_fast`` / ``_loss`` losses, ``torch.optim.SGD``'s
+momentum), so that a test comparing fastsgd with these functions compares two
+independent implementations.
+
+The mini-batch rule (``batch_size > 1``, or any ``momentum > 0``):
+
+* the epoch's ``order`` is cut into consecutive slices of ``batch_size``
+  samples (the last one ragged);
+* the gradient of a batch is the *mean* over its samples of
+  ``sample_weight_i * class_weight_i * dloss/dp(y_i, p_i) * x_i`` (``p`` computed
+  with the weights from before the step), plus the penalty gradient at the
+  current weights; the intercept gets the mean of the weighted derivatives and
+  is never penalised;
+* ``torch.optim.SGD``'s momentum: ``b = g`` on the very first step, then
+  ``b = momentum * b + (1 - dampening) * g``; ``step = g + momentum * b`` with
+  Nesterov, else ``b``; ``w -= lr * step``;
+* learning rate of step ``t`` (counted in batches, 1-based, across epochs):
+  ``constant``: ``eta0``; ``optimal``: ``1 / (alpha * (t0 + t - 1))`` with
+  scikit-learn's ``t0``; ``invscaling``: ``eta0 / t ** power_t``;
+* averaging (``average = a > 0``): a step is averaged once the number of
+  samples seen (before and including its batch) reaches ``a``; the average is
+  the plain mean of the weights after each averaged step, and it is published
+  once ``a`` samples have been seen.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+CLASSIFICATION_LOSSES = (
+    "hinge",
+    "log_loss",
+    "modified_huber",
+    "squared_hinge",
+    "perceptron",
+)
+REGRESSION_LOSSES = (
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+)
+ALL_LOSSES = CLASSIFICATION_LOSSES + REGRESSION_LOSSES
+
+MAX_DLOSS = 1e12
+
+
+# --------------------------------------------------------------------------
+# Losses (scikit-learn's definitions; the target of log_loss is in {0, 1})
+# --------------------------------------------------------------------------
+
+
+def _expit(p):
+    if p >= 0:
+        return 1.0 / (1.0 + np.exp(-p))
+    e = np.exp(p)
+    return e / (1.0 + e)
+
+
+def loss_value(loss, y, p, epsilon=0.1):
+    """Per-sample loss of raw prediction ``p`` for target ``y`` (scalar)."""
+    y = float(y)
+    p = float(p)
+    if loss == "hinge":
+        return max(0.0, 1.0 - y * p)
+    if loss == "perceptron":
+        return max(0.0, -y * p)
+    if loss == "log_loss":
+        # log(1 + exp(p)) - y p
+        return np.logaddexp(0.0, p) - y * p
+    if loss == "modified_huber":
+        z = y * p
+        if z >= 1.0:
+            return 0.0
+        if z >= -1.0:
+            return (1.0 - z) ** 2
+        return -4.0 * z
+    if loss == "squared_hinge":
+        return max(0.0, 1.0 - y * p) ** 2
+    if loss == "squared_error":
+        return 0.5 * (p - y) ** 2
+    if loss == "huber":
+        r = abs(p - y)
+        return 0.5 * r * r if r <= epsilon else epsilon * (r - 0.5 * epsilon)
+    if loss == "epsilon_insensitive":
+        return max(0.0, abs(y - p) - epsilon)
+    if loss == "squared_epsilon_insensitive":
+        return max(0.0, abs(y - p) - epsilon) ** 2
+    raise ValueError(loss)
+
+
+def loss_derivative(loss, y, p, epsilon=0.1):
+    """``d loss / d p`` (scikit-learn's branches and cut-offs), not clipped."""
+    y = float(y)
+    p = float(p)
+    if loss == "hinge":
+        return -y if y * p <= 1.0 else 0.0
+    if loss == "perceptron":
+        return -y if y * p <= 0.0 else 0.0
+    if loss == "log_loss":
+        return _expit(p) - y
+    if loss == "modified_huber":
+        z = y * p
+        if z >= 1.0:
+            return 0.0
+        if z >= -1.0:
+            return -2.0 * y * (1.0 - z)
+        return -4.0 * y
+    if loss == "squared_hinge":
+        z = 1.0 - y * p
+        return -2.0 * y * z if z > 0.0 else 0.0
+    if loss == "squared_error":
+        return p - y
+    if loss == "huber":
+        r = p - y
+        if abs(r) <= epsilon:
+            return r
+        return epsilon if r >= 0.0 else -epsilon
+    if loss == "epsilon_insensitive":
+        if y - p > epsilon:
+            return -1.0
+        if p - y > epsilon:
+            return 1.0
+        return 0.0
+    if loss == "squared_epsilon_insensitive":
+        z = y - p
+        if z > epsilon:
+            return -2.0 * (z - epsilon)
+        if z < -epsilon:
+            return 2.0 * (-z - epsilon)
+        return 0.0
+    raise ValueError(loss)
+
+
+def clipped_derivative(loss, y, p, epsilon=0.1):
+    return float(np.clip(loss_derivative(loss, y, p, epsilon), -MAX_DLOSS, MAX_DLOSS))
+
+
+def softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+# --------------------------------------------------------------------------
+# Schedules and penalties
+# --------------------------------------------------------------------------
+
+
+def optimal_t0(alpha, loss, epsilon=0.1):
+    """scikit-learn's offset: the first 'optimal' rate is typw / max(1, dloss)."""
+    typw = np.sqrt(1.0 / np.sqrt(alpha))
+    eta_init = typw / max(1.0, loss_derivative(loss, 1.0, -typw, epsilon))
+    return 1.0 / (eta_init * alpha)
+
+
+def learning_rate_at(schedule, t, *, eta0, alpha, power_t, t0):
+    """Learning rate of step ``t`` (1-based)."""
+    if schedule in ("constant", "adaptive"):
+        return eta0
+    if schedule == "optimal":
+        return 1.0 / (alpha * (t0 + t - 1.0))
+    if schedule == "invscaling":
+        return eta0 / t**power_t
+    raise ValueError(schedule)
+
+
+def penalty_gradient(penalty, alpha, l1_ratio, W):
+    """Gradient of ``alpha * ((1 - r) / 2 ||w||^2 + r ||w||_1)`` (sign(0) = 0)."""
+    if penalty is None or penalty == "none":
+        return np.zeros_like(W)
+    if penalty == "l2":
+        return alpha * W
+    if penalty == "l1":
+        return alpha * np.sign(W)
+    if penalty == "elasticnet":
+        return alpha * ((1.0 - l1_ratio) * W + l1_ratio * np.sign(W))
+    raise ValueError(penalty)
+
+
+# --------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------
+
+
+def resolve_class_weight(class_weight, classes, y):
+    """Class weights in the order of ``classes`` (dict, 'balanced' or None)."""
+    classes = np.asarray(classes)
+    if class_weight is None:
+        return np.ones(len(classes))
+    if class_weight == "balanced":
+        counts = np.array([np.sum(y == c) for c in classes], dtype=np.float64)
+        return len(y) / (len(classes) * counts)
+    return np.array([float(class_weight.get(c, 1.0)) for c in classes])
+
+
+def ovr_targets(y, classes, loss, sample_weight=None, class_weight=None):
+    """One-vs-rest heads as scikit-learn builds them.
+
+    Binary problems get one head whose positive class is ``classes[1]``, with
+    class weights ``cw[1]`` (positive) and ``cw[0]`` (negative); ``K >= 3``
+    classes get ``K`` heads, head ``k`` positive for ``classes[k]`` with
+    weights ``cw[k]`` (positive) and 1 (negative). Targets are +-1, or
+    {0, 1} for ``log_loss``.
+
+    Returns ``(Y, W)``, both ``(n_samples, n_heads)``: targets and per-sample
+    weights (``sample_weight * class_weight``).
+    """
+    y = np.asarray(y)
+    classes = np.asarray(classes)
+    n = y.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    cw = resolve_class_weight(class_weight, classes, y)
+    negative = 0.0 if loss == "log_loss" else -1.0
+    if len(classes) == 2:
+        positive = [(classes[1], cw[1], cw[0])]
+    else:
+        positive = [(c, cw[k], 1.0) for k, c in enumerate(classes)]
+    Y = np.empty((n, len(positive)))
+    W = np.empty((n, len(positive)))
+    for k, (c, w_pos, w_neg) in enumerate(positive):
+        is_pos = y == c
+        Y[:, k] = np.where(is_pos, 1.0, negative)
+        W[:, k] = sw * np.where(is_pos, w_pos, w_neg)
+    return Y, W
+
+
+# --------------------------------------------------------------------------
+# Mini-batch SGD
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class MiniBatchState:
+    """Everything a continuation (``partial_fit``) needs."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    coef_buf: np.ndarray
+    intercept_buf: np.ndarray
+    avg_coef: np.ndarray
+    avg_intercept: np.ndarray
+    n_steps: int = 0
+    samples_seen: int = 0
+    n_averaged: int = 0
+
+    def published(self, average):
+        """``(coef, intercept)`` a fitted estimator would expose."""
+        if average and average <= self.samples_seen:
+            return self.avg_coef.copy(), self.avg_intercept.copy()
+        return self.coef.copy(), self.intercept.copy()
+
+
+def _dense(X):
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float64)
+
+
+def minibatch_sgd(
+    X,
+    y_targets,
+    *,
+    task="ovr",
+    loss="squared_error",
+    weights=None,
+    n_classes=None,
+    penalty="l2",
+    alpha=1e-4,
+    l1_ratio=0.15,
+    learning_rate="constant",
+    eta0=0.01,
+    power_t=0.5,
+    epsilon=0.1,
+    fit_intercept=True,
+    batch_size=1,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    n_epochs=1,
+    order=None,
+    average=0,
+    coef_init=None,
+    intercept_init=None,
+    state=None,
+):
+    """Mini-batch SGD in float64, one Python loop iteration per sample.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) array or sparse matrix
+    y_targets :
+        ``task='regression'``: real targets, shape ``(n,)``.
+        ``task='ovr'``: per-head binary targets, shape ``(n, n_heads)`` (see
+        :func:`ovr_targets`).
+        ``task='multinomial'``: integer labels in ``[0, n_classes)``.
+    weights :
+        Per-sample weights (``(n,)``; ``(n, n_heads)`` for OvR), already
+        multiplied by the class weights. Default: ones.
+    order : sequence of sample indices visited each epoch (default: 0..n-1).
+    average : int
+        0 (off) or the sample count from which steps are averaged.
+    state : MiniBatchState, optional
+        Continue from it (``coef_init``/``intercept_init`` are then ignored).
+
+    Returns
+    -------
+    MiniBatchState
+    """
+    X = _dense(X)
+    n, n_features = X.shape
+    if task == "regression":
+        Y = np.asarray(y_targets, dtype=np.float64).reshape(n, 1)
+        n_heads = 1
+    elif task == "ovr":
+        Y = np.asarray(y_targets, dtype=np.float64).reshape(n, -1)
+        n_heads = Y.shape[1]
+    elif task == "multinomial":
+        labels = np.asarray(y_targets, dtype=np.int64)
+        n_heads = int(n_classes if n_classes is not None else labels.max() + 1)
+    else:
+        raise ValueError(task)
+    if weights is None:
+        Wt = np.ones((n, n_heads))
+    else:
+        Wt = np.asarray(weights, dtype=np.float64)
+        Wt = np.repeat(Wt.reshape(n, -1), n_heads, axis=1) if Wt.ndim == 1 else Wt
+    if task == "multinomial":
+        Wt = Wt[:, :1]
+    if order is None:
+        order = np.arange(n)
+    order = np.asarray(order)
+
+    if state is None:
+        coef = (
+            np.zeros((n_heads, n_features))
+            if coef_init is None
+            else np.array(coef_init, dtype=np.float64).reshape(n_heads, n_features)
+        )
+        intercept = (
+            np.zeros(n_heads)
+            if intercept_init is None
+            else np.array(intercept_init, dtype=np.float64).reshape(n_heads)
+        )
+        state = MiniBatchState(
+            coef=coef,
+            intercept=intercept,
+            coef_buf=np.zeros_like(coef),
+            intercept_buf=np.zeros_like(intercept),
+            avg_coef=np.zeros_like(coef),
+            avg_intercept=np.zeros_like(intercept),
+        )
+    average = int(average)
+    t0 = optimal_t0(alpha, loss, epsilon) if learning_rate == "optimal" else 0.0
+    if penalty == "l2":
+        l1_ratio = 0.0
+    elif penalty == "l1":
+        l1_ratio = 1.0
+
+    for _ in range(n_epochs):
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            B = len(batch)
+            state.n_steps += 1
+            state.samples_seen += B
+            step = state.n_steps
+            lr = learning_rate_at(
+                learning_rate, step, eta0=eta0, alpha=alpha, power_t=power_t, t0=t0
+            )
+            W = state.coef
+            # weighted loss derivatives, with the weights before the step
+            D = np.zeros((B, n_heads))
+            for s, i in enumerate(batch):
+                x = X[i]
+                scores = np.array([x @ W[k] + state.intercept[k] for k in range(n_heads)])
+                if task == "multinomial":
+                    d = softmax(scores)
+                    d[labels[i]] -= 1.0
+                    D[s] = d * Wt[i, 0]
+                else:
+                    for k in range(n_heads):
+                        D[s, k] = (
+                            clipped_derivative(loss, Y[i, k], scores[k], epsilon)
+                            * Wt[i, k]
+                        )
+            grad = np.zeros_like(W)
+            for s, i in enumerate(batch):
+                grad += np.outer(D[s], X[i])
+            grad = grad / B + penalty_gradient(penalty, alpha, l1_ratio, W)
+            grad_b = D.sum(axis=0) / B
+
+            new_W, state.coef_buf = _torch_sgd_step(
+                W, grad, state.coef_buf, step == 1, lr, momentum, dampening, nesterov
+            )
+            if fit_intercept:
+                new_b, state.intercept_buf = _torch_sgd_step(
+                    state.intercept, grad_b, state.intercept_buf, step == 1, lr,
+                    momentum, dampening, nesterov,
+                )  # fmt: skip
+            else:
+                new_b = state.intercept
+            state.coef = new_W
+            state.intercept = new_b
+            if average and state.samples_seen >= average:
+                state.n_averaged += 1
+                m = state.n_averaged
+                state.avg_coef = state.avg_coef + (new_W - state.avg_coef) / m
+                state.avg_intercept = (
+                    state.avg_intercept + (new_b - state.avg_intercept) / m
+                )
+    return state
+
+
+def _torch_sgd_step(w, g, buf, first_step, lr, momentum, dampening, nesterov):
+    """``torch.optim.SGD.step`` (no weight decay) on one array."""
+    if momentum != 0.0:
+        buf = g.copy() if first_step else momentum * buf + (1.0 - dampening) * g
+        step = g + momentum * buf if nesterov else buf
+    else:
+        step = g
+    return w - lr * step, buf
+
+
+def average_of(trajectory):
+    """Plain mean of a list of weight arrays (an ASGD average over steps)."""
+    return np.mean(np.stack(trajectory), axis=0)

@@ -1,0 +1,49 @@
+"""scikit-learn's estimator contract (``parametrize_with_checks``).
+
+The default estimators, and mini-batch / momentum / Nesterov / multinomial
+configurations, must pass every check scikit-learn runs on its own
+``SGDClassifier`` / ``SGDRegressor``.
+
+The one expected failure is the one scikit-learn itself declares for its SGD
+estimators (``sklearn/utils/_test_common/instance_generator.py``,
+``PER_ESTIMATOR_XFAIL_CHECKS``): a stochastic gradient method visits a
+weighted sample once where the repeated data visits it several times, so
+``sample_weight`` is not *exactly* equivalent to repeating samples. The
+xfail is strict: if the check starts passing, the list must be revisited.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastsgd import SGDClassifier, SGDRegressor
+
+ESTIMATORS = [
+    SGDClassifier(),
+    SGDRegressor(),
+    SGDClassifier(batch_size=4, momentum=0.9),
+    SGDRegressor(batch_size=4, momentum=0.9),
+    SGDClassifier(batch_size=4, momentum=0.9, nesterov=True),
+    SGDClassifier(loss="log_loss", multi_class="multinomial", batch_size=8),
+]
+
+#: Same entries and reasons as scikit-learn 1.9 for its own SGD estimators.
+_SGD_EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "sample_weight is not equivalent to removing/repeating samples "
+        "(also an expected failure of sklearn.linear_model.SGD*)."
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "sample_weight is not equivalent to removing/repeating samples "
+        "(also an expected failure of sklearn.linear_model.SGD*)."
+    ),
+}
+
+
+def _expected_failed_checks(estimator):
+    return _SGD_EXPECTED_FAILURES
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
