@@ -42,7 +42,9 @@ def demo(args):
             "fastsgd mini-batch 32, momentum 0.9",
             fastsgd.SGDClassifier(
                 **common | {"learning_rate": "constant", "eta0": 0.01},
-                batch_size=32, momentum=0.9, multi_class="multinomial",
+                batch_size=32,
+                momentum=0.9,
+                multi_class="multinomial",
             ),
         ),  # fmt: skip
     ]

@@ -143,12 +143,14 @@ class LinearState:
         if config.momentum != 0.0 and self.coef_buf.shape[1] != n_features:
             self.coef_buf = np.zeros_like(self.coef)
 
+    _ARRAYS = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
+               "intercept_buf", "eta")  # fmt: skip
+    _SCALARS = ("t", "n_steps", "n_averaged")
+
     def snapshot(self):
-        return {
-            name: getattr(self, name).copy()
-            for name in ("coef", "intercept", "avg_coef", "avg_intercept",
-                         "coef_buf", "intercept_buf", "eta")
-        } | {"t": self.t, "n_steps": self.n_steps, "n_averaged": self.n_averaged}  # fmt: skip
+        """Copies of everything an epoch changes (for a divergence roll-back)."""
+        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        return snap | {name: getattr(self, name) for name in self._SCALARS}
 
     def restore(self, snap):
         for name, value in snap.items():
@@ -317,8 +319,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 t_kernel += n_train
                 objective = (
                     np.bincount(head_track, loss_sum, n_tracks) / n_train
-                    + _penalty_per_track(state.coef, config, l1_ratio, head_track,
-                                         n_tracks)  # fmt: skip
+                    + _penalty_per_track(
+                        state.coef, config, l1_ratio, head_track, n_tracks
+                    )  # fmt: skip
                 )
 
             if not (
@@ -364,8 +367,10 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     active_track[track] = False
             if not active_track.any():
                 if config.verbose:
-                    print(f"Convergence after {epoch} epochs took "
-                          f"{time.perf_counter() - start_time:.2f} seconds")  # fmt: skip
+                    elapsed = time.perf_counter() - start_time
+                    print(
+                        f"Convergence after {epoch} epochs took {elapsed:.2f} seconds"
+                    )
                 break
     state.t = t_start + log.n_iter * n_samples
     return log
@@ -375,8 +380,10 @@ def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):
     sq = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
     l1 = np.abs(coef).sum(axis=1, dtype=np.float64)
     per_head = np.array(
-        [penalty_value(config.penalty, config.alpha, l1_ratio, s, a)
-         for s, a in zip(sq, l1)]  # fmt: skip
+        [
+            penalty_value(config.penalty, config.alpha, l1_ratio, s, a)
+            for s, a in zip(sq, l1, strict=True)
+        ]  # fmt: skip
     )
     return np.bincount(head_track, per_head, n_tracks)
 

@@ -66,7 +66,9 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 "to compute the optimal learning rate."
             )
         if self.learning_rate in ("pa1", "pa2"):
-            needed = "hinge" if self._task != codes.REGRESSION else "epsilon_insensitive"
+            needed = (
+                "hinge" if self._task != codes.REGRESSION else "epsilon_insensitive"
+            )
             if self.loss != needed:
                 raise ValueError(
                     f"Learning rate '{self.learning_rate}' only works with loss "
@@ -91,6 +93,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 "and will raise an error in 1.10. Use values in the range "
                 "[0.0, inf) instead.",
                 FutureWarning,
+                stacklevel=2,
             )
 
     def _config(self, is_sparse):
@@ -208,6 +211,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 "Maximum number of iteration reached before convergence. Consider "
                 "increasing max_iter to improve the fit.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
 
     def _coef_view(self, coef):
@@ -419,7 +423,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     def _coef_shape(self, n_heads, n_features):
         return (n_heads, n_features)
 
-    def _encode_targets(self, y):
+    def _encode_targets(self, y, dtype):
         """Integer labels and the per-head positive class and class weights."""
         n_classes = len(self.classes_)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
@@ -430,7 +434,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                 "first call to partial_fit."
             )
         y_class = np.searchsorted(self.classes_, y).astype(np.int32)
-        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        class_weight = compute_class_weight(
+            self.class_weight, classes=self.classes_, y=y
+        )
         if n_classes == 2:
             head_positive = np.array([1], dtype=np.int32)
             weight_pos = np.array([class_weight[1]])
@@ -439,7 +445,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             head_positive = np.arange(n_classes, dtype=np.int32)
             weight_pos = np.asarray(class_weight, dtype=np.float64)
             weight_neg = np.ones(n_classes)
-        y_float = np.zeros(y.shape[0])
+        y_float = np.zeros(y.shape[0], dtype=dtype)
         return y_float, y_class, head_positive, weight_pos, weight_neg
 
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
@@ -462,7 +468,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
             classes = np.unique(y)
         if first_call:
             if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
             self.classes_ = np.unique(np.asarray(classes))
         elif classes is not None and not np.array_equal(
             self.classes_, np.unique(np.asarray(classes))
@@ -477,7 +485,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                 f"The number of classes has to be greater than one; got {n_classes} "
                 "class"
             )
-        targets = self._encode_targets(y)
+        targets = self._encode_targets(y, X.dtype)
         sample_weight = check_sample_weight(
             sample_weight, X, allow_all_zero=self.early_stopping
         )
@@ -527,7 +535,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         self._check_settings()
         if self.warm_start and hasattr(self, "coef_"):
             coef_init = self.coef_ if coef_init is None else coef_init
-            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+            intercept_init = (
+                self.intercept_ if intercept_init is None else intercept_init
+            )
         for name in ("classes_", "_state", "_loss_history"):
             self.__dict__.pop(name, None)
         self._fit_or_partial(
@@ -800,7 +810,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
         def score(coef, intercept):
-            return [r2_score(y_float, X_val @ coef[0] + intercept[0], sample_weight=sw_val)]
+            return [
+                r2_score(y_float, X_val @ coef[0] + intercept[0], sample_weight=sw_val)
+            ]
 
         return score
 
@@ -853,7 +865,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self._check_settings()
         if self.warm_start and hasattr(self, "coef_"):
             coef_init = self.coef_ if coef_init is None else coef_init
-            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+            intercept_init = (
+                self.intercept_ if intercept_init is None else intercept_init
+            )
         for name in ("_state", "_loss_history"):
             self.__dict__.pop(name, None)
         self._fit_or_partial(

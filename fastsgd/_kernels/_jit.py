@@ -24,7 +24,6 @@ def cpu_function(fn):
     return numba.njit(inline="always", fastmath=FASTMATH, nogil=True)(fn)
 
 
-
 def cpu_kernel(fn):
     """Compile an epoch kernel: parallel (``prange``), cached, GIL released."""
     return numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)(fn)

@@ -507,7 +507,9 @@ def sgd_epoch_minibatch(
                 k = unit // n_blocks
                 if active[k]:
                     j_lo = (unit % n_blocks) * FEATURE_BLOCK
-                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                    lr = learning_rate(
+                        schedule, eta[k], alpha, power_t, optimal_t0, step
+                    )
                     _block_step(
                         coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
                         min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty,
@@ -517,7 +519,9 @@ def sgd_epoch_minibatch(
         else:
             for k in range(n_heads):
                 if active[k]:
-                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                    lr = learning_rate(
+                        schedule, eta[k], alpha, power_t, optimal_t0, step
+                    )
                     _block_step(
                         coef, coef_buf, avg_coef, partial, n_chunks, k, 0, n_features,
                         inv_batch, lr, penalty, alpha, l1_ratio, momentum, dampening,
@@ -543,7 +547,9 @@ def sgd_epoch_minibatch(
                 intercept[k] = b
                 intercept_buf[k] = buf
             if n_averaged > 0:
-                avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], n_averaged)
+                avg_intercept[k] = running_mean(
+                    avg_intercept[k], intercept[k], n_averaged
+                )
         n_steps += 1
     return n_steps, n_averaged
 

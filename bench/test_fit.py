@@ -1,0 +1,52 @@
+"""Per-epoch fit time of fastsgd beside its peers, one workload at a time.
+
+Each test fits one peer on its workload's data (``benchmark.pedantic``, the warm-up
+round compiles) and records the held-out score and the physical floor in
+``extra_info`` for ``report.py``.
+"""
+
+import numpy as np
+import pytest
+from workloads import EPOCHS, PEDANTIC, WORKLOADS, floor_ms
+
+CASES = [
+    pytest.param(workload, peer, id=f"{workload.name}-{peer.name}".replace(" ", "_"))
+    for workload in WORKLOADS
+    for peer in workload.peers
+]
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    """Data sets by spec; holds one at a time (the cases come workload by workload)."""
+    return {}
+
+
+def get_data(datasets, spec):
+    if spec not in datasets:
+        datasets.clear()
+        datasets[spec] = spec.make()
+    return datasets[spec]
+
+
+@pytest.mark.parametrize(("workload", "peer"), CASES)
+def test_fit(benchmark, datasets, workload, peer):
+    X, X_test, y, y_test = get_data(datasets, workload.data)
+    X_fit, y_fit = peer.prepare(X, y)
+    model = benchmark.pedantic(lambda: peer.make().fit(X_fit, y_fit), **PEDANTIC)
+    assert model.n_iter_ == EPOCHS  # every peer trains the same number of epochs
+    score = model.score(X_test, y_test)
+    assert np.isfinite(score)
+    benchmark.group = workload.name
+    benchmark.extra_info.update(
+        title=workload.title,
+        peer=peer.name,
+        settings=peer.settings,
+        versus=peer.versus or workload.peers[0].name,
+        epochs=EPOCHS,
+        unit="ms per epoch",
+        score_name=workload.score,
+        score=float(score),
+        floor_ms=floor_ms(X, workload.heads),
+        shape=f"{X.shape[0]} x {X.shape[1]}, {X.dtype}",
+    )

@@ -1,0 +1,357 @@
+"""Workloads, peers and physical floors of the fastsgd benchmarks.
+
+``FASTSGD_BENCH=full`` selects the full sizes; anything else (the default) the smoke
+sizes, which only check that every peer runs and are not measurements.
+
+Every peer of a workload trains the same data in the same dtype for the same number
+of epochs (``max_iter=EPOCHS, tol=None``), so the median fit time divided by
+``EPOCHS`` is a time per epoch that can be compared across peers.
+"""
+
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from importlib import metadata
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+import sklearn.linear_model as sklm
+
+import fastsgd
+
+MODE = "full" if os.environ.get("FASTSGD_BENCH", "smoke") == "full" else "smoke"
+FULL = MODE == "full"
+SEED = 0
+EPOCHS = 5 if FULL else 2
+BATCH = 256
+#: Held-out rows, as a share of the training rows.
+TEST_FRACTION = 0.2
+#: ``benchmark.pedantic`` settings; the warm-up round pays Numba's compilation.
+PEDANTIC = dict(rounds=3, iterations=1, warmup_rounds=1)
+#: Threads of the PyTorch peer: as many as the Numba kernels get.
+THREADS = numba.config.NUMBA_NUM_THREADS
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+#: Read bandwidth of main memory on the 2-core development machine (bytes/s).
+MEMORY_BANDWIDTH = 30e9
+#: float64 flops per cycle and core: two 256-bit FMA pipes (AVX2, or Zen 4's AVX-512).
+FLOPS_PER_CYCLE_F64 = 16
+
+
+# ----------------------------------------------------------------------- machine
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (or the platform's guess)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_ghz():
+    """The clock from /proc/cpuinfo ("cpu MHz", the current one), else 3 GHz."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1]) / 1000
+    except (OSError, ValueError):
+        pass
+    return 3.0
+
+
+def versions():
+    """Versions of Python and of the packages the peers use."""
+    found = {"python": platform.python_version(), "fastsgd": fastsgd.__version__}
+    for name in ("numpy", "scipy", "numba", "scikit-learn", "torch"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def machine():
+    """What ``report.py`` prints about the run (stored in the benchmark JSON)."""
+    return {
+        "mode": MODE,
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "numba_threads": THREADS,
+        "versions": versions(),
+    }
+
+
+def floor_ms(X, heads=1):
+    """Lower bound on one epoch (ms): read ``X`` once, or its flops at peak.
+
+    Every stored value of ``X`` costs two multiply-adds per head (``w·x`` and the
+    update ``w += u·x``); peak is all cores at ``FLOPS_PER_CYCLE_F64`` (twice that
+    in float32).
+    """
+    if sp.issparse(X):
+        nbytes = X.data.nbytes + 4 * (X.indices.size + X.indptr.size)  # int32
+        nnz = X.nnz
+    else:
+        nbytes, nnz = X.nbytes, X.size
+    peak = os.cpu_count() * cpu_ghz() * 1e9 * FLOPS_PER_CYCLE_F64
+    peak *= 8 // X.dtype.itemsize
+    return 1e3 * max(nbytes / MEMORY_BANDWIDTH, 4 * nnz * heads / peak)
+
+
+# -------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Data:
+    """A synthetic data set from a linear teacher; ``make()`` is deterministic."""
+
+    kind: str  # "binary", "multiclass", "regression" or "sparse" (binary, CSR)
+    n_samples: int  # training rows; TEST_FRACTION more are held out
+    n_features: int
+    dtype: type = np.float64
+    n_classes: int = 2
+    density: float = 1.0  # of the CSR matrix
+
+    def make(self):
+        """``(X_train, X_test, y_train, y_test)``."""
+        rng = np.random.default_rng(SEED)
+        n = self.n_samples + int(self.n_samples * TEST_FRACTION)
+        if self.kind == "sparse":
+            X = sp.random(
+                n,
+                self.n_features,
+                density=self.density,
+                format="csr",
+                dtype=self.dtype,
+                rng=rng,
+            )
+        else:
+            X = rng.standard_normal((n, self.n_features), dtype=self.dtype)
+        heads = self.n_classes if self.kind == "multiclass" else 1
+        nnz_per_row = self.n_features * self.density
+        W = rng.standard_normal((self.n_features, heads)) / np.sqrt(nnz_per_row)
+        scores = X @ W + 0.3 * rng.standard_normal((n, heads))
+        if self.kind == "regression":
+            y = scores[:, 0]
+        elif self.kind == "multiclass":
+            y = scores.argmax(axis=1)
+        else:
+            y = (scores[:, 0] > 0).astype(np.int64)
+        m = self.n_samples
+        return X[:m], X[m:], y[:m], y[m:]
+
+
+_SCALE = 1 if FULL else 100
+BINARY = Data("binary", 200_000 // _SCALE, 100)
+MULTICLASS = Data("multiclass", 100_000 // _SCALE, 200, n_classes=10)
+REGRESSION = Data("regression", 500_000 // _SCALE, 50)
+# ~100 non-zeros per row at both sizes (smoke: 1000 x 1000 at density 0.1).
+SPARSE = Data("sparse", 100_000 // _SCALE, 100_000 // _SCALE, density=1e-3 * _SCALE)
+
+
+# ------------------------------------------------------------------------- peers
+def _identity(X, y):
+    return X, y
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One contender: ``make()`` returns an unfitted model with fit and score."""
+
+    name: str
+    settings: str  # what differs from the defaults, for the report
+    make: Callable[[], object]
+    versus: str | None = None  # the peer its time is divided by (default: first)
+    prepare: Callable = _identity  # converts the data outside the timed fit
+
+
+def _sgd(module, estimator, settings="", **params):
+    """A peer running ``module.<estimator>(max_iter=EPOCHS, tol=None, ...)``."""
+    name = "fastsgd" if module is fastsgd else "scikit-learn"
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+    def make():
+        cls = getattr(module, estimator)
+        return cls(max_iter=EPOCHS, tol=None, random_state=SEED, **params)
+
+    return Peer(f"{name} {settings}".strip(), shown, make)
+
+
+class TorchSoftmax:
+    """A plain PyTorch loop: ``nn.Linear``, cross-entropy, ``torch.optim.SGD``.
+
+    The same model and update as fastsgd's ``multi_class='multinomial'`` with
+    ``learning_rate='constant'``: zero initial weights, the mean gradient of each
+    batch, L2 ``alpha`` on the weights only.
+    """
+
+    def __init__(self, lr, alpha=1e-4, batch_size=BATCH, epochs=EPOCHS):
+        self.lr, self.alpha = lr, alpha
+        self.batch_size, self.epochs = batch_size, epochs
+
+    @staticmethod
+    def prepare(X, y):
+        import torch
+
+        return torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+    def fit(self, X, y):
+        import torch
+
+        torch.set_num_threads(THREADS)
+        torch.manual_seed(SEED)
+        n, d = X.shape
+        model = torch.nn.Linear(d, int(y.max()) + 1, dtype=X.dtype)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        optimizer = torch.optim.SGD(
+            [
+                {"params": [model.weight], "weight_decay": self.alpha},
+                {"params": [model.bias]},
+            ],
+            lr=self.lr,
+        )
+        for _ in range(self.epochs):
+            order = torch.randperm(n)
+            for start in range(0, n, self.batch_size):
+                batch = order[start : start + self.batch_size]
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(X[batch]), y[batch]).backward()
+                optimizer.step()
+        self.model_, self.n_iter_ = model, self.epochs
+        return self
+
+    def score(self, X, y):
+        import torch
+
+        with torch.no_grad():
+            predicted = self.model_(torch.from_numpy(X)).argmax(dim=1).numpy()
+        return float(np.mean(predicted == y))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Peers side by side on one data set; ``name`` is the benchmark group."""
+
+    name: str
+    title: str
+    data: Data
+    peers: tuple
+    heads: int = 1  # weight vectors each sample updates (for the flop floor)
+    score: str = "accuracy"
+
+
+_CLF, _REG = "SGDClassifier", "SGDRegressor"
+_LR = 0.1  # constant rate of the multinomial fits (fastsgd and PyTorch)
+_OVR = dict(loss="log_loss", batch_size=BATCH)
+_MULTINOMIAL = dict(
+    loss="log_loss",
+    batch_size=BATCH,
+    multi_class="multinomial",
+    learning_rate="constant",
+    eta0=_LR,
+)
+_TORCH = Peer(
+    f"torch batch {BATCH}",
+    f"lr={_LR}, weight_decay=1e-4 (weights), {THREADS} threads",
+    lambda: TorchSoftmax(_LR),
+    versus=f"fastsgd multinomial batch {BATCH}",
+    prepare=TorchSoftmax.prepare,
+)
+
+WORKLOADS = [
+    Workload(
+        "binary-f64",
+        f"Binary hinge, dense {BINARY.n_samples} x {BINARY.n_features}, float64, "
+        "per-sample",
+        BINARY,
+        (_sgd(fastsgd, _CLF, "batch 1"), _sgd(sklm, _CLF)),
+    ),
+    Workload(
+        "binary-f32",
+        f"Binary hinge, dense {BINARY.n_samples} x {BINARY.n_features}, float32, "
+        f"mini-batch {BATCH}",
+        replace(BINARY, dtype=np.float32),
+        (_sgd(fastsgd, _CLF, f"batch {BATCH}", batch_size=BATCH), _sgd(sklm, _CLF)),
+    ),
+    Workload(
+        "multiclass-f64",
+        f"10 classes log_loss, dense {MULTICLASS.n_samples} x "
+        f"{MULTICLASS.n_features}, float64",
+        MULTICLASS,
+        (
+            _sgd(fastsgd, _CLF, f"ovr batch {BATCH}", **_OVR),
+            _sgd(fastsgd, _CLF, f"ovr batch {BATCH} n_jobs=1", **_OVR, n_jobs=1),
+            _sgd(fastsgd, _CLF, f"multinomial batch {BATCH}", **_MULTINOMIAL),
+            _sgd(sklm, _CLF, "ovr n_jobs=1", loss="log_loss", n_jobs=1),
+            *([_TORCH] if HAVE_TORCH else []),
+        ),
+        heads=10,
+    ),
+    Workload(
+        "regression-f64",
+        f"Regression squared_error, dense {REGRESSION.n_samples} x "
+        f"{REGRESSION.n_features}, float64",
+        REGRESSION,
+        (
+            _sgd(fastsgd, _REG, f"batch {BATCH}", batch_size=BATCH),
+            _sgd(fastsgd, _REG, "batch 1"),
+            _sgd(sklm, _REG),
+        ),
+        score="R^2",
+    ),
+    Workload(
+        "sparse-f64",
+        f"Binary hinge, CSR {SPARSE.n_samples} x {SPARSE.n_features}, "
+        f"~{SPARSE.n_features * SPARSE.density:.0f} non-zeros per row, float64, "
+        "per-sample",
+        SPARSE,
+        (_sgd(fastsgd, _CLF, "batch 1"), _sgd(sklm, _CLF)),
+    ),
+]
+
+
+# ----------------------------------------------------------------------- start-up
+#: ``import`` and a first fit on a small data set, timed inside a new interpreter.
+STARTUP_SCRIPT = """\
+import json, time
+import numpy as np
+start = time.perf_counter()
+import {module} as m
+imported = time.perf_counter()
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2000, 20))
+y = (X[:, 0] > 0).astype(int)
+fit_start = time.perf_counter()
+m.SGDClassifier(max_iter=5, tol=None, random_state=0).fit(X, y)
+fit_end = time.perf_counter()
+print(json.dumps({{"import_s": imported - start, "fit_s": fit_end - fit_start}}))
+"""
+
+
+def new_cache_dir():
+    """A fresh, empty Numba cache directory."""
+    return tempfile.mkdtemp(prefix="fastsgd-bench-numba-")
+
+
+def run_startup(module, cache_dir):
+    """Run ``STARTUP_SCRIPT`` for ``module`` in a subprocess; its timings (s)."""
+    root = os.path.dirname(os.path.dirname(fastsgd.__file__))  # fastsgd's checkout
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=path)
+    script = STARTUP_SCRIPT.format(module=module)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"start-up run of {module} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])

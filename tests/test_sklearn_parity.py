@@ -1,0 +1,616 @@
+"""Per-sample training (batch_size=1, momentum=0) is scikit-learn's algorithm.
+
+With ``shuffle=False`` fastsgd must reproduce scikit-learn 1.9's
+``SGDClassifier`` / ``SGDRegressor`` step for step: ``coef_``, ``intercept_``,
+``n_iter_`` and ``t_`` agree to ~1e-10 relative in float64 (the only
+differences are the rounding of re-associated dot products), and to ~1e-4 in
+float32 (fastsgd accumulates float32 rows in float32, scikit-learn in double).
+
+Every fit here is run twice, once by each library, with the same parameters;
+scikit-learn is the reference. The data are small (60 x 5) but not
+degenerate: noisy labels, some exact zeros in ``X`` (so CSR input has
+structure), feature scales where no schedule blows up (an exploding trajectory
+amplifies rounding differences and would make the comparison meaningless).
+"""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn.linear_model as sklm
+from sklearn.exceptions import ConvergenceWarning
+
+from fastsgd import SGDClassifier, SGDRegressor
+
+CLASSIFIER_LOSSES = [
+    "hinge",
+    "log_loss",
+    "modified_huber",
+    "squared_hinge",
+    "perceptron",
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+]
+REGRESSOR_LOSSES = [
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+]
+PENALTIES = ["l2", "l1", "elasticnet", None]
+SCHEDULES = ["constant", "optimal", "invscaling", "adaptive"]
+
+RTOL64 = 1e-10
+RTOL32 = 1e-4
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def make_data(task, *, n=60, n_features=5, n_classes=3, seed=0, sparse=False,
+              dtype=np.float64, zero_row=False):  # fmt: skip
+    """``(X, y)``: Gaussian features (~30% exact zeros), noisy linear labels.
+
+    ``task``: 'binary', 'multiclass' (``n_classes`` classes) or 'regression'.
+    """
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, n_features) * 0.5
+    X[rng.rand(n, n_features) < 0.3] = 0.0
+    if zero_row:
+        X[7] = 0.0
+    W = rng.randn(n_features, max(n_classes, 1)) * 2.0
+    S = X @ W + 0.4 * rng.randn(n, W.shape[1])
+    if task == "binary":
+        y = (S[:, 0] > np.median(S[:, 0]) - 0.2).astype(np.int64)
+    elif task == "multiclass":
+        y = S.argmax(axis=1)
+        assert len(np.unique(y)) == n_classes, "degenerate test data"
+    elif task == "regression":
+        y = S[:, 0] + 0.5
+    else:
+        raise ValueError(task)
+    X = X.astype(dtype)
+    if sparse:
+        X = sp.csr_matrix(X)
+    return X, y
+
+
+def sample_weights(n, seed=1):
+    return np.random.RandomState(seed).uniform(0.2, 2.0, size=n)
+
+
+def grid_params(schedule):
+    """Step sizes at which every loss/penalty stays well-conditioned."""
+    if schedule == "optimal":
+        return {"alpha": 0.1}
+    return {"alpha": 0.01, "eta0": 0.05}
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _pair(task):
+    if task == "regression":
+        return SGDRegressor, sklm.SGDRegressor
+    return SGDClassifier, sklm.SGDClassifier
+
+
+def _run(make, call):
+    """``call(make())``; returns the estimator and the warning classes raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = make()
+        call(est)
+    return est, sorted({w.category.__name__ for w in caught
+                        if issubclass(w.category, ConvergenceWarning)})  # fmt: skip
+
+
+def fit_both(task, params, call):
+    """Apply ``call`` (e.g. ``lambda est: est.fit(X, y)``) to both libraries."""
+    fast_cls, sk_cls = _pair(task)
+    params = {"shuffle": False, **params}
+    fast, fast_warn = _run(lambda: fast_cls(n_jobs=1, **params), call)
+    ref, ref_warn = _run(lambda: sk_cls(**params), call)
+    assert fast_warn == ref_warn, (
+        f"{params}: fastsgd raised convergence warnings {fast_warn}, "
+        f"scikit-learn {ref_warn}"
+    )
+    return fast, ref
+
+
+def assert_parity(fast, ref, label, rtol=RTOL64, check_iter=True):
+    """fastsgd's fitted attributes equal scikit-learn's."""
+    for name in ("coef_", "intercept_"):
+        a = np.asarray(getattr(fast, name), dtype=np.float64)
+        b = np.asarray(getattr(ref, name), dtype=np.float64)
+        assert a.shape == b.shape, (
+            f"{label}: {name} has shape {a.shape}, scikit-learn's {b.shape}"
+        )
+        assert np.all(np.isfinite(b)), f"{label}: scikit-learn's {name} is not finite"
+        scale = max(float(np.max(np.abs(b))), 1.0)
+        err = float(np.max(np.abs(a - b))) if a.size else 0.0
+        assert err <= rtol * scale, (
+            f"{label}: {name} differs from scikit-learn's by {err:.3g} "
+            f"(allowed {rtol * scale:.3g})\nfastsgd:      {a.ravel()}\n"
+            f"scikit-learn: {b.ravel()}"
+        )
+    if check_iter:
+        assert fast.n_iter_ == ref.n_iter_, (
+            f"{label}: n_iter_ is {fast.n_iter_}, scikit-learn's {ref.n_iter_}"
+        )
+    assert float(fast.t_) == float(ref.t_), (
+        f"{label}: t_ is {fast.t_}, scikit-learn's {ref.t_}"
+    )
+
+
+def _label(**kw):
+    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+
+
+# --------------------------------------------------------------------------
+# Every loss x penalty x schedule
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [2, 3], ids=["binary", "3-class"])
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("penalty", PENALTIES, ids=str)
+@pytest.mark.parametrize("loss", CLASSIFIER_LOSSES)
+def test_classifier_grid(loss, penalty, schedule, n_classes):
+    task = "binary" if n_classes == 2 else "multiclass"
+    X, y = make_data(task, n_classes=n_classes)
+    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
+                  tol=None, **grid_params(schedule))  # fmt: skip
+    fast, ref = fit_both("classifier", params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, _label(task=task, **params))
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("penalty", PENALTIES, ids=str)
+@pytest.mark.parametrize("loss", REGRESSOR_LOSSES)
+def test_regressor_grid(loss, penalty, schedule):
+    X, y = make_data("regression")
+    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
+                  tol=None, **grid_params(schedule))  # fmt: skip
+    fast, ref = fit_both("regression", params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, _label(task="regression", **params))
+
+
+# CSR input: scikit-learn's sparse path (L1 truncation on stored entries only,
+# intercept decay 0.01).
+@pytest.mark.parametrize(
+    "task,loss,penalty,schedule",
+    [
+        (task, loss, penalty, SCHEDULES[i % len(SCHEDULES)])
+        for i, (task, loss, penalty) in enumerate(
+            itertools.chain(
+                itertools.product(["binary", "multiclass"], CLASSIFIER_LOSSES, PENALTIES),
+                itertools.product(["regression"], REGRESSOR_LOSSES, PENALTIES),
+            )
+        )
+    ],
+)
+def test_csr_grid(task, loss, penalty, schedule):
+    X, y = make_data(task, sparse=True)
+    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
+                  tol=None, **grid_params(schedule))  # fmt: skip
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, _label(task=task, sparse=True, **params))
+
+
+# --------------------------------------------------------------------------
+# Passive-aggressive schedules
+# --------------------------------------------------------------------------
+
+
+PA_CASES = [
+    dict(task=task, learning_rate=lr, penalty=pen, average=avg, sparse=sparse,
+         zero_row=zero_row)  # fmt: skip
+    for task in ["binary", "multiclass", "regression"]
+    for lr in ["pa1", "pa2"]
+    for pen, avg, sparse, zero_row in [
+        ("l2", False, False, False),
+        (None, False, False, False),
+        ("l2", 10, False, True),  # an all-zero row: PA1 does not count it in t
+        ("elasticnet", True, True, True),
+    ]
+]
+
+
+@pytest.mark.parametrize("case", PA_CASES, ids=lambda c: _label(**c))
+def test_passive_aggressive(case):
+    case = dict(case)
+    task = case.pop("task")
+    X, y = make_data(task, sparse=case.pop("sparse"), zero_row=case.pop("zero_row"))
+    loss = "epsilon_insensitive" if task == "regression" else "hinge"
+    params = dict(loss=loss, eta0=0.5, alpha=0.01, max_iter=4, tol=None, **case)
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, _label(task=task, **params))
+
+
+# --------------------------------------------------------------------------
+# Options: averaging, weights, intercept, stopping rules, labels
+# --------------------------------------------------------------------------
+
+
+OPTION_CASES = {
+    # averaging (True = from the first sample; int = from that sample count)
+    "average-true-binary": ("binary", dict(loss="hinge", average=True)),
+    "average-true-multi": ("multiclass", dict(loss="log_loss", average=True,
+                                              learning_rate="invscaling")),  # fmt: skip
+    "average-int-binary": ("binary", dict(loss="modified_huber", average=45,
+                                          penalty="elasticnet")),  # fmt: skip
+    "average-int-multi-l1": ("multiclass", dict(loss="squared_hinge", average=100,
+                                                penalty="l1")),  # fmt: skip
+    "average-not-reached": ("binary", dict(loss="hinge", average=10**6)),
+    "average-reg": ("regression", dict(loss="squared_error", average=True)),
+    "average-int-reg-l1": ("regression", dict(loss="huber", average=150,
+                                              penalty="l1", epsilon=0.3)),  # fmt: skip
+    "average-csr-multi": ("multiclass", dict(loss="hinge", average=7,
+                                             penalty="elasticnet"), "sparse"),  # fmt: skip
+    "average-csr-reg": ("regression", dict(loss="epsilon_insensitive", average=3,
+                                           learning_rate="optimal", alpha=0.1),
+                        "sparse"),  # fmt: skip
+    # class weights and sample weights
+    "class-weight-dict-binary": ("binary", dict(loss="hinge",
+                                                class_weight={0: 0.3, 1: 2.5})),  # fmt: skip
+    "class-weight-dict-multi": ("multiclass", dict(loss="log_loss",
+                                                   class_weight={0: 2.0, 2: 0.5})),  # fmt: skip
+    "class-weight-balanced-binary": ("binary", dict(loss="modified_huber",
+                                                    class_weight="balanced")),  # fmt: skip
+    "class-weight-balanced-multi": ("multiclass", dict(loss="squared_hinge",
+                                                       class_weight="balanced",
+                                                       penalty="l1")),  # fmt: skip
+    "sample-weight-binary": ("binary", dict(loss="log_loss"), "sample_weight"),
+    "sample-weight-multi": ("multiclass", dict(loss="perceptron", penalty="elasticnet"),
+                            "sample_weight"),  # fmt: skip
+    "sample-weight-reg": ("regression", dict(loss="squared_epsilon_insensitive",
+                                             average=20), "sample_weight"),  # fmt: skip
+    "sample-and-class-weight": ("multiclass",
+                                dict(loss="hinge", class_weight="balanced",
+                                     average=True), "sample_weight"),  # fmt: skip
+    "sample-weight-zeros": ("binary", dict(loss="hinge", penalty="l1"),
+                            "zero_weights"),  # fmt: skip
+    "sample-weight-csr": ("multiclass", dict(loss="modified_huber",
+                                             class_weight={1: 3.0}),
+                          "sample_weight", "sparse"),  # fmt: skip
+    # no intercept; other hyper-parameters
+    "no-intercept-binary": ("binary", dict(loss="hinge", fit_intercept=False)),
+    "no-intercept-multi-csr": ("multiclass", dict(loss="log_loss", fit_intercept=False,
+                                                  average=True), "sparse"),  # fmt: skip
+    "no-intercept-reg": ("regression", dict(loss="huber", fit_intercept=False)),
+    "l1-ratio-0.7": ("multiclass", dict(loss="hinge", penalty="elasticnet",
+                                        l1_ratio=0.7)),  # fmt: skip
+    "l1-ratio-0": ("regression", dict(loss="squared_error", penalty="elasticnet",
+                                      l1_ratio=0.0)),  # fmt: skip
+    "l1-ratio-1": ("binary", dict(loss="log_loss", penalty="elasticnet",
+                                  l1_ratio=1.0)),  # fmt: skip
+    "epsilon-huber": ("regression", dict(loss="huber", epsilon=0.05)),
+    "epsilon-insensitive-wide": ("regression", dict(loss="epsilon_insensitive",
+                                                    epsilon=0.8)),  # fmt: skip
+    "epsilon-classifier": ("binary", dict(loss="squared_epsilon_insensitive",
+                                          epsilon=0.4)),  # fmt: skip
+    "power-t": ("regression", dict(loss="squared_error", learning_rate="invscaling",
+                                   power_t=0.6, eta0=0.1)),  # fmt: skip
+    "power-t-0": ("binary", dict(loss="hinge", learning_rate="invscaling",
+                                 power_t=0.0)),  # fmt: skip
+    "4-classes": ("multiclass4", dict(loss="log_loss", penalty="elasticnet")),
+    "string-labels": ("strings", dict(loss="hinge", average=True)),
+    "large-alpha-l2-clamps": ("binary", dict(loss="hinge", alpha=50.0, eta0=0.05,
+                                             learning_rate="constant")),  # fmt: skip
+    "max-iter-1": ("multiclass", dict(loss="hinge", max_iter=1)),
+}
+
+
+def _option_data(kind, extras):
+    sparse = "sparse" in extras
+    if kind == "multiclass4":
+        X, y = make_data("multiclass", n_classes=4, sparse=sparse, n=80)
+    elif kind == "strings":
+        X, y = make_data("multiclass", sparse=sparse)
+        y = np.array(["cat", "ant", "bee"])[y]
+    else:
+        X, y = make_data(kind, sparse=sparse)
+    fit_kw = {}
+    if "sample_weight" in extras:
+        fit_kw["sample_weight"] = sample_weights(X.shape[0])
+    if "zero_weights" in extras:
+        sw = sample_weights(X.shape[0])
+        sw[::4] = 0.0
+        fit_kw["sample_weight"] = sw
+    task = "regression" if kind == "regression" else "classifier"
+    return task, X, y, fit_kw
+
+
+@pytest.mark.parametrize("name", list(OPTION_CASES))
+def test_options(name):
+    kind, params, *extras = OPTION_CASES[name]
+    task, X, y, fit_kw = _option_data(kind, extras)
+    params = {"max_iter": 5, "tol": None, "alpha": 0.01, "eta0": 0.05,
+              "learning_rate": "constant", **params}  # fmt: skip
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
+    assert_parity(fast, ref, f"{name}: {_label(**params)}")
+    if task == "classifier":
+        assert np.array_equal(fast.classes_, ref.classes_), (
+            f"{name}: classes_ {fast.classes_} != scikit-learn's {ref.classes_}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Stopping rules on the training objective (tol, n_iter_no_change, adaptive)
+# --------------------------------------------------------------------------
+
+
+STOPPING_CASES = [
+    ("binary", dict(loss="hinge", learning_rate="constant")),
+    ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1)),
+    ("multiclass", dict(loss="hinge", learning_rate="constant", penalty="l1")),
+    ("multiclass", dict(loss="modified_huber", learning_rate="invscaling", eta0=0.5)),
+    ("multiclass", dict(loss="squared_hinge", learning_rate="adaptive", penalty="elasticnet")),
+    ("binary", dict(loss="perceptron", learning_rate="adaptive", average=True)),
+    ("regression", dict(loss="squared_error", learning_rate="adaptive")),
+    ("regression", dict(loss="huber", learning_rate="invscaling", eta0=0.2)),
+    ("regression", dict(loss="epsilon_insensitive", learning_rate="constant",
+                        penalty="l1")),  # fmt: skip
+    ("regression", dict(loss="squared_epsilon_insensitive", learning_rate="optimal",
+                        alpha=0.1)),  # fmt: skip
+    ("multiclass", dict(loss="hinge", learning_rate="constant", sparse=True)),
+    ("regression", dict(loss="squared_error", learning_rate="adaptive", sparse=True,
+                        sample_weight=True)),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("task,params", STOPPING_CASES,
+                         ids=[_label(t=t, **p) for t, p in STOPPING_CASES])  # fmt: skip
+def test_stopping_rule(task, params):
+    params = dict(params)
+    X, y = make_data(task, sparse=params.pop("sparse", False))
+    fit_kw = {}
+    if params.pop("sample_weight", False):
+        fit_kw["sample_weight"] = sample_weights(X.shape[0])
+    params = {"alpha": 0.01, "eta0": 0.05, "tol": 1e-3, "n_iter_no_change": 3,
+              "max_iter": 300, **params}  # fmt: skip
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
+    assert 1 < ref.n_iter_ < params["max_iter"], (
+        f"test data do not exercise the stopping rule (scikit-learn ran "
+        f"{ref.n_iter_} epochs)"
+    )
+    assert_parity(fast, ref, _label(task=task, **params))
+
+
+# --------------------------------------------------------------------------
+# Early stopping on a validation split (penalty=None, see module docstring)
+# --------------------------------------------------------------------------
+
+
+EARLY_STOPPING_CASES = [
+    ("binary", dict(loss="hinge")),
+    ("binary", dict(loss="modified_huber", learning_rate="adaptive")),
+    ("binary", dict(loss="perceptron", average=True)),
+    ("multiclass", dict(loss="hinge", learning_rate="invscaling", eta0=0.5)),
+    ("multiclass", dict(loss="squared_hinge", learning_rate="adaptive")),
+    ("multiclass", dict(loss="squared_error", sparse=True)),
+    ("binary", dict(loss="hinge", sample_weight=True, validation_fraction=0.25)),
+    ("regression", dict(loss="squared_error")),
+    ("regression", dict(loss="huber", learning_rate="adaptive")),
+    ("regression", dict(loss="epsilon_insensitive", learning_rate="invscaling",
+                        eta0=0.2, sparse=True)),  # fmt: skip
+    ("regression", dict(loss="squared_error", sample_weight=True, average=True)),
+]
+
+
+@pytest.mark.parametrize(
+    "task,params", EARLY_STOPPING_CASES,
+    ids=[_label(t=t, **p) for t, p in EARLY_STOPPING_CASES],
+)  # fmt: skip
+@pytest.mark.parametrize("random_state", [0, 3])
+def test_early_stopping(task, params, random_state):
+    params = dict(params)
+    X, y = make_data(task, sparse=params.pop("sparse", False), n=80)
+    fit_kw = {}
+    if params.pop("sample_weight", False):
+        fit_kw["sample_weight"] = sample_weights(X.shape[0])
+    params = {"penalty": None, "alpha": 0.01, "eta0": 0.05, "tol": 1e-3,
+              "learning_rate": "constant", "n_iter_no_change": 3,
+              "early_stopping": True, "validation_fraction": 0.2, "max_iter": 200,
+              "random_state": random_state, **params}  # fmt: skip
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
+    assert ref.n_iter_ < params["max_iter"], "early stopping never triggered"
+    assert_parity(fast, ref, _label(task=task, **params))
+
+
+# --------------------------------------------------------------------------
+# warm_start and coef_init / intercept_init
+# --------------------------------------------------------------------------
+
+
+WARM_CASES = [
+    ("binary", dict(loss="hinge")),
+    ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1, average=True)),
+    ("multiclass", dict(loss="modified_huber", penalty="l1")),
+    ("multiclass", dict(loss="hinge", average=30, sparse=True)),
+    ("regression", dict(loss="squared_error", learning_rate="invscaling")),
+    ("regression", dict(loss="huber", penalty="elasticnet", sparse=True)),
+]
+
+
+@pytest.mark.parametrize("task,params", WARM_CASES,
+                         ids=[_label(t=t, **p) for t, p in WARM_CASES])  # fmt: skip
+def test_warm_start(task, params):
+    """fit, then fit again (other data and max_iter) from the previous solution."""
+    params = dict(params)
+    sparse = params.pop("sparse", False)
+    X1, y1 = make_data(task, sparse=sparse, seed=0)
+    X2, y2 = make_data(task, sparse=sparse, seed=0)
+    X2 = X2[::-1]
+    y2 = y2[::-1]
+    params = {"alpha": 0.01, "eta0": 0.05, "learning_rate": "constant", "tol": None,
+              "max_iter": 3, "warm_start": True, **params}  # fmt: skip
+
+    def call(est):
+        est.fit(X1, y1)
+        est.first_ = (est.coef_.copy(), est.intercept_.copy(), est.n_iter_, est.t_)
+        est.set_params(max_iter=4)
+        est.fit(X2, y2)
+
+    fast, ref = fit_both(task, params, call)
+    label = _label(task=task, **params)
+    for got, want, what in zip(fast.first_, ref.first_, ["coef_", "intercept_",
+                                                          "n_iter_", "t_"]):  # fmt: skip
+        np.testing.assert_allclose(
+            np.asarray(got, float), np.asarray(want, float), rtol=RTOL64,
+            atol=RTOL64, err_msg=f"{label}: first fit's {what}",
+        )  # fmt: skip
+    assert_parity(fast, ref, label + " (second, warm-started fit)")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_coef_init(task, sparse):
+    X, y = make_data(task, sparse=sparse)
+    rng = np.random.RandomState(5)
+    n_heads = 3 if task == "multiclass" else 1
+    coef_init = rng.randn(n_heads, X.shape[1])
+    intercept_init = rng.randn(n_heads)
+    if task != "multiclass":
+        coef_init = coef_init.ravel()
+    params = dict(loss="log_loss" if task != "regression" else "huber",
+                  penalty="elasticnet", alpha=0.01, eta0=0.05,
+                  learning_rate="constant", tol=None, max_iter=4)  # fmt: skip
+    fast, ref = fit_both(
+        task, params,
+        lambda e: e.fit(X, y, coef_init=coef_init, intercept_init=intercept_init),
+    )  # fmt: skip
+    assert_parity(fast, ref, _label(task=task, sparse=sparse, **params))
+
+
+def test_warm_start_regressor_with_average():
+    """scikit-learn's regressor resumes a warm start from its *unaveraged* weights.
+
+    (Its classifier restarts from the published, averaged ``coef_``; its
+    regressor keeps ``_standard_coef`` and the running average.)
+    """
+    X, y = make_data("regression")
+    params = dict(loss="squared_error", alpha=0.01, eta0=0.05, learning_rate="constant",
+                  tol=None, max_iter=3, warm_start=True, average=True)  # fmt: skip
+
+    def call(est):
+        est.fit(X, y)
+        est.fit(X, y)
+
+    fast, ref = fit_both("regression", params, call)
+    assert_parity(fast, ref, "warm-started SGDRegressor(average=True)")
+
+
+# --------------------------------------------------------------------------
+# partial_fit sequences
+# --------------------------------------------------------------------------
+
+
+PARTIAL_CASES = [
+    ("binary", dict(loss="hinge")),
+    ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1, average=True)),
+    ("binary", dict(loss="modified_huber", penalty="l1", class_weight={0: 0.5, 1: 2.0},
+                    sample_weight=True)),  # fmt: skip
+    ("multiclass", dict(loss="hinge", learning_rate="invscaling", average=50)),
+    ("multiclass", dict(loss="squared_hinge", penalty="elasticnet", sparse=True)),
+    ("multiclass", dict(loss="perceptron", average=True, sparse=True,
+                        sample_weight=True)),  # fmt: skip
+    ("regression", dict(loss="squared_error", learning_rate="invscaling")),
+    ("regression", dict(loss="huber", learning_rate="optimal", alpha=0.1, average=70,
+                        penalty="l1")),  # fmt: skip
+    ("regression", dict(loss="epsilon_insensitive", learning_rate="pa1", eta0=0.5,
+                        sparse=True)),  # fmt: skip
+    ("binary", dict(loss="hinge", learning_rate="pa2", eta0=0.5, average=True)),
+]
+
+
+@pytest.mark.parametrize("task,params", PARTIAL_CASES,
+                         ids=[_label(t=t, **p) for t, p in PARTIAL_CASES])  # fmt: skip
+def test_partial_fit_sequence(task, params):
+    """Six partial_fit calls on uneven slices (t_, averages carry over)."""
+    params = dict(params)
+    X, y = make_data(task, sparse=params.pop("sparse", False))
+    sw = sample_weights(X.shape[0]) if params.pop("sample_weight", False) else None
+    params = {"alpha": 0.01, "eta0": 0.05, "learning_rate": "constant", **params}
+    cuts = [0, 17, 40, 60]
+    classes = None if task == "regression" else np.unique(y)
+
+    def call(est):
+        est.history_ = []
+        for _ in range(2):
+            for lo, hi in zip(cuts[:-1], cuts[1:]):
+                kw = {} if sw is None else {"sample_weight": sw[lo:hi]}
+                if classes is not None:
+                    kw["classes"] = classes
+                est.partial_fit(X[lo:hi], y[lo:hi], **kw)
+                est.history_.append((est.coef_.copy(), est.intercept_.copy(), est.t_))
+
+    fast, ref = fit_both(task, params, call)
+    label = _label(task=task, **params)
+    for step, (got, want) in enumerate(zip(fast.history_, ref.history_)):
+        for a, b, what in zip(got, want, ["coef_", "intercept_", "t_"]):
+            a = np.asarray(a, float)
+            b = np.asarray(b, float)
+            scale = max(float(np.max(np.abs(b))), 1.0)
+            assert np.max(np.abs(a - b)) <= RTOL64 * scale, (
+                f"{label}: after partial_fit call {step + 1}, {what} differs from "
+                f"scikit-learn's by {np.max(np.abs(a - b)):.3g}\n{a}\n{b}"
+            )
+    assert_parity(fast, ref, label, check_iter=False)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_partial_fit_after_fit(task):
+    X, y = make_data(task)
+    params = dict(loss="hinge" if task != "regression" else "squared_error",
+                  learning_rate="invscaling", eta0=0.1, alpha=0.01, average=40,
+                  tol=None, max_iter=2)  # fmt: skip
+
+    def call(est):
+        est.fit(X, y)
+        est.partial_fit(X[:25], y[:25])
+        est.partial_fit(X[25:], y[25:])
+
+    fast, ref = fit_both(task, params, call)
+    assert_parity(fast, ref, _label(task=task, **params), check_iter=False)
+
+
+# --------------------------------------------------------------------------
+# float32
+# --------------------------------------------------------------------------
+
+
+FLOAT32_CASES = [
+    ("binary", dict(loss="hinge")),
+    ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1, penalty="l1")),
+    ("multiclass", dict(loss="modified_huber", penalty="elasticnet", average=True)),
+    ("multiclass", dict(loss="squared_hinge", sparse=True)),
+    ("regression", dict(loss="squared_error", learning_rate="invscaling")),
+    ("regression", dict(loss="huber", penalty="l1", average=20, sparse=True)),
+    ("regression", dict(loss="epsilon_insensitive", learning_rate="pa2", eta0=0.5)),
+]
+
+
+@pytest.mark.parametrize("task,params", FLOAT32_CASES,
+                         ids=[_label(t=t, **p) for t, p in FLOAT32_CASES])  # fmt: skip
+def test_float32(task, params):
+    params = dict(params)
+    X, y = make_data(task, sparse=params.pop("sparse", False), dtype=np.float32)
+    params = {"alpha": 0.01, "eta0": 0.05, "learning_rate": "constant", "tol": None,
+              "max_iter": 5, **params}  # fmt: skip
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
+    label = _label(task=task, dtype="float32", **params)
+    assert fast.coef_.dtype == np.float32, (
+        f"{label}: float32 input trained a {fast.coef_.dtype} coef_"
+    )
+    assert ref.coef_.dtype == np.float32  # the reference trains in float32 too
+    assert_parity(fast, ref, label, rtol=RTOL32)
