@@ -426,6 +426,145 @@ def _torch_sgd_step(w, g, buf, first_step, lr, momentum, dampening, nesterov):
     return w - lr * step, buf
 
 
-def average_of(trajectory):
-    """Plain mean of a list of weight arrays (an ASGD average over steps)."""
-    return np.mean(np.stack(trajectory), axis=0)
+# --------------------------------------------------------------------------
+# Per-sample SGD (scikit-learn's ``_plain_sgd``, on the true weights)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PerSampleState:
+    """One binary head (or the regressor) between ``_plain_sgd`` calls."""
+
+    coef: np.ndarray
+    intercept: float
+    avg_coef: np.ndarray
+    avg_intercept: float
+    t: float = 1.0
+
+    def published(self, average):
+        if average and average <= self.t - 1:
+            return self.avg_coef.copy(), self.avg_intercept
+        return self.coef.copy(), self.intercept
+
+
+def per_sample_sgd(
+    X,
+    y,
+    *,
+    loss,
+    weights=None,
+    penalty="l2",
+    alpha=1e-4,
+    l1_ratio=0.15,
+    learning_rate="constant",
+    eta0=0.01,
+    power_t=0.5,
+    epsilon=0.1,
+    fit_intercept=True,
+    n_epochs=1,
+    average=0,
+    state=None,
+):
+    """One head of scikit-learn's per-sample SGD, ``shuffle=False``, ``tol=None``.
+
+    Written on the true weights ``w`` (scikit-learn stores ``w = wscale * v``;
+    the arithmetic is the same up to rounding): per sample, in order, with
+    ``t`` the global sample counter,
+
+    * ``update = -eta_t * clip(dloss(y, p))`` (PA1: ``min(eta0, loss / ||x||^2)``
+      and PA2: ``loss / (||x||^2 + 0.5 / eta0)``, signed by ``y`` for the hinge
+      and by ``sign(y - p)`` for regression; PA1 skips an all-zero row without
+      counting it), times ``sample_weight * class_weight``;
+    * L2 part: ``w *= max(0, 1 - (1 - l1_ratio) * eta * alpha)``;
+    * ``w += update * x``, ``b += update * decay`` (decay 0.01 for CSR input);
+    * averaging once ``t >= average``: running mean of ``(w, b)`` after the step;
+    * L1 part: Tsuruoka's cumulative truncation on the row's stored features.
+
+    The lazy average scikit-learn keeps is exact only without the L1
+    truncation, so ``average`` with an L1 part is refused here.
+    Each call is one ``_plain_sgd`` call (a ``fit`` or one ``partial_fit``):
+    the L1 accumulators start afresh, ``t`` and the average carry over in
+    ``state``.
+    """
+    is_sparse = sp.issparse(X)
+    Xd = _dense(X)
+    if is_sparse:
+        Xc = sp.csr_matrix(X)
+        rows = [Xc.indices[Xc.indptr[i] : Xc.indptr[i + 1]] for i in range(Xd.shape[0])]
+    else:
+        rows = [np.arange(Xd.shape[1])] * Xd.shape[0]
+    decay = 0.01 if is_sparse else 1.0
+    n, n_features = Xd.shape
+    y = np.asarray(y, dtype=np.float64)
+    sw = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if penalty == "l2":
+        l1_ratio = 0.0
+    elif penalty == "l1":
+        l1_ratio = 1.0
+    has_l2 = penalty in ("l2", "elasticnet")
+    has_l1 = penalty in ("l1", "elasticnet")
+    average = int(average)
+    if average and has_l1:
+        raise NotImplementedError("scikit-learn's lazy average leaks the L1 truncation")
+    if state is None:
+        state = PerSampleState(
+            coef=np.zeros(n_features), intercept=0.0,
+            avg_coef=np.zeros(n_features), avg_intercept=0.0,
+        )  # fmt: skip
+    w = state.coef.copy()
+    b = float(state.intercept)
+    t0 = optimal_t0(alpha, loss, epsilon) if learning_rate == "optimal" else 0.0
+    q = np.zeros(n_features)
+    u = 0.0
+    t = t_start = state.t
+    for _ in range(n_epochs):
+        for i in range(n):
+            x = Xd[i]
+            p = float(x @ w) + b
+            eta = (
+                eta0
+                if learning_rate in ("pa1", "pa2")
+                else learning_rate_at(
+                    learning_rate, t, eta0=eta0, alpha=alpha, power_t=power_t, t0=t0
+                )
+            )
+            sq = float(x @ x)
+            if learning_rate == "pa1":
+                if sq == 0.0:
+                    continue
+                update = min(eta0, loss_value(loss, y[i], p, epsilon) / sq)
+            elif learning_rate == "pa2":
+                update = loss_value(loss, y[i], p, epsilon) / (sq + 0.5 / eta0)
+            else:
+                update = -eta * clipped_derivative(loss, y[i], p, epsilon)
+            if learning_rate in ("pa1", "pa2"):
+                if loss in ("hinge", "perceptron"):
+                    update *= y[i]
+                elif y[i] - p < 0:
+                    update = -update
+            update *= sw[i]
+            if has_l2:
+                w *= max(0.0, 1.0 - (1.0 - l1_ratio) * eta * alpha)
+            if update != 0.0:
+                w += update * x
+                if fit_intercept:
+                    b += update * decay
+            if 0 < average <= t:
+                m = t - average + 1
+                state.avg_coef = state.avg_coef + (w - state.avg_coef) / m
+                state.avg_intercept += (b - state.avg_intercept) / m
+            if has_l1:
+                u += l1_ratio * eta * alpha
+                for j in rows[i]:
+                    z = w[j]
+                    if z > 0.0:
+                        w[j] = max(0.0, z - (u + q[j]))
+                    elif z < 0.0:
+                        w[j] = min(0.0, z + (u - q[j]))
+                    q[j] += w[j] - z
+            t += 1.0
+    state.coef = w
+    state.intercept = b
+    # scikit-learn's t_ counts every sample (PA1's skipped rows included)
+    state.t = t_start + n_epochs * n
+    return state

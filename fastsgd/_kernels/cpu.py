@@ -167,7 +167,7 @@ def _per_sample_head_step(
     (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t, optimal_t0,
      fit_intercept, intercept_decay, average, wscale_floor,
      track_objective) = settings  # fmt: skip
-    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t)
+    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
     if track_objective:
         lv = loss_value(loss_code, y, p, epsilon)
         loss_sum[k] += lv
@@ -475,6 +475,7 @@ def sgd_epoch_minibatch(
         n_chunks = (batch_len + chunk - 1) // chunk
         step = step_start + n_steps + 1
         first_step = step == 1
+        t_batch = samples_seen + 1.0  # scikit-learn's t of the batch's first sample
         samples_seen += batch_len
         if average > 0 and samples_seen >= average:
             n_averaged += 1
@@ -508,7 +509,7 @@ def sgd_epoch_minibatch(
                 if active[k]:
                     j_lo = (unit % n_blocks) * FEATURE_BLOCK
                     lr = learning_rate(
-                        schedule, eta[k], alpha, power_t, optimal_t0, step
+                        schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                     )
                     _block_step(
                         coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
@@ -520,7 +521,7 @@ def sgd_epoch_minibatch(
             for k in range(n_heads):
                 if active[k]:
                     lr = learning_rate(
-                        schedule, eta[k], alpha, power_t, optimal_t0, step
+                        schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                     )
                     _block_step(
                         coef, coef_buf, avg_coef, partial, n_chunks, k, 0, n_features,
@@ -539,7 +540,9 @@ def sgd_epoch_minibatch(
             if not active[k]:
                 continue
             if fit_intercept:
-                lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, step)
+                lr = learning_rate(
+                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                )
                 b, buf = momentum_step(
                     intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
                     momentum, dampening, nesterov,

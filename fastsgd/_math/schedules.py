@@ -22,10 +22,28 @@ def optimal_offset(alpha, initial_derivative):
     return 1.0 / (eta_init * alpha)
 
 
-def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t):
-    """The learning rate of step ``t``."""
+def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t, batch):
+    """The learning rate of a step over samples ``t .. t + batch - 1``.
+
+    ``t`` is scikit-learn's sample counter (1-based). With ``batch == 1`` this
+    is scikit-learn's per-sample rate. A mini-batch step of the decaying
+    schedules takes the sum of the per-sample rates of its samples (a
+    midpoint-rule integral), so that an epoch of mini-batches moves the weights
+    about as far as an epoch of per-sample steps. ``constant`` and
+    ``adaptive`` keep ``eta`` (``torch.optim.SGD``'s ``lr``).
+    """
     if schedule == OPTIMAL:
-        return 1.0 / (alpha * (optimal_t0 + t - 1.0))
+        c = optimal_t0 + t - 1.0
+        if batch == 1:
+            return 1.0 / (alpha * c)
+        return math.log((c + batch - 0.5) / (c - 0.5)) / alpha
     elif schedule == INVSCALING:
-        return eta / math.pow(t, power_t)
+        if batch == 1:
+            return eta / math.pow(t, power_t)
+        lo = t - 0.5 if t > 1.0 else 0.5
+        hi = t + batch - 0.5
+        if power_t == 1.0:
+            return eta * math.log(hi / lo)
+        e = 1.0 - power_t
+        return eta * (math.pow(hi, e) - math.pow(lo, e)) / e
     return eta
