@@ -205,23 +205,32 @@ def _per_sample_head_step(
     nnz = x_values.shape[0]
     if update != 0.0:
         c = update / ws
-        if is_sparse:
+        if track_objective:
+            # scikit-learn's WeightVector.add re-sums the norms over the touched
+            # coordinates only, in the same pass; the objective (so the stopping
+            # rule) uses them.
+            l2_acc = 0.0
+            l1_acc = 0.0
+            if is_sparse:
+                for jj in range(nnz):
+                    v = w[x_indices[jj]] + x_values[jj] * c
+                    w[x_indices[jj]] = v
+                    l2_acc += v * v
+                    l1_acc += abs(v)
+            else:
+                for j in range(nnz):
+                    v = w[j] + x_values[j] * c
+                    w[j] = v
+                    l2_acc += v * v
+                    l1_acc += abs(v)
+            sq_norm[k] = l2_acc * (ws * ws)
+            l1_norm[k] = l1_acc * ws
+        elif is_sparse:
             for jj in range(nnz):
                 w[x_indices[jj]] += x_values[jj] * c
         else:
             for j in range(nnz):
                 w[j] += x_values[j] * c
-        if track_objective:
-            # scikit-learn's WeightVector.add re-sums the norms over the touched
-            # coordinates only; the objective (so the stopping rule) uses them.
-            l2_acc = 0.0
-            l1_acc = 0.0
-            for jj in range(nnz):
-                v = w[x_indices[jj]] if is_sparse else w[jj]
-                l2_acc += v * v
-                l1_acc += abs(v)
-            sq_norm[k] = l2_acc * (ws * ws)
-            l1_norm[k] = l1_acc * ws
     if fit_intercept and update != 0.0:
         intercept[k] += update * intercept_decay
 
