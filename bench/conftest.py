@@ -17,6 +17,6 @@ if "NUMBA_CACHE_DIR" not in os.environ:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from workloads import machine  # after NUMBA_CACHE_DIR is set
+    from bench.workloads import machine  # after NUMBA_CACHE_DIR is set
 
     machine_info["fastsgd_bench"] = machine()

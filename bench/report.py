@@ -13,8 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = (
-    "FASTSGD_BENCH=full python -m pytest bench -p no:cacheprovider --benchmark-enable "
-    "--benchmark-json=bench/results/latest.json && "
+    "mkdir -p bench/results && FASTSGD_BENCH=full python -m pytest bench "
+    "--benchmark-enable --benchmark-json=bench/results/latest.json && "
     "python bench/report.py bench/results/latest.json"
 )
 
@@ -42,8 +42,9 @@ def load(path):
     }
     groups = {}
     for bench in run["benchmarks"]:
-        if bench.get("stats") and "peer" in bench.get("extra_info", {}):
-            groups.setdefault(bench["group"], []).append(bench)
+        x = bench.get("extra_info", {})
+        if bench.get("stats") and "workload" in x:
+            groups.setdefault(x["workload"], []).append(bench)
     return run.get("datetime", "unknown date"), info, groups
 
 
@@ -88,8 +89,9 @@ def markdown(date, info, groups):
         f"- sizes: `FASTSGD_BENCH={info.get('mode')}`",
         f"- versions: {versions}",
         "",
-        "Median of 3 timed rounds after one warm-up round (which compiles), divided by "
-        "the epochs every peer runs (`max_iter` fixed, `tol=None`). *ratio* is the "
+        "Median of the timed rounds (`benchmark.pedantic`: 3 after one warm-up round, "
+        "which compiles), divided by the epochs every peer runs (`max_iter` fixed, "
+        "`tol=None`). *ratio* is the "
         "peer's time over that of the peer it is compared with (the first row unless "
         "noted); above 1 means slower. *floor* is the time to read `X` once from "
         "memory at 30 GB/s or to do its multiply-adds at peak, whichever is larger. "

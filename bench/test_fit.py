@@ -7,7 +7,8 @@ round compiles) and records the held-out score and the physical floor in
 
 import numpy as np
 import pytest
-from workloads import EPOCHS, PEDANTIC, WORKLOADS, floor_ms
+
+from bench.workloads import EPOCHS, PEDANTIC, WORKLOADS, floor_ms
 
 CASES = [
     pytest.param(workload, peer, id=f"{workload.name}-{peer.name}".replace(" ", "_"))
@@ -33,12 +34,13 @@ def get_data(datasets, spec):
 def test_fit(benchmark, datasets, workload, peer):
     X, X_test, y, y_test = get_data(datasets, workload.data)
     X_fit, y_fit = peer.prepare(X, y)
+    benchmark.group = workload.name
     model = benchmark.pedantic(lambda: peer.make().fit(X_fit, y_fit), **PEDANTIC)
     assert model.n_iter_ == EPOCHS  # every peer trains the same number of epochs
     score = model.score(X_test, y_test)
     assert np.isfinite(score)
-    benchmark.group = workload.name
     benchmark.extra_info.update(
+        workload=workload.name,
         title=workload.title,
         peer=peer.name,
         settings=peer.settings,

@@ -10,7 +10,8 @@ import shutil
 
 import numpy as np
 import pytest
-from workloads import FULL, new_cache_dir, run_startup
+
+from bench.workloads import FULL, new_cache_dir, run_startup
 
 #: Cold rounds compile everything (~20 s each), so smoke runs do one.
 PEDANTIC = dict(rounds=3, warmup_rounds=1) if FULL else dict(rounds=1)
@@ -42,14 +43,15 @@ def test_startup(benchmark, request, peer):
     def target(used_dir):
         inner.append(run_startup(module, used_dir))
 
+    benchmark.group = "startup"
     try:
         benchmark.pedantic(target, setup=setup, **PEDANTIC)
     finally:
         for path in made:
             shutil.rmtree(path, ignore_errors=True)
     inner = inner[-PEDANTIC["rounds"] :]  # the timed rounds
-    benchmark.group = "startup"
     benchmark.extra_info.update(
+        workload="startup",
         title="Start-up: import + first fit (2000 x 20, 5 epochs) in a new process",
         peer=peer,
         settings=f"import {module}",

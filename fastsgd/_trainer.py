@@ -21,7 +21,7 @@ from fastsgd._math import codes
 from fastsgd._math.updates import penalty_value
 
 #: A mini-batch below this many multiply-adds runs on one thread.
-PARALLEL_WORK = 1 << 15
+PARALLEL_WORK = 1 << 18
 
 #: Largest seed passed to the kernel's shuffle.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -176,17 +176,21 @@ class TrainLog:
     validation_scores: list = field(default_factory=list)
 
 
-class _Threads:
-    """Context manager running Numba kernels on ``n_jobs`` threads."""
+def resolve_n_jobs(n_jobs):
+    """Threads for ``n_jobs`` (``None``/-1: all of Numba's; -2: all but one...)."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None or n_jobs == -1:
+        return limit
+    if n_jobs < 0:
+        return max(1, limit + 1 + n_jobs)
+    return max(1, min(n_jobs, limit))
 
-    def __init__(self, n_jobs):
-        limit = numba.config.NUMBA_NUM_THREADS
-        if n_jobs is None or n_jobs == -1:
-            self.n = limit
-        elif n_jobs < 0:
-            self.n = max(1, limit + 1 + n_jobs)
-        else:
-            self.n = min(n_jobs, limit)
+
+class _Threads:
+    """Context manager running Numba kernels on ``n`` threads."""
+
+    def __init__(self, n):
+        self.n = n
 
     def __enter__(self):
         self.previous = numba.get_num_threads()
@@ -195,6 +199,24 @@ class _Threads:
 
     def __exit__(self, *exc):
         numba.set_num_threads(self.previous)
+
+
+def _kernel_threads(problem, config, n_heads, n_train, per_sample):
+    """Threads worth starting for each parallel region of an epoch.
+
+    Per-sample training splits the heads; a mini-batch is split only when its
+    work (multiply-adds) reaches ``PARALLEL_WORK``: a parallel region costs a
+    few microseconds, and far more when other processes hold the cores.
+    Results do not depend on this choice.
+    """
+    n_threads = resolve_n_jobs(config.n_jobs)
+    if per_sample:
+        return max(1, min(n_threads, n_heads))
+    if problem.is_sparse:
+        work = n_heads * problem.n_features
+    else:
+        work = min(config.batch_size, n_train) * problem.n_features * n_heads
+    return n_threads if work >= PARALLEL_WORK else 1
 
 
 def _n_tracks(problem, n_heads):
@@ -279,7 +301,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
     start_time = time.perf_counter()
-    with _Threads(config.n_jobs) as n_threads:
+    n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
+    with _Threads(n_threads):
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
             snap = state.snapshot()
@@ -297,7 +320,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     l1_ratio, config.schedule, state.eta, config.power_t,
                     config.optimal_t0, t_kernel, config.fit_intercept,
                     config.intercept_decay, config.average, wscale_floor,
-                    track_objective, max(1, min(n_threads, n_heads)),
+                    track_objective, n_threads,
                     loss_sum, objective_sum,
                 )  # fmt: skip
                 t_kernel += n_counted
@@ -312,7 +335,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     config.optimal_t0, config.momentum, config.dampening,
                     config.nesterov, config.fit_intercept, state.n_steps,
                     int(t_kernel - 1), config.average, state.n_averaged,
-                    PARALLEL_WORK, *scratch, loss_sum,
+                    *scratch, loss_sum,
                 )  # fmt: skip
                 state.n_steps += steps
                 state.n_averaged = n_averaged

@@ -18,9 +18,17 @@ The mini-batch rule (``batch_size > 1``, or any ``momentum > 0``):
 * ``torch.optim.SGD``'s momentum: ``b = g`` on the very first step, then
   ``b = momentum * b + (1 - dampening) * g``; ``step = g + momentum * b`` with
   Nesterov, else ``b``; ``w -= lr * step``;
-* learning rate of step ``t`` (counted in batches, 1-based, across epochs):
-  ``constant``: ``eta0``; ``optimal``: ``1 / (alpha * (t0 + t - 1))`` with
-  scikit-learn's ``t0``; ``invscaling``: ``eta0 / t ** power_t``;
+* learning rate of a step over the ``b`` samples ``t .. t + b - 1`` (``t`` is
+  scikit-learn's sample counter: samples seen before, across epochs and
+  ``partial_fit`` calls, plus one); see ``docs/linear.md``:
+  ``constant``/``adaptive``: ``eta0``; with ``b = 1`` the per-sample rates
+  (``optimal``: ``1 / (alpha * (t0 + t - 1))`` with scikit-learn's ``t0``;
+  ``invscaling``: ``eta0 / t ** power_t``); with ``b > 1`` the sum of the
+  per-sample rates of the batch's samples by the midpoint rule, i.e. the
+  integral of the per-sample rate over ``[t - 1/2, t + b - 1/2]``
+  (``optimal``: ``ln((c + b - 1/2) / (c - 1/2)) / alpha``, ``c = t0 + t - 1``;
+  ``invscaling``: ``eta0 * (hi^(1-p) - lo^(1-p)) / (1 - p)``, a logarithm for
+  ``p = 1``);
 * averaging (``average = a > 0``): a step is averaged once the number of
   samples seen (before and including its batch) reaches ``a``; the average is
   the plain mean of the weights after each averaged step, and it is published
@@ -170,6 +178,41 @@ def learning_rate_at(schedule, t, *, eta0, alpha, power_t, t0):
     raise ValueError(schedule)
 
 
+def batch_learning_rate(schedule, t, batch, *, eta0, alpha, power_t, t0):
+    """Rate of a mini-batch step over samples ``t .. t + batch - 1``.
+
+    ``batch == 1``: the per-sample rate. Otherwise, for the decaying schedules,
+    the integral of the per-sample rate ``r(s)`` over ``[t - 1/2, t + b - 1/2]``
+    (the midpoint-rule sum of the ``b`` per-sample rates), written out:
+    ``optimal``: ``r(s) = 1 / (alpha (t0 + s - 1))``;
+    ``invscaling``: ``r(s) = eta0 s^-p``.
+    """
+    if batch == 1 or schedule in ("constant", "adaptive"):
+        return learning_rate_at(
+            schedule, t, eta0=eta0, alpha=alpha, power_t=power_t, t0=t0
+        )
+    lo = t - 0.5
+    hi = t + batch - 0.5
+    if schedule == "optimal":
+        # int 1/(alpha (t0 + s - 1)) ds = ln(t0 + s - 1) / alpha
+        return (np.log(t0 + hi - 1.0) - np.log(t0 + lo - 1.0)) / alpha
+    if schedule == "invscaling":
+        if power_t == 1.0:
+            return eta0 * (np.log(hi) - np.log(lo))
+        e = 1.0 - power_t
+        return eta0 * (hi**e - lo**e) / e
+    raise ValueError(schedule)
+
+
+def penalty_value(penalty, alpha, l1_ratio, W):
+    """``alpha * ((1 - r) / 2 ||W||^2 + r ||W||_1)`` over all of ``W``."""
+    if penalty is None or penalty == "none":
+        return 0.0
+    r = {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
+    W = np.asarray(W, dtype=np.float64)
+    return float(alpha * ((1.0 - r) * 0.5 * np.sum(W * W) + r * np.sum(np.abs(W))))
+
+
 def penalty_gradient(penalty, alpha, l1_ratio, W):
     """Gradient of ``alpha * ((1 - r) / 2 ||w||^2 + r ||w||_1)`` (sign(0) = 0)."""
     if penalty is None or penalty == "none":
@@ -248,6 +291,9 @@ class MiniBatchState:
     n_steps: int = 0
     samples_seen: int = 0
     n_averaged: int = 0
+    #: per head, the unweighted per-sample losses (at each batch's pre-step
+    #: weights) summed over the last call; MULTINOMIAL: all in head 0
+    loss_sum: np.ndarray = None
 
     def published(self, average):
         """``(coef, intercept)`` a fitted estimator would expose."""
@@ -361,29 +407,40 @@ def minibatch_sgd(
         l1_ratio = 0.0
     elif penalty == "l1":
         l1_ratio = 1.0
+    state.loss_sum = np.zeros(n_heads)
 
     for _ in range(n_epochs):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             B = len(batch)
             state.n_steps += 1
+            t = state.samples_seen + 1  # scikit-learn's t of the batch's first sample
             state.samples_seen += B
             step = state.n_steps
-            lr = learning_rate_at(
-                learning_rate, step, eta0=eta0, alpha=alpha, power_t=power_t, t0=t0
+            lr = batch_learning_rate(
+                learning_rate, t, B, eta0=eta0, alpha=alpha, power_t=power_t, t0=t0
             )
             W = state.coef
             # weighted loss derivatives, with the weights before the step
             D = np.zeros((B, n_heads))
             for s, i in enumerate(batch):
                 x = X[i]
-                scores = np.array([x @ W[k] + state.intercept[k] for k in range(n_heads)])
+                scores = np.array(
+                    [x @ W[k] + state.intercept[k] for k in range(n_heads)]
+                )
                 if task == "multinomial":
                     d = softmax(scores)
+                    top = scores.max()
+                    state.loss_sum[0] += np.log(np.sum(np.exp(scores - top))) - (
+                        scores[labels[i]] - top
+                    )
                     d[labels[i]] -= 1.0
                     D[s] = d * Wt[i, 0]
                 else:
                     for k in range(n_heads):
+                        state.loss_sum[k] += loss_value(
+                            loss, Y[i, k], scores[k], epsilon
+                        )
                         D[s, k] = (
                             clipped_derivative(loss, Y[i, k], scores[k], epsilon)
                             * Wt[i, k]
@@ -399,9 +456,15 @@ def minibatch_sgd(
             )
             if fit_intercept:
                 new_b, state.intercept_buf = _torch_sgd_step(
-                    state.intercept, grad_b, state.intercept_buf, step == 1, lr,
-                    momentum, dampening, nesterov,
-                )  # fmt: skip
+                    state.intercept,
+                    grad_b,
+                    state.intercept_buf,
+                    step == 1,
+                    lr,
+                    momentum,
+                    dampening,
+                    nesterov,
+                )
             else:
                 new_b = state.intercept
             state.coef = new_W
@@ -508,9 +571,11 @@ def per_sample_sgd(
         raise NotImplementedError("scikit-learn's lazy average leaks the L1 truncation")
     if state is None:
         state = PerSampleState(
-            coef=np.zeros(n_features), intercept=0.0,
-            avg_coef=np.zeros(n_features), avg_intercept=0.0,
-        )  # fmt: skip
+            coef=np.zeros(n_features),
+            intercept=0.0,
+            avg_coef=np.zeros(n_features),
+            avg_intercept=0.0,
+        )
     w = state.coef.copy()
     b = float(state.intercept)
     t0 = optimal_t0(alpha, loss, epsilon) if learning_rate == "optimal" else 0.0

@@ -305,15 +305,22 @@ def test_score_is_accuracy_and_r2():
 
 @pytest.mark.parametrize(
     "est",
-    [SGDClassifier(loss="log_loss", random_state=0),
-     SGDClassifier(loss="log_loss", batch_size=8, momentum=0.9, random_state=0),
+    [SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.05,
+                   random_state=0),
+     SGDClassifier(loss="log_loss", batch_size=8, momentum=0.9,
+                   learning_rate="constant", eta0=0.01, random_state=0),
      SGDRegressor(random_state=0),
      SGDRegressor(batch_size=4, momentum=0.5, random_state=0)],
     ids=["clf", "clf-minibatch", "reg", "reg-minibatch"],
 )  # fmt: skip
 def test_loss_curve_has_one_entry_per_epoch_and_decreases(est):
+    """A small, steady rate on an easy problem: the epoch loss goes down.
+
+    (With the large early rates of 'optimal' the *loss* alone need not
+    decrease: the L2 penalty pulls an over-confident model back.)
+    """
     X, y = (XR, YR) if isinstance(est, SGDRegressor) else (X2, Y2)
-    est = clone(est).set_params(max_iter=200, tol=1e-4)
+    est = clone(est).set_params(max_iter=200, tol=1e-3)
     est.fit(X, y)
     curve = np.asarray(est.loss_curve_)
     assert len(curve) == est.n_iter_, f"{len(curve)} losses for {est.n_iter_} epochs"

@@ -10,8 +10,17 @@ estimators (``sklearn/utils/_test_common/instance_generator.py``,
 weighted sample once where the repeated data visits it several times, so
 ``sample_weight`` is not *exactly* equivalent to repeating samples. The
 xfail is strict: if the check starts passing, the list must be revisited.
+
+``check_class_weight_classifiers`` fits a very noisy problem with extreme
+class weights and ``max_iter=1000``; scikit-learn's own ``SGDClassifier``
+runs all 1000 epochs there too and warns (``ConvergenceWarning``). The suite
+turns fastsgd's warnings into errors, so that one check ignores the
+ConvergenceWarning (and only that warning); its assertions still run.
 """
 
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastsgd import SGDClassifier, SGDRegressor
@@ -38,6 +47,10 @@ _SGD_EXPECTED_FAILURES = {
 }
 
 
+#: Checks where scikit-learn's SGDClassifier also stops at max_iter (and warns).
+_CONVERGENCE_WARNING_EXPECTED = {"check_class_weight_classifiers"}
+
+
 def _expected_failed_checks(estimator):
     return _SGD_EXPECTED_FAILURES
 
@@ -46,4 +59,8 @@ def _expected_failed_checks(estimator):
     ESTIMATORS, expected_failed_checks=_expected_failed_checks, xfail_strict=True
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    name = getattr(check, "func", check).__name__
+    with warnings.catch_warnings():
+        if name in _CONVERGENCE_WARNING_EXPECTED:
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        check(estimator)

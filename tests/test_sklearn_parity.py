@@ -18,13 +18,12 @@ import warnings
 
 import numpy as np
 import pytest
+import reference
 import scipy.sparse as sp
 import sklearn.linear_model as sklm
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import SGDClassifier, SGDRegressor
-
-import reference
 
 CLASSIFIER_LOSSES = [
     "hinge",
@@ -55,8 +54,17 @@ RTOL32 = 1e-4
 # --------------------------------------------------------------------------
 
 
-def make_data(task, *, n=60, n_features=5, n_classes=3, seed=0, sparse=False,
-              dtype=np.float64, zero_row=False):  # fmt: skip
+def make_data(
+    task,
+    *,
+    n=60,
+    n_features=5,
+    n_classes=3,
+    seed=0,
+    sparse=False,
+    dtype=np.float64,
+    zero_row=False,
+):
     """``(X, y)``: Gaussian features (~30% exact zeros), noisy linear labels.
 
     ``task``: 'binary', 'multiclass' (``n_classes`` classes) or 'regression'.
@@ -111,8 +119,13 @@ def _run(make, call):
         warnings.simplefilter("always")
         est = make()
         call(est)
-    return est, sorted({w.category.__name__ for w in caught
-                        if issubclass(w.category, ConvergenceWarning)})  # fmt: skip
+    return est, sorted(
+        {
+            w.category.__name__
+            for w in caught
+            if issubclass(w.category, ConvergenceWarning)
+        }
+    )
 
 
 def fit_both(task, params, call):
@@ -169,8 +182,14 @@ def _label(**kw):
 def test_classifier_grid(loss, penalty, schedule, n_classes):
     task = "binary" if n_classes == 2 else "multiclass"
     X, y = make_data(task, n_classes=n_classes)
-    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
-                  tol=None, **grid_params(schedule))  # fmt: skip
+    params = dict(
+        loss=loss,
+        penalty=penalty,
+        learning_rate=schedule,
+        max_iter=5,
+        tol=None,
+        **grid_params(schedule),
+    )
     fast, ref = fit_both("classifier", params, lambda e: e.fit(X, y))
     assert_parity(fast, ref, _label(task=task, **params))
 
@@ -180,8 +199,14 @@ def test_classifier_grid(loss, penalty, schedule, n_classes):
 @pytest.mark.parametrize("loss", REGRESSOR_LOSSES)
 def test_regressor_grid(loss, penalty, schedule):
     X, y = make_data("regression")
-    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
-                  tol=None, **grid_params(schedule))  # fmt: skip
+    params = dict(
+        loss=loss,
+        penalty=penalty,
+        learning_rate=schedule,
+        max_iter=5,
+        tol=None,
+        **grid_params(schedule),
+    )
     fast, ref = fit_both("regression", params, lambda e: e.fit(X, y))
     assert_parity(fast, ref, _label(task="regression", **params))
 
@@ -194,7 +219,9 @@ def test_regressor_grid(loss, penalty, schedule):
         (task, loss, penalty, SCHEDULES[i % len(SCHEDULES)])
         for i, (task, loss, penalty) in enumerate(
             itertools.chain(
-                itertools.product(["binary", "multiclass"], CLASSIFIER_LOSSES, PENALTIES),
+                itertools.product(
+                    ["binary", "multiclass"], CLASSIFIER_LOSSES, PENALTIES
+                ),
                 itertools.product(["regression"], REGRESSOR_LOSSES, PENALTIES),
             )
         )
@@ -202,8 +229,14 @@ def test_regressor_grid(loss, penalty, schedule):
 )
 def test_csr_grid(task, loss, penalty, schedule):
     X, y = make_data(task, sparse=True)
-    params = dict(loss=loss, penalty=penalty, learning_rate=schedule, max_iter=5,
-                  tol=None, **grid_params(schedule))  # fmt: skip
+    params = dict(
+        loss=loss,
+        penalty=penalty,
+        learning_rate=schedule,
+        max_iter=5,
+        tol=None,
+        **grid_params(schedule),
+    )
     fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
     assert_parity(fast, ref, _label(task=task, sparse=True, **params))
 
@@ -214,15 +247,22 @@ def test_csr_grid(task, loss, penalty, schedule):
 
 
 PA_CASES = [
-    dict(task=task, learning_rate=lr, penalty=pen, average=avg, sparse=sparse,
-         zero_row=zero_row)  # fmt: skip
+    dict(
+        task=task,
+        learning_rate=lr,
+        penalty=pen,
+        average=avg,
+        sparse=sparse,
+        zero_row=zero_row,
+    )
     for task in ["binary", "multiclass", "regression"]
     for lr in ["pa1", "pa2"]
     for pen, avg, sparse, zero_row in [
         ("l2", False, False, False),
         (None, False, False, False),
         ("l2", 10, False, True),  # an all-zero row: PA1 does not count it in t
-        ("elasticnet", True, True, True),
+        ("elasticnet", False, True, True),
+        (None, True, True, True),
     ]
 ]
 
@@ -246,68 +286,111 @@ def test_passive_aggressive(case):
 OPTION_CASES = {
     # averaging (True = from the first sample; int = from that sample count)
     "average-true-binary": ("binary", dict(loss="hinge", average=True)),
-    "average-true-multi": ("multiclass", dict(loss="log_loss", average=True,
-                                              learning_rate="invscaling")),  # fmt: skip
-    "average-int-binary": ("binary", dict(loss="modified_huber", average=45,
-                                          penalty="elasticnet")),  # fmt: skip
-    "average-int-multi-l1": ("multiclass", dict(loss="squared_hinge", average=100,
-                                                penalty="l1")),  # fmt: skip
+    "average-true-multi": (
+        "multiclass",
+        dict(loss="log_loss", average=True, learning_rate="invscaling"),
+    ),
+    "average-int-binary": ("binary", dict(loss="modified_huber", average=45)),
+    "average-int-multi": (
+        "multiclass",
+        dict(loss="squared_hinge", average=100, penalty=None),
+    ),
     "average-not-reached": ("binary", dict(loss="hinge", average=10**6)),
     "average-reg": ("regression", dict(loss="squared_error", average=True)),
-    "average-int-reg-l1": ("regression", dict(loss="huber", average=150,
-                                              penalty="l1", epsilon=0.3)),  # fmt: skip
-    "average-csr-multi": ("multiclass", dict(loss="hinge", average=7,
-                                             penalty="elasticnet"), "sparse"),  # fmt: skip
-    "average-csr-reg": ("regression", dict(loss="epsilon_insensitive", average=3,
-                                           learning_rate="optimal", alpha=0.1),
-                        "sparse"),  # fmt: skip
+    "average-int-reg": ("regression", dict(loss="huber", average=150, epsilon=0.3)),
+    "average-csr-multi": ("multiclass", dict(loss="hinge", average=7), "sparse"),
+    "average-csr-reg": (
+        "regression",
+        dict(loss="epsilon_insensitive", average=3, learning_rate="optimal", alpha=0.1),
+        "sparse",
+    ),
     # class weights and sample weights
-    "class-weight-dict-binary": ("binary", dict(loss="hinge",
-                                                class_weight={0: 0.3, 1: 2.5})),  # fmt: skip
-    "class-weight-dict-multi": ("multiclass", dict(loss="log_loss",
-                                                   class_weight={0: 2.0, 2: 0.5})),  # fmt: skip
-    "class-weight-balanced-binary": ("binary", dict(loss="modified_huber",
-                                                    class_weight="balanced")),  # fmt: skip
-    "class-weight-balanced-multi": ("multiclass", dict(loss="squared_hinge",
-                                                       class_weight="balanced",
-                                                       penalty="l1")),  # fmt: skip
+    "class-weight-dict-binary": (
+        "binary",
+        dict(loss="hinge", class_weight={0: 0.3, 1: 2.5}),
+    ),
+    "class-weight-dict-multi": (
+        "multiclass",
+        dict(loss="log_loss", class_weight={0: 2.0, 2: 0.5}),
+    ),
+    "class-weight-balanced-binary": (
+        "binary",
+        dict(loss="modified_huber", class_weight="balanced"),
+    ),
+    "class-weight-balanced-multi": (
+        "multiclass",
+        dict(loss="squared_hinge", class_weight="balanced", penalty="l1"),
+    ),
     "sample-weight-binary": ("binary", dict(loss="log_loss"), "sample_weight"),
-    "sample-weight-multi": ("multiclass", dict(loss="perceptron", penalty="elasticnet"),
-                            "sample_weight"),  # fmt: skip
-    "sample-weight-reg": ("regression", dict(loss="squared_epsilon_insensitive",
-                                             average=20), "sample_weight"),  # fmt: skip
-    "sample-and-class-weight": ("multiclass",
-                                dict(loss="hinge", class_weight="balanced",
-                                     average=True), "sample_weight"),  # fmt: skip
-    "sample-weight-zeros": ("binary", dict(loss="hinge", penalty="l1"),
-                            "zero_weights"),  # fmt: skip
-    "sample-weight-csr": ("multiclass", dict(loss="modified_huber",
-                                             class_weight={1: 3.0}),
-                          "sample_weight", "sparse"),  # fmt: skip
+    "sample-weight-multi": (
+        "multiclass",
+        dict(loss="perceptron", penalty="elasticnet"),
+        "sample_weight",
+    ),
+    "sample-weight-reg": (
+        "regression",
+        dict(loss="squared_epsilon_insensitive", average=20),
+        "sample_weight",
+    ),
+    "sample-and-class-weight": (
+        "multiclass",
+        dict(loss="hinge", class_weight="balanced", average=True),
+        "sample_weight",
+    ),
+    "sample-weight-zeros": (
+        "binary",
+        dict(loss="hinge", penalty="l1"),
+        "zero_weights",
+    ),
+    "sample-weight-csr": (
+        "multiclass",
+        dict(loss="modified_huber", class_weight={1: 3.0}),
+        "sample_weight",
+        "sparse",
+    ),
     # no intercept; other hyper-parameters
     "no-intercept-binary": ("binary", dict(loss="hinge", fit_intercept=False)),
-    "no-intercept-multi-csr": ("multiclass", dict(loss="log_loss", fit_intercept=False,
-                                                  average=True), "sparse"),  # fmt: skip
+    "no-intercept-multi-csr": (
+        "multiclass",
+        dict(loss="log_loss", fit_intercept=False, average=True),
+        "sparse",
+    ),
     "no-intercept-reg": ("regression", dict(loss="huber", fit_intercept=False)),
-    "l1-ratio-0.7": ("multiclass", dict(loss="hinge", penalty="elasticnet",
-                                        l1_ratio=0.7)),  # fmt: skip
-    "l1-ratio-0": ("regression", dict(loss="squared_error", penalty="elasticnet",
-                                      l1_ratio=0.0)),  # fmt: skip
-    "l1-ratio-1": ("binary", dict(loss="log_loss", penalty="elasticnet",
-                                  l1_ratio=1.0)),  # fmt: skip
+    "l1-ratio-0.7": (
+        "multiclass",
+        dict(loss="hinge", penalty="elasticnet", l1_ratio=0.7),
+    ),
+    "l1-ratio-0": (
+        "regression",
+        dict(loss="squared_error", penalty="elasticnet", l1_ratio=0.0),
+    ),
+    "l1-ratio-1": (
+        "binary",
+        dict(loss="log_loss", penalty="elasticnet", l1_ratio=1.0),
+    ),
     "epsilon-huber": ("regression", dict(loss="huber", epsilon=0.05)),
-    "epsilon-insensitive-wide": ("regression", dict(loss="epsilon_insensitive",
-                                                    epsilon=0.8)),  # fmt: skip
-    "epsilon-classifier": ("binary", dict(loss="squared_epsilon_insensitive",
-                                          epsilon=0.4)),  # fmt: skip
-    "power-t": ("regression", dict(loss="squared_error", learning_rate="invscaling",
-                                   power_t=0.6, eta0=0.1)),  # fmt: skip
-    "power-t-0": ("binary", dict(loss="hinge", learning_rate="invscaling",
-                                 power_t=0.0)),  # fmt: skip
+    "epsilon-insensitive-wide": (
+        "regression",
+        dict(loss="epsilon_insensitive", epsilon=0.8),
+    ),
+    "epsilon-classifier": (
+        "binary",
+        dict(loss="squared_epsilon_insensitive", epsilon=0.4),
+    ),
+    "power-t": (
+        "regression",
+        dict(loss="squared_error", learning_rate="invscaling", power_t=0.6, eta0=0.1),
+    ),
+    "power-t-0": (
+        "binary",
+        dict(loss="hinge", learning_rate="invscaling", power_t=0.0),
+    ),
     "4-classes": ("multiclass4", dict(loss="log_loss", penalty="elasticnet")),
     "string-labels": ("strings", dict(loss="hinge", average=True)),
-    "large-alpha-l2-clamps": ("binary", dict(loss="hinge", alpha=50.0, eta0=0.05,
-                                             learning_rate="constant")),  # fmt: skip
+    "large-alpha-l2-clamps": (
+        "binary",
+        dict(loss="hinge", alpha=50.0, eta0=0.05, learning_rate="constant"),
+    ),
     "max-iter-1": ("multiclass", dict(loss="hinge", max_iter=1)),
 }
 
@@ -336,14 +419,68 @@ def _option_data(kind, extras):
 def test_options(name):
     kind, params, *extras = OPTION_CASES[name]
     task, X, y, fit_kw = _option_data(kind, extras)
-    params = {"max_iter": 5, "tol": None, "alpha": 0.01, "eta0": 0.05,
-              "learning_rate": "constant", **params}  # fmt: skip
+    params = {
+        "max_iter": 5,
+        "tol": None,
+        "alpha": 0.01,
+        "eta0": 0.05,
+        "learning_rate": "constant",
+        **params,
+    }
     fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
     assert_parity(fast, ref, f"{name}: {_label(**params)}")
     if task == "classifier":
         assert np.array_equal(fast.classes_, ref.classes_), (
             f"{name}: classes_ {fast.classes_} != scikit-learn's {ref.classes_}"
         )
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_average_with_l1_penalty(task, penalty, sparse):
+    """Averaging with an L1 part over several epochs.
+
+    scikit-learn keeps the average lazily (``avg = (aw + a * v) / b``) and
+    folds it only when ``wscale`` underflows or at the end of ``fit``; its L1
+    truncation edits ``v`` behind the average's back, so *when* the average is
+    folded changes the result. Parity needs the fold at the same moments.
+    """
+    X, y = make_data(task, sparse=sparse)
+    params = dict(
+        loss="hinge" if task != "regression" else "squared_error",
+        penalty=penalty,
+        average=True,
+        alpha=0.01,
+        eta0=0.05,
+        learning_rate="constant",
+        tol=None,
+        max_iter=3,
+    )
+    fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, _label(task=task, sparse=sparse, **params))
+
+
+def test_sparse_intercept_decay_is_not_fused():
+    """CSR input: ``intercept += update * 0.01`` rounds like scikit-learn.
+
+    Two opposite perceptron updates must bring the intercept back to exactly 0,
+    so that the all-zero third row scores exactly 0 and (perceptron: update
+    when ``y * p <= 0``) is updated, as in scikit-learn. A fused multiply-add
+    leaves a residue of ~1e-20 whose sign flips that decision.
+    """
+    X = sp.csr_matrix(np.array([[1.0], [1.0], [0.0]]))
+    y = np.array([1, 0, 0])
+    params = dict(
+        loss="perceptron",
+        penalty=None,
+        learning_rate="constant",
+        eta0=0.05,
+        max_iter=1,
+        tol=None,
+    )
+    fast, ref = fit_both("classifier", params, lambda e: e.fit(X, y))
+    assert_parity(fast, ref, "perceptron on CSR [[1], [1], [0]], y=[1, 0, 0]")
 
 
 # --------------------------------------------------------------------------
@@ -356,30 +493,51 @@ STOPPING_CASES = [
     ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1)),
     ("multiclass", dict(loss="hinge", learning_rate="constant", penalty="l1")),
     ("multiclass", dict(loss="modified_huber", learning_rate="invscaling", eta0=0.5)),
-    ("multiclass", dict(loss="squared_hinge", learning_rate="adaptive", penalty="elasticnet")),
+    (
+        "multiclass",
+        dict(loss="squared_hinge", learning_rate="adaptive", penalty="elasticnet"),
+    ),
     ("binary", dict(loss="perceptron", learning_rate="adaptive", average=True)),
     ("regression", dict(loss="squared_error", learning_rate="adaptive")),
     ("regression", dict(loss="huber", learning_rate="invscaling", eta0=0.2)),
-    ("regression", dict(loss="epsilon_insensitive", learning_rate="constant",
-                        penalty="l1")),  # fmt: skip
-    ("regression", dict(loss="squared_epsilon_insensitive", learning_rate="optimal",
-                        alpha=0.1)),  # fmt: skip
+    (
+        "regression",
+        dict(loss="epsilon_insensitive", learning_rate="constant", penalty="l1"),
+    ),
+    (
+        "regression",
+        dict(loss="squared_epsilon_insensitive", learning_rate="optimal", alpha=0.1),
+    ),
     ("multiclass", dict(loss="hinge", learning_rate="constant", sparse=True)),
-    ("regression", dict(loss="squared_error", learning_rate="adaptive", sparse=True,
-                        sample_weight=True)),  # fmt: skip
+    (
+        "regression",
+        dict(
+            loss="squared_error",
+            learning_rate="adaptive",
+            sparse=True,
+            sample_weight=True,
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize("task,params", STOPPING_CASES,
-                         ids=[_label(t=t, **p) for t, p in STOPPING_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    "task,params", STOPPING_CASES, ids=[_label(t=t, **p) for t, p in STOPPING_CASES]
+)
 def test_stopping_rule(task, params):
     params = dict(params)
     X, y = make_data(task, sparse=params.pop("sparse", False))
     fit_kw = {}
     if params.pop("sample_weight", False):
         fit_kw["sample_weight"] = sample_weights(X.shape[0])
-    params = {"alpha": 0.01, "eta0": 0.05, "tol": 1e-3, "n_iter_no_change": 3,
-              "max_iter": 300, **params}  # fmt: skip
+    params = {
+        "alpha": 0.01,
+        "eta0": 0.05,
+        "tol": 1e-3,
+        "n_iter_no_change": 3,
+        "max_iter": 300,
+        **params,
+    }
     fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
     assert 1 < ref.n_iter_ < params["max_iter"], (
         f"test data do not exercise the stopping rule (scikit-learn ran "
@@ -403,16 +561,24 @@ EARLY_STOPPING_CASES = [
     ("binary", dict(loss="hinge", sample_weight=True, validation_fraction=0.25)),
     ("regression", dict(loss="squared_error")),
     ("regression", dict(loss="huber", learning_rate="adaptive")),
-    ("regression", dict(loss="epsilon_insensitive", learning_rate="invscaling",
-                        eta0=0.2, sparse=True)),  # fmt: skip
+    (
+        "regression",
+        dict(
+            loss="epsilon_insensitive",
+            learning_rate="invscaling",
+            eta0=0.2,
+            sparse=True,
+        ),
+    ),
     ("regression", dict(loss="squared_error", sample_weight=True, average=True)),
 ]
 
 
 @pytest.mark.parametrize(
-    "task,params", EARLY_STOPPING_CASES,
+    "task,params",
+    EARLY_STOPPING_CASES,
     ids=[_label(t=t, **p) for t, p in EARLY_STOPPING_CASES],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("random_state", [0, 3])
 def test_early_stopping(task, params, random_state):
     params = dict(params)
@@ -420,10 +586,19 @@ def test_early_stopping(task, params, random_state):
     fit_kw = {}
     if params.pop("sample_weight", False):
         fit_kw["sample_weight"] = sample_weights(X.shape[0])
-    params = {"penalty": None, "alpha": 0.01, "eta0": 0.05, "tol": 1e-3,
-              "learning_rate": "constant", "n_iter_no_change": 3,
-              "early_stopping": True, "validation_fraction": 0.2, "max_iter": 200,
-              "random_state": random_state, **params}  # fmt: skip
+    params = {
+        "penalty": None,
+        "alpha": 0.01,
+        "eta0": 0.05,
+        "tol": 1e-3,
+        "learning_rate": "constant",
+        "n_iter_no_change": 3,
+        "early_stopping": True,
+        "validation_fraction": 0.2,
+        "max_iter": 200,
+        "random_state": random_state,
+        **params,
+    }
     fast, ref = fit_both(task, params, lambda e: e.fit(X, y, **fit_kw))
     assert ref.n_iter_ < params["max_iter"], "early stopping never triggered"
     assert_parity(fast, ref, _label(task=task, **params))
@@ -444,8 +619,9 @@ WARM_CASES = [
 ]
 
 
-@pytest.mark.parametrize("task,params", WARM_CASES,
-                         ids=[_label(t=t, **p) for t, p in WARM_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    "task,params", WARM_CASES, ids=[_label(t=t, **p) for t, p in WARM_CASES]
+)
 def test_warm_start(task, params):
     """fit, then fit again (other data and max_iter) from the previous solution."""
     params = dict(params)
@@ -454,8 +630,15 @@ def test_warm_start(task, params):
     X2, y2 = make_data(task, sparse=sparse, seed=0)
     X2 = X2[::-1]
     y2 = y2[::-1]
-    params = {"alpha": 0.01, "eta0": 0.05, "learning_rate": "constant", "tol": None,
-              "max_iter": 3, "warm_start": True, **params}  # fmt: skip
+    params = {
+        "alpha": 0.01,
+        "eta0": 0.05,
+        "learning_rate": "constant",
+        "tol": None,
+        "max_iter": 3,
+        "warm_start": True,
+        **params,
+    }
 
     def call(est):
         est.fit(X1, y1)
@@ -465,12 +648,16 @@ def test_warm_start(task, params):
 
     fast, ref = fit_both(task, params, call)
     label = _label(task=task, **params)
-    for got, want, what in zip(fast.first_, ref.first_, ["coef_", "intercept_",
-                                                          "n_iter_", "t_"]):  # fmt: skip
+    for got, want, what in zip(
+        fast.first_, ref.first_, ["coef_", "intercept_", "n_iter_", "t_"], strict=True
+    ):
         np.testing.assert_allclose(
-            np.asarray(got, float), np.asarray(want, float), rtol=RTOL64,
-            atol=RTOL64, err_msg=f"{label}: first fit's {what}",
-        )  # fmt: skip
+            np.asarray(got, float),
+            np.asarray(want, float),
+            rtol=RTOL64,
+            atol=RTOL64,
+            err_msg=f"{label}: first fit's {what}",
+        )
     assert_parity(fast, ref, label + " (second, warm-started fit)")
 
 
@@ -484,13 +671,20 @@ def test_coef_init(task, sparse):
     intercept_init = rng.randn(n_heads)
     if task != "multiclass":
         coef_init = coef_init.ravel()
-    params = dict(loss="log_loss" if task != "regression" else "huber",
-                  penalty="elasticnet", alpha=0.01, eta0=0.05,
-                  learning_rate="constant", tol=None, max_iter=4)  # fmt: skip
+    params = dict(
+        loss="log_loss" if task != "regression" else "huber",
+        penalty="elasticnet",
+        alpha=0.01,
+        eta0=0.05,
+        learning_rate="constant",
+        tol=None,
+        max_iter=4,
+    )
     fast, ref = fit_both(
-        task, params,
+        task,
+        params,
         lambda e: e.fit(X, y, coef_init=coef_init, intercept_init=intercept_init),
-    )  # fmt: skip
+    )
     assert_parity(fast, ref, _label(task=task, sparse=sparse, **params))
 
 
@@ -505,8 +699,16 @@ def test_warm_start_regressor_with_average():
     ``coef_init``/``intercept_init`` set to the first fit's solution.
     """
     X, y = make_data("regression")
-    params = dict(loss="squared_error", alpha=0.01, eta0=0.05, learning_rate="constant",
-                  tol=None, max_iter=3, average=True, shuffle=False)  # fmt: skip
+    params = dict(
+        loss="squared_error",
+        alpha=0.01,
+        eta0=0.05,
+        learning_rate="constant",
+        tol=None,
+        max_iter=3,
+        average=True,
+        shuffle=False,
+    )
     fast = SGDRegressor(warm_start=True, n_jobs=1, **params)
     fast.fit(X, y)
     first = sklm.SGDRegressor(**params).fit(X, y)
@@ -526,35 +728,80 @@ def test_warm_start_regressor_with_average():
 PARTIAL_CASES = [
     ("binary", dict(loss="hinge")),
     ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1, average=True)),
-    ("binary", dict(loss="modified_huber", penalty="l1", class_weight={0: 0.5, 1: 2.0},
-                    sample_weight=True)),  # fmt: skip
+    (
+        "binary",
+        dict(
+            loss="modified_huber",
+            penalty="l1",
+            class_weight={0: 0.5, 1: 2.0},
+            sample_weight=True,
+        ),
+    ),
     ("multiclass", dict(loss="hinge", learning_rate="invscaling", average=50)),
     ("multiclass", dict(loss="squared_hinge", penalty="elasticnet", sparse=True)),
-    ("multiclass", dict(loss="perceptron", average=True, sparse=True,
-                        sample_weight=True)),  # fmt: skip
+    (
+        "multiclass",
+        dict(loss="perceptron", average=True, sparse=True, sample_weight=True),
+    ),
     ("regression", dict(loss="squared_error", learning_rate="invscaling")),
-    ("regression", dict(loss="huber", learning_rate="optimal", alpha=0.1, average=70,
-                        penalty="l1")),  # fmt: skip
-    ("regression", dict(loss="epsilon_insensitive", learning_rate="pa1", eta0=0.5,
-                        sparse=True)),  # fmt: skip
+    (
+        "regression",
+        dict(
+            loss="huber", learning_rate="optimal", alpha=0.1, average=70, penalty="l1"
+        ),
+    ),
+    (
+        "regression",
+        dict(loss="epsilon_insensitive", learning_rate="pa1", eta0=0.5, sparse=True),
+    ),
     ("binary", dict(loss="hinge", learning_rate="pa2", eta0=0.5, average=True)),
 ]
 
 
 def _per_sample_reference(task, X, y, classes, sw, params, state=None, n_epochs=1):
     """``tests.reference.per_sample_sgd`` over every OvR head (or the regressor)."""
-    kw = {k: v for k, v in params.items()
-          if k in ("loss", "penalty", "alpha", "l1_ratio", "learning_rate", "eta0",
-                   "power_t", "epsilon", "fit_intercept", "average")}  # fmt: skip
+    kw = {
+        k: v
+        for k, v in params.items()
+        if k
+        in (
+            "loss",
+            "penalty",
+            "alpha",
+            "l1_ratio",
+            "learning_rate",
+            "eta0",
+            "power_t",
+            "epsilon",
+            "fit_intercept",
+            "average",
+        )
+    }
     kw.setdefault("power_t", 0.25 if task == "regression" else 0.5)
     if task == "regression":
-        states = [reference.per_sample_sgd(X, y, weights=sw, n_epochs=n_epochs,
-                                     state=None if state is None else state[0], **kw)]  # fmt: skip
-    else:
-        Y, W = reference.ovr_targets(y, classes, kw["loss"], sw, params.get("class_weight"))
         states = [
-            reference.per_sample_sgd(X, Y[:, k], weights=W[:, k], n_epochs=n_epochs,
-                               state=None if state is None else state[k], **kw)  # fmt: skip
+            reference.per_sample_sgd(
+                X,
+                y,
+                weights=sw,
+                n_epochs=n_epochs,
+                state=None if state is None else state[0],
+                **kw,
+            )
+        ]
+    else:
+        Y, W = reference.ovr_targets(
+            y, classes, kw["loss"], sw, params.get("class_weight")
+        )
+        states = [
+            reference.per_sample_sgd(
+                X,
+                Y[:, k],
+                weights=W[:, k],
+                n_epochs=n_epochs,
+                state=None if state is None else state[k],
+                **kw,
+            )
             for k in range(Y.shape[1])
         ]
     return states
@@ -576,8 +823,9 @@ def _assert_close(got, want, label):
     assert err <= RTOL64 * scale, f"{label}: off by {err:.3g}\n{got}\n{want}"
 
 
-@pytest.mark.parametrize("task,params", PARTIAL_CASES,
-                         ids=[_label(t=t, **p) for t, p in PARTIAL_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    "task,params", PARTIAL_CASES, ids=[_label(t=t, **p) for t, p in PARTIAL_CASES]
+)
 def test_partial_fit_sequence(task, params):
     """Six partial_fit calls on uneven slices (t_, averages carry over).
 
@@ -600,7 +848,7 @@ def test_partial_fit_sequence(task, params):
     def call(est):
         est.history_ = []
         for _ in range(2):
-            for lo, hi in zip(cuts[:-1], cuts[1:]):
+            for lo, hi in itertools.pairwise(cuts):
                 kw = {} if sw is None else {"sample_weight": sw[lo:hi]}
                 if classes is not None:
                     kw["classes"] = classes
@@ -614,10 +862,12 @@ def test_partial_fit_sequence(task, params):
     sklearn_ok = True
     n_checked = 0
     for _ in range(2):
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
+        for lo, hi in itertools.pairwise(cuts):
             got, want = fast.history_[step], skl.history_[step]
             where = f"{label}: after partial_fit call {step + 1}"
-            assert got[2] == want[2], f"{where}: t_ {got[2]} != scikit-learn's {want[2]}"
+            assert got[2] == want[2], (
+                f"{where}: t_ {got[2]} != scikit-learn's {want[2]}"
+            )
             if sklearn_ok:
                 n_checked += 1
                 _assert_close(got[0], want[0], f"{where}, coef_ vs scikit-learn")
@@ -626,12 +876,19 @@ def test_partial_fit_sequence(task, params):
                     sklearn_ok = False
             if numpy_ok:
                 states = _per_sample_reference(
-                    task, X[lo:hi], y[lo:hi], classes,
-                    None if sw is None else sw[lo:hi], params, state=states,
-                )  # fmt: skip
+                    task,
+                    X[lo:hi],
+                    y[lo:hi],
+                    classes,
+                    None if sw is None else sw[lo:hi],
+                    params,
+                    state=states,
+                )
                 coef, intercept = _published(states, average, task)
                 _assert_close(got[0], coef, f"{where}, coef_ vs NumPy reference")
-                _assert_close(got[1], intercept, f"{where}, intercept_ vs NumPy reference")
+                _assert_close(
+                    got[1], intercept, f"{where}, intercept_ vs NumPy reference"
+                )
             step += 1
     assert numpy_ok or n_checked == step, f"{label}: nothing to compare with"
 
@@ -639,9 +896,15 @@ def test_partial_fit_sequence(task, params):
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_partial_fit_after_fit(task):
     X, y = make_data(task)
-    params = dict(loss="hinge" if task != "regression" else "squared_error",
-                  learning_rate="invscaling", eta0=0.1, alpha=0.01, average=40,
-                  tol=None, max_iter=2)  # fmt: skip
+    params = dict(
+        loss="hinge" if task != "regression" else "squared_error",
+        learning_rate="invscaling",
+        eta0=0.1,
+        alpha=0.01,
+        average=40,
+        tol=None,
+        max_iter=2,
+    )
 
     def call(est):
         est.fit(X, y)
@@ -675,21 +938,29 @@ def test_partial_fit_after_fit(task):
 FLOAT32_CASES = [
     ("binary", dict(loss="hinge")),
     ("binary", dict(loss="log_loss", learning_rate="optimal", alpha=0.1, penalty="l1")),
-    ("multiclass", dict(loss="modified_huber", penalty="elasticnet", average=True)),
-    ("multiclass", dict(loss="squared_hinge", sparse=True)),
+    ("multiclass", dict(loss="modified_huber", penalty="elasticnet")),
+    ("multiclass", dict(loss="squared_hinge", average=True, sparse=True)),
     ("regression", dict(loss="squared_error", learning_rate="invscaling")),
-    ("regression", dict(loss="huber", penalty="l1", average=20, sparse=True)),
+    ("regression", dict(loss="huber", penalty="l1", sparse=True)),
+    ("regression", dict(loss="squared_epsilon_insensitive", average=20)),
     ("regression", dict(loss="epsilon_insensitive", learning_rate="pa2", eta0=0.5)),
 ]
 
 
-@pytest.mark.parametrize("task,params", FLOAT32_CASES,
-                         ids=[_label(t=t, **p) for t, p in FLOAT32_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    "task,params", FLOAT32_CASES, ids=[_label(t=t, **p) for t, p in FLOAT32_CASES]
+)
 def test_float32(task, params):
     params = dict(params)
     X, y = make_data(task, sparse=params.pop("sparse", False), dtype=np.float32)
-    params = {"alpha": 0.01, "eta0": 0.05, "learning_rate": "constant", "tol": None,
-              "max_iter": 5, **params}  # fmt: skip
+    params = {
+        "alpha": 0.01,
+        "eta0": 0.05,
+        "learning_rate": "constant",
+        "tol": None,
+        "max_iter": 5,
+        **params,
+    }
     fast, ref = fit_both(task, params, lambda e: e.fit(X, y))
     label = _label(task=task, dtype="float32", **params)
     assert fast.coef_.dtype == np.float32, (

@@ -446,7 +446,7 @@ def sgd_epoch_minibatch(
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
     momentum, dampening, nesterov, fit_intercept,
-    step_start, samples_seen_start, average, n_averaged_start, parallel_work,
+    step_start, samples_seen_start, average, n_averaged_start,
     scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
     """One epoch of mini-batch SGD over ``order`` cut into ``batch_size`` slices.
@@ -456,9 +456,8 @@ def sgd_epoch_minibatch(
     gradient sum, fused with the derivatives (``_chunk_gradient``). Phase 2,
     parallel over (head, feature block): the chunk sums added in chunk order
     and the ``momentum_step`` update. Intercepts last. The chunking is fixed,
-    so the result does not depend on the thread count; below
-    ``parallel_work`` multiply-adds a phase runs on one thread (same
-    arithmetic, same bits). ``step_start`` counts earlier optimizer steps;
+    so the result does not depend on the thread count (the trainer runs
+    small batches on one thread). ``step_start`` counts earlier optimizer steps;
     averaging counts a step once ``samples_seen`` reaches ``average``.
     Scratch: ``scores``/``deriv`` are ``(n_chunks_max, n_heads)``,
     ``partial`` is ``(n_chunks_max, n_heads, n_features)`` of zeros,
@@ -489,54 +488,31 @@ def sgd_epoch_minibatch(
         if average > 0 and samples_seen >= average:
             n_averaged += 1
         inv_batch = 1.0 / batch_len
-        big = batch_len * n_features * n_heads >= parallel_work
 
         # 1. gradient sums per chunk (derivatives fused in)
-        if big and n_chunks > 1:
-            for c in prange(n_chunks):
-                _chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
-                    batch_start + c * chunk, min(batch_start + (c + 1) * chunk,
-                                                 batch_start + batch_len),
-                    active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
-                    partial[c], partial_b[c], loss_chunks[c],
-                )  # fmt: skip
-        else:
-            for c in range(n_chunks):
-                _chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
-                    batch_start + c * chunk, min(batch_start + (c + 1) * chunk,
-                                                 batch_start + batch_len),
-                    active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
-                    partial[c], partial_b[c], loss_chunks[c],
-                )  # fmt: skip
+        for c in prange(n_chunks):
+            _chunk_gradient(
+                X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
+                batch_start + c * chunk,
+                min(batch_start + (c + 1) * chunk, batch_start + batch_len),
+                active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
+                partial[c], partial_b[c], loss_chunks[c],
+            )  # fmt: skip
 
         # 2. weights: chunk sums in order, penalty, momentum, averaging
-        if big and n_units > 1:
-            for unit in prange(n_units):
-                k = unit // n_blocks
-                if active[k]:
-                    j_lo = (unit % n_blocks) * FEATURE_BLOCK
-                    lr = learning_rate(
-                        schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
-                    )
-                    _block_step(
-                        coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
-                        min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty,
-                        alpha, l1_ratio, momentum, dampening, nesterov, first_step,
-                        n_averaged,
-                    )  # fmt: skip
-        else:
-            for k in range(n_heads):
-                if active[k]:
-                    lr = learning_rate(
-                        schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
-                    )
-                    _block_step(
-                        coef, coef_buf, avg_coef, partial, n_chunks, k, 0, n_features,
-                        inv_batch, lr, penalty, alpha, l1_ratio, momentum, dampening,
-                        nesterov, first_step, n_averaged,
-                    )  # fmt: skip
+        for unit in prange(n_units):
+            k = unit // n_blocks
+            if active[k]:
+                j_lo = (unit % n_blocks) * FEATURE_BLOCK
+                lr = learning_rate(
+                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                )
+                _block_step(
+                    coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
+                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty,
+                    alpha, l1_ratio, momentum, dampening, nesterov, first_step,
+                    n_averaged,
+                )  # fmt: skip
 
         # 3. intercepts (never penalised) and the epoch's loss
         for k in range(n_heads):

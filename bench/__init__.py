@@ -1,0 +1,1 @@
+"""fastsgd benchmarks (pytest-benchmark); see README.md."""
