@@ -277,15 +277,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
 
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
     if per_sample:
-        # scikit-learn's WeightVector / L1 state lives for one fit call.
-        wscale = np.ones(n_heads, dtype=dtype)
-        avg_a = np.zeros(n_heads, dtype=np.float64)
-        avg_b = np.ones(n_heads, dtype=np.float64)
-        l1_cols = n_features if config.penalty in (codes.L1, codes.ELASTICNET) else 0
-        l1_q = np.zeros((n_heads, l1_cols), dtype=dtype)
-        l1_u = np.zeros(n_heads, dtype=np.float64)
-        sq_norm = np.einsum("kj,kj->k", state.coef, state.coef).astype(np.float64)
-        l1_norm = np.abs(state.coef).sum(axis=1).astype(np.float64)
+        call = _PerSampleCall(state.coef, config)
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         if config.schedule == codes.PA1:
             row_sq = _row_sqnorms(problem)[problem.train_index]
@@ -302,10 +294,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
     start_time = time.perf_counter()
     n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
-    with _Threads(n_threads):
+    with _Threads(n_threads), _folded_at_exit(call if per_sample else None, state):
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
             snap = state.snapshot()
+            call_snap = call.snapshot() if per_sample else None
             loss_sum = np.zeros(n_heads, dtype=np.float64)
             seed = rng.randint(_MAX_SEED) if config.shuffle else -1
             if seed >= 0:
@@ -314,8 +307,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 objective_sum = np.zeros(n_heads, dtype=np.float64)
                 cpu.sgd_epoch_per_sample(
                     *problem.data_args(), *problem.target_args(), order, active,
-                    state.coef, wscale, state.intercept, state.avg_coef,
-                    state.avg_intercept, avg_a, avg_b, l1_q, l1_u, sq_norm, l1_norm,
+                    state.coef, call.wscale, state.intercept, state.avg_coef,
+                    state.avg_intercept, call.avg_a, call.avg_b, call.l1_q,
+                    call.l1_u, call.sq_norm, call.l1_norm,
                     config.loss, config.epsilon, config.penalty, config.alpha,
                     l1_ratio, config.schedule, state.eta, config.power_t,
                     config.optimal_t0, t_kernel, config.fit_intercept,
@@ -353,6 +347,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 and np.isfinite(state.coef).all()
             ):
                 state.restore(snap)
+                if per_sample:
+                    call.restore(call_snap)
                 state.t = t_start + (epoch - 1) * n_samples
                 raise DivergenceError(epoch, config.eta0)
 
@@ -360,7 +356,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             log.loss_curve.append(mean_loss)
             log.n_iter = epoch
             if config.early_stopping:
-                score = np.asarray(validation_score(state.coef, state.intercept))
+                coef = call.true_coef(state.coef) if per_sample else state.coef
+                score = np.asarray(validation_score(coef, state.intercept))
                 log.validation_scores.append(float(np.mean(score)))
                 worse = (score < best_score + tol) if tol > -math.inf else False
                 best_score = np.maximum(best_score, score)
@@ -397,6 +394,61 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 break
     state.t = t_start + log.n_iter * n_samples
     return log
+
+
+class _PerSampleCall:
+    """scikit-learn's per-call state of ``_plain_sgd``: scale, lazy average, L1.
+
+    ``w = wscale * v`` and the lazy average (``avg_a``, ``avg_b``) live for
+    one ``fit``/``partial_fit`` call and are folded into the weights at its
+    end, as scikit-learn does: the L1 truncation does not commute with an
+    earlier fold.
+    """
+
+    _ARRAYS = ("wscale", "avg_a", "avg_b", "l1_q", "l1_u", "sq_norm", "l1_norm")
+
+    def __init__(self, coef, config):
+        n_heads, n_features = coef.shape
+        self.wscale = np.ones(n_heads, dtype=coef.dtype)
+        self.avg_a = np.zeros(n_heads)
+        self.avg_b = np.ones(n_heads)
+        l1_cols = n_features if config.penalty in (codes.L1, codes.ELASTICNET) else 0
+        self.l1_q = np.zeros((n_heads, l1_cols), dtype=coef.dtype)
+        self.l1_u = np.zeros(n_heads)
+        self.sq_norm = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
+        self.l1_norm = np.abs(coef).sum(axis=1, dtype=np.float64)
+        self.averaging = config.average > 0
+
+    def snapshot(self):
+        return {name: getattr(self, name).copy() for name in self._ARRAYS}
+
+    def restore(self, snap):
+        for name, value in snap.items():
+            getattr(self, name)[...] = value
+
+    def true_coef(self, coef):
+        """``w = wscale * v`` (a new array)."""
+        return coef * self.wscale[:, None]
+
+    def fold(self, state):
+        cpu.fold_scale(
+            state.coef, self.wscale, state.avg_coef, self.avg_a, self.avg_b,
+            self.averaging,
+        )  # fmt: skip
+
+
+class _folded_at_exit:
+    """Fold the per-sample scale into the state however training ends."""
+
+    def __init__(self, call, state):
+        self.call, self.state = call, state
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.call is not None:
+            self.call.fold(self.state)
 
 
 def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):

@@ -148,6 +148,13 @@ def test_one_sample_regressor_fits_like_sklearn(make):
     """scikit-learn's SGDRegressor accepts one sample; so must fastsgd."""
     est = make().fit(X[:1], Y_REG[:1])
     assert np.all(np.isfinite(est.coef_)) and est.coef_.shape == (3,)
+    assert est.n_iter_ == 5
+    if est.batch_size == 1 and est.momentum == 0:
+        from sklearn.linear_model import SGDRegressor as SkSGDRegressor
+
+        ref = SkSGDRegressor(**FAST).fit(X[:1], Y_REG[:1])
+        np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-9)
+        np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-9)
 
 
 @pytest.mark.parametrize("make", CLASSIFIERS.values(), ids=CLASSIFIERS.keys())
@@ -496,6 +503,10 @@ def test_any_finite_input_fits_and_dtype_follows_X(problem):
     for est in (clf, reg):
         assert est.coef_.dtype == Xa.dtype, (
             f"{type(est).__name__}: coef_ is {est.coef_.dtype} for X of {Xa.dtype}"
+        )
+        assert est.intercept_.dtype == Xa.dtype, (
+            f"{type(est).__name__}: intercept_ is {est.intercept_.dtype} for X of "
+            f"{Xa.dtype}"
         )
         assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
     assert clf.decision_function(Xa).shape == (Xa.shape[0],)

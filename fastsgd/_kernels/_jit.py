@@ -14,6 +14,11 @@ from numba.extending import intrinsic
 
 FASTMATH = {"reassoc", "contract", "nsz"}
 
+#: The per-sample kernel reproduces scikit-learn's arithmetic: no FMA
+#: contraction, which would change single roundings such as
+#: ``b += u * intercept_decay`` (two opposite updates would not cancel).
+FASTMATH_NO_FMA = {"reassoc", "nsz"}
+
 
 def cpu_function(fn):
     """Compile a math-layer or helper function for the CPU, inlined into callers.
@@ -24,9 +29,15 @@ def cpu_function(fn):
     return numba.njit(inline="always", fastmath=FASTMATH, nogil=True)(fn)
 
 
-def cpu_kernel(fn):
-    """Compile an epoch kernel: parallel (``prange``), cached, GIL released."""
-    return numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)(fn)
+def cpu_kernel(fn=None, *, fastmath=FASTMATH):
+    """Compile an epoch kernel: parallel (``prange``), cached, GIL released.
+
+    Functions inlined into a kernel (``cpu_function``) take the kernel's
+    ``fastmath`` flags.
+    """
+    if fn is None:
+        return lambda f: cpu_kernel(f, fastmath=fastmath)
+    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=True)(fn)
 
 
 @intrinsic

@@ -22,7 +22,7 @@ thread count never changes the result either.
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels._jit import cpu_function, cpu_kernel, prefetch
+from fastsgd._kernels._jit import FASTMATH_NO_FMA, cpu_function, cpu_kernel, prefetch
 from fastsgd._math import codes, losses, schedules, updates
 
 loss_value = cpu_function(losses.loss_value)
@@ -262,7 +262,7 @@ def _per_sample_head_step(
             q[j] += ws * (w[j] - v)
 
 
-@cpu_kernel
+@cpu_kernel(fastmath=FASTMATH_NO_FMA)
 def sgd_epoch_per_sample(
     X_data, X_indices, X_indptr, n_features, is_sparse,
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
@@ -278,8 +278,10 @@ def sgd_epoch_per_sample(
     Heads are split into ``n_groups`` groups run in parallel; each group reads
     ``X`` once, in ``order``, and updates its heads sample by sample. ``t``
     (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
-    scaled vectors ``v`` with ``w = wscale * v``; on return ``wscale`` is folded
-    back in (it is 1). ``PA1`` skips all-zero rows without counting them in
+    scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
+    (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
+    are folded in by ``fold_scale`` at its end, as scikit-learn does (the L1
+    truncation does not commute with folding). ``PA1`` skips all-zero rows without counting them in
     ``t``, as scikit-learn does. Arrays a setting leaves unused (``avg_*``
     without averaging, ``l1_q`` without an L1 part) may have zero columns.
     """
@@ -323,9 +325,13 @@ def sgd_epoch_per_sample(
                 )  # fmt: skip
             if not skip:
                 t += 1.0
-        for k in range(k_lo, k_hi):
-            if active[k]:
-                _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, average > 0)
+
+
+@cpu_kernel(fastmath=FASTMATH_NO_FMA)
+def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
+    """Fold every head's ``wscale`` and lazy average into its arrays."""
+    for k in range(coef.shape[0]):
+        _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging)
 
 
 # --------------------------------------------------------------------------
