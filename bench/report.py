@@ -8,7 +8,6 @@ writes a bar chart next to it (``--out`` with ``.png``).
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,25 +18,17 @@ COMMAND = (
 )
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def load(path):
     """The run's machine info and its benchmarks grouped by workload, in order."""
     with open(path) as f:
         run = json.load(f)
-    info = run.get("machine_info", {}).get("fastsgd_bench") or {
+    machine_info = run.get("machine_info", {})
+    # Written by bench/conftest.py; a JSON from elsewhere falls back to what
+    # pytest-benchmark itself recorded about the machine that ran it.
+    info = machine_info.get("fastsgd_bench") or {
         "mode": "unknown",
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        "cpu_model": machine_info.get("cpu", {}).get("brand_raw", "unknown"),
+        "cpu_count": machine_info.get("cpu", {}).get("count", "?"),
         "versions": {},
     }
     groups = {}
