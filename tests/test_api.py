@@ -32,10 +32,15 @@ from fastsgd import SGDClassifier, SGDRegressor
 
 def _classification(n_classes=2, n_samples=60, n_features=4, seed=0):
     X, y = make_classification(
-        n_samples=n_samples, n_features=n_features, n_informative=3,
-        n_redundant=0, n_classes=n_classes, n_clusters_per_class=1,
-        class_sep=1.5, random_state=seed,
-    )  # fmt: skip
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        class_sep=1.5,
+        random_state=seed,
+    )
     return StandardScaler().fit_transform(X), y
 
 
@@ -65,22 +70,31 @@ def test_predict_proba_matches_sklearn(loss, X, y):
     ours = SGDClassifier(loss=loss, **PARITY).fit(X, y)
     ref = sk_linear_model.SGDClassifier(loss=loss, **PARITY).fit(X, y)
     np.testing.assert_allclose(
-        ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9,
+        ours.coef_,
+        ref.coef_,
+        rtol=1e-6,
+        atol=1e-9,
         err_msg="models differ: the probability comparison below would be moot",
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(
-        ours.predict_proba(X), ref.predict_proba(X), rtol=1e-6, atol=1e-9,
+        ours.predict_proba(X),
+        ref.predict_proba(X),
+        rtol=1e-6,
+        atol=1e-9,
         err_msg=f"predict_proba ({loss}) differs from scikit-learn's",
-    )  # fmt: skip
+    )
     with np.errstate(divide="ignore"):
         ref_log = ref.predict_log_proba(X)
     ours_log = ours.predict_log_proba(X)
     finite = np.isfinite(ref_log)
     np.testing.assert_array_equal(np.isfinite(ours_log), finite)
     np.testing.assert_allclose(
-        ours_log[finite], ref_log[finite], rtol=1e-6, atol=1e-9,
+        ours_log[finite],
+        ref_log[finite],
+        rtol=1e-6,
+        atol=1e-9,
         err_msg=f"predict_log_proba ({loss}) differs from scikit-learn's",
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "modified_huber"])
@@ -93,12 +107,15 @@ def test_predict_proba_formula_equals_sklearn_on_the_same_weights(loss, X, y):
     ours.intercept_ = ref.intercept_.copy()
     # large scores exercise the clipping (modified_huber) and saturation
     Xs = np.vstack([X, 50 * X])
-    np.testing.assert_allclose(ours.predict_proba(Xs), ref.predict_proba(Xs),
-                               rtol=1e-12, atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        ours.predict_proba(Xs), ref.predict_proba(Xs), rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_array_equal(ours.predict(Xs), ref.predict(Xs))
 
 
-@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "perceptron", "squared_error"])
+@pytest.mark.parametrize(
+    "loss", ["hinge", "squared_hinge", "perceptron", "squared_error"]
+)
 def test_predict_proba_unavailable_without_probabilistic_loss(loss):
     est = SGDClassifier(loss=loss, max_iter=5, tol=None).fit(X2, Y2)
     assert not hasattr(est, "predict_proba"), f"{loss}: predict_proba should not exist"
@@ -112,22 +129,33 @@ def test_predict_proba_unavailable_without_probabilistic_loss(loss):
 @pytest.mark.parametrize("batch_size", [1, 8])
 def test_multinomial_predict_proba_is_softmax_of_decision(batch_size):
     est = SGDClassifier(
-        loss="log_loss", multi_class="multinomial", batch_size=batch_size,
-        max_iter=20, tol=None, random_state=0,
-    ).fit(X3, Y3)  # fmt: skip
+        loss="log_loss",
+        multi_class="multinomial",
+        batch_size=batch_size,
+        max_iter=20,
+        tol=None,
+        random_state=0,
+    ).fit(X3, Y3)
     proba = est.predict_proba(X3)
     assert proba.shape == (X3.shape[0], 3)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12,
-                               err_msg="multinomial probabilities do not sum to one")  # fmt: skip
     np.testing.assert_allclose(
-        proba, softmax(est.decision_function(X3), axis=1), rtol=1e-12,
+        proba.sum(axis=1),
+        1.0,
+        rtol=1e-12,
+        err_msg="multinomial probabilities do not sum to one",
+    )
+    np.testing.assert_allclose(
+        proba,
+        softmax(est.decision_function(X3), axis=1),
+        rtol=1e-12,
         err_msg="multinomial predict_proba is not the softmax of decision_function",
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(est.predict_log_proba(X3), np.log(proba), rtol=1e-12)
     np.testing.assert_array_equal(
-        est.classes_[proba.argmax(axis=1)], est.predict(X3),
+        est.classes_[proba.argmax(axis=1)],
+        est.predict(X3),
         err_msg="predict disagrees with the most probable class",
-    )  # fmt: skip
+    )
     assert accuracy_score(Y3, est.predict(X3)) > 0.8
 
 
@@ -145,12 +173,16 @@ def test_ovr_log_loss_proba_rows_sum_to_one():
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: SGDClassifier(penalty="l1", alpha=0.01, max_iter=20, tol=None,
-                           random_state=0).fit(X3, Y3),
-     lambda: SGDRegressor(penalty="l1", alpha=0.05, max_iter=20, tol=None,
-                          random_state=0).fit(XR, YR)],
+    [
+        lambda: SGDClassifier(
+            penalty="l1", alpha=0.01, max_iter=20, tol=None, random_state=0
+        ).fit(X3, Y3),
+        lambda: SGDRegressor(
+            penalty="l1", alpha=0.05, max_iter=20, tol=None, random_state=0
+        ).fit(XR, YR),
+    ],
     ids=["clf", "reg"],
-)  # fmt: skip
+)
 def test_sparsify_densify_round_trip(make):
     est = make()
     dense_coef = est.coef_.copy()
@@ -158,7 +190,9 @@ def test_sparsify_densify_round_trip(make):
     X = XR if isinstance(est, SGDRegressor) else X3
     assert est.sparsify() is est
     assert sp.issparse(est.coef_), "sparsify() did not make coef_ sparse"
-    np.testing.assert_array_equal(est.coef_.toarray().reshape(dense_coef.shape), dense_coef)
+    np.testing.assert_array_equal(
+        est.coef_.toarray().reshape(dense_coef.shape), dense_coef
+    )
     np.testing.assert_allclose(est.predict(X), dense_pred, rtol=1e-12)
     assert est.densify() is est
     assert isinstance(est.coef_, np.ndarray) and not sp.issparse(est.coef_)
@@ -168,13 +202,29 @@ def test_sparsify_densify_round_trip(make):
 
 @pytest.mark.parametrize(
     "est",
-    [SGDClassifier(max_iter=5, tol=None, random_state=0),
-     SGDClassifier(loss="log_loss", multi_class="multinomial", batch_size=8,
-                   momentum=0.9, max_iter=5, tol=None, random_state=0),
-     SGDRegressor(batch_size=4, momentum=0.9, nesterov=True, average=True,
-                  max_iter=5, tol=None, random_state=0)],
+    [
+        SGDClassifier(max_iter=5, tol=None, random_state=0),
+        SGDClassifier(
+            loss="log_loss",
+            multi_class="multinomial",
+            batch_size=8,
+            momentum=0.9,
+            max_iter=5,
+            tol=None,
+            random_state=0,
+        ),
+        SGDRegressor(
+            batch_size=4,
+            momentum=0.9,
+            nesterov=True,
+            average=True,
+            max_iter=5,
+            tol=None,
+            random_state=0,
+        ),
+    ],
     ids=["clf", "multinomial-momentum", "reg-nesterov-avg"],
-)  # fmt: skip
+)
 def test_pickle_round_trip_keeps_predictions_and_optimizer_state(est):
     X, y = (XR, YR) if isinstance(est, SGDRegressor) else (X3, Y3)
     kw = {} if isinstance(est, SGDRegressor) else {"classes": np.unique(y)}
@@ -188,9 +238,10 @@ def test_pickle_round_trip_keeps_predictions_and_optimizer_state(est):
     est.partial_fit(X, y)
     restored.partial_fit(X, y)
     np.testing.assert_array_equal(
-        restored.coef_, est.coef_,
+        restored.coef_,
+        est.coef_,
         err_msg="partial_fit after unpickling diverges from the original",
-    )  # fmt: skip
+    )
     np.testing.assert_array_equal(restored.intercept_, est.intercept_)
 
 
@@ -198,15 +249,23 @@ def test_pickle_round_trip_keeps_predictions_and_optimizer_state(est):
 # Parameters, clone, meta-estimators
 # --------------------------------------------------------------------------
 
-NEW_CLASSIFIER_PARAMS = {"batch_size", "momentum", "dampening", "nesterov", "multi_class"}
+NEW_CLASSIFIER_PARAMS = {
+    "batch_size",
+    "momentum",
+    "dampening",
+    "nesterov",
+    "multi_class",
+}
 NEW_REGRESSOR_PARAMS = {"batch_size", "momentum", "dampening", "nesterov", "n_jobs"}
 
 
 @pytest.mark.parametrize(
     ("ours", "theirs", "new"),
-    [(SGDClassifier, sk_linear_model.SGDClassifier, NEW_CLASSIFIER_PARAMS),
-     (SGDRegressor, sk_linear_model.SGDRegressor, NEW_REGRESSOR_PARAMS)],
-)  # fmt: skip
+    [
+        (SGDClassifier, sk_linear_model.SGDClassifier, NEW_CLASSIFIER_PARAMS),
+        (SGDRegressor, sk_linear_model.SGDRegressor, NEW_REGRESSOR_PARAMS),
+    ],
+)
 def test_params_are_sklearns_plus_the_new_ones(ours, theirs, new):
     our_params = ours().get_params()
     their_params = theirs().get_params()
@@ -221,8 +280,9 @@ def test_params_are_sklearns_plus_the_new_ones(ours, theirs, new):
 
 
 def test_clone_get_params_set_params():
-    est = SGDClassifier(batch_size=4, momentum=0.5, nesterov=True, alpha=0.01,
-                        random_state=3)  # fmt: skip
+    est = SGDClassifier(
+        batch_size=4, momentum=0.5, nesterov=True, alpha=0.01, random_state=3
+    )
     est.fit(X2, Y2)
     cloned = clone(est)
     assert not hasattr(cloned, "coef_"), "clone must return an unfitted estimator"
@@ -233,7 +293,9 @@ def test_clone_get_params_set_params():
     with pytest.raises(ValueError, match="Invalid parameter 'batch'"):
         cloned.set_params(batch=3)
     # set_params changes behaviour: a refit with other params gives another model
-    refit = clone(est).set_params(batch_size=1, momentum=0.0, nesterov=False).fit(X2, Y2)
+    refit = (
+        clone(est).set_params(batch_size=1, momentum=0.0, nesterov=False).fit(X2, Y2)
+    )
     assert not np.array_equal(refit.coef_, est.coef_)
     # and the clone, refit with the same params, reproduces the model exactly
     np.testing.assert_array_equal(clone(est).fit(X2, Y2).coef_, est.coef_)
@@ -241,13 +303,17 @@ def test_clone_get_params_set_params():
 
 def test_pipeline_with_standard_scaler_equals_manual_scaling():
     rng = np.random.RandomState(0)
-    X_raw = X3 * rng.uniform(1, 100, size=X3.shape[1]) + rng.uniform(-50, 50, X3.shape[1])
+    X_raw = X3 * rng.uniform(1, 100, size=X3.shape[1]) + rng.uniform(
+        -50, 50, X3.shape[1]
+    )
     params = dict(max_iter=20, tol=None, random_state=0, batch_size=4, momentum=0.9)
     pipe = make_pipeline(StandardScaler(), SGDClassifier(**params)).fit(X_raw, Y3)
     scaler = StandardScaler().fit(X_raw)
     manual = SGDClassifier(**params).fit(scaler.transform(X_raw), Y3)
     np.testing.assert_array_equal(pipe[-1].coef_, manual.coef_)
-    np.testing.assert_array_equal(pipe.predict(X_raw), manual.predict(scaler.transform(X_raw)))
+    np.testing.assert_array_equal(
+        pipe.predict(X_raw), manual.predict(scaler.transform(X_raw))
+    )
     assert pipe.score(X_raw, Y3) > 0.8
 
 
@@ -261,9 +327,11 @@ def test_grid_search_matches_cross_val_score():
     for i, params in enumerate(results["params"]):
         expected = cross_val_score(clone(base).set_params(**params), XR, YR, cv=cv)
         np.testing.assert_allclose(
-            results["mean_test_score"][i], expected.mean(), rtol=1e-12,
+            results["mean_test_score"][i],
+            expected.mean(),
+            rtol=1e-12,
             err_msg=f"GridSearchCV score for {params} differs from cross_val_score",
-        )  # fmt: skip
+        )
     best = int(np.argmax(results["mean_test_score"]))
     assert search.best_params_ == results["params"][best]
     assert search.best_estimator_.score(XR, YR) > 0.9
@@ -305,14 +373,23 @@ def test_score_is_accuracy_and_r2():
 
 @pytest.mark.parametrize(
     "est",
-    [SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.05,
-                   random_state=0),
-     SGDClassifier(loss="log_loss", batch_size=8, momentum=0.9,
-                   learning_rate="constant", eta0=0.01, random_state=0),
-     SGDRegressor(random_state=0),
-     SGDRegressor(batch_size=4, momentum=0.5, random_state=0)],
+    [
+        SGDClassifier(
+            loss="log_loss", learning_rate="constant", eta0=0.05, random_state=0
+        ),
+        SGDClassifier(
+            loss="log_loss",
+            batch_size=8,
+            momentum=0.9,
+            learning_rate="constant",
+            eta0=0.01,
+            random_state=0,
+        ),
+        SGDRegressor(random_state=0),
+        SGDRegressor(batch_size=4, momentum=0.5, random_state=0),
+    ],
     ids=["clf", "clf-minibatch", "reg", "reg-minibatch"],
-)  # fmt: skip
+)
 def test_loss_curve_has_one_entry_per_epoch_and_decreases(est):
     """A small, steady rate on an easy problem: the epoch loss goes down.
 
@@ -343,12 +420,18 @@ def test_loss_curve_accumulates_over_partial_fit():
 def test_first_epoch_loss_is_the_mean_sample_loss_along_the_trajectory():
     """One epoch of plain SGD by hand (squared error, constant rate, no penalty)."""
     eta = 0.01
-    est = SGDRegressor(learning_rate="constant", eta0=eta, penalty=None, shuffle=False,
-                       max_iter=1, tol=None).fit(XR, YR)  # fmt: skip
+    est = SGDRegressor(
+        learning_rate="constant",
+        eta0=eta,
+        penalty=None,
+        shuffle=False,
+        max_iter=1,
+        tol=None,
+    ).fit(XR, YR)
     w = np.zeros(XR.shape[1])
     b = 0.0
     losses = []
-    for x, target in zip(XR, YR):
+    for x, target in zip(XR, YR, strict=True):
         p = x @ w + b
         losses.append(0.5 * (p - target) ** 2)
         w -= eta * (p - target) * x
@@ -366,8 +449,13 @@ def test_validation_scores_none_without_early_stopping(cls):
 
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_validation_scores_with_early_stopping_classifier(batch_size):
-    est = SGDClassifier(early_stopping=True, validation_fraction=0.2, random_state=0,
-                        batch_size=batch_size, max_iter=100)  # fmt: skip
+    est = SGDClassifier(
+        early_stopping=True,
+        validation_fraction=0.2,
+        random_state=0,
+        batch_size=batch_size,
+        max_iter=100,
+    )
     est.fit(X2, Y2)
     assert len(est.validation_scores_) == est.n_iter_
     assert est.n_iter_ < 100, "early stopping never stopped on an easy problem"
@@ -380,8 +468,9 @@ def test_validation_scores_with_early_stopping_classifier(batch_size):
 
 
 def test_validation_scores_with_early_stopping_regressor():
-    est = SGDRegressor(early_stopping=True, validation_fraction=0.2, random_state=0,
-                       max_iter=200)  # fmt: skip
+    est = SGDRegressor(
+        early_stopping=True, validation_fraction=0.2, random_state=0, max_iter=200
+    )
     est.fit(XR, YR)
     assert len(est.validation_scores_) == est.n_iter_
     _, val = next(ShuffleSplit(test_size=0.2, random_state=0).split(XR))
@@ -392,11 +481,13 @@ def test_validation_scores_with_early_stopping_regressor():
 
 @pytest.mark.parametrize(
     "est",
-    [SGDClassifier(max_iter=7, tol=None, random_state=0),
-     SGDRegressor(max_iter=7, tol=None, batch_size=4, random_state=0),
-     SGDClassifier(max_iter=50, early_stopping=True, random_state=0)],
+    [
+        SGDClassifier(max_iter=7, tol=None, random_state=0),
+        SGDRegressor(max_iter=7, tol=None, batch_size=4, random_state=0),
+        SGDClassifier(max_iter=50, early_stopping=True, random_state=0),
+    ],
     ids=["clf", "reg-minibatch", "early-stopping"],
-)  # fmt: skip
+)
 def test_verbose_prints_one_line_per_epoch(est, capsys):
     X, y = (XR, YR) if isinstance(est, SGDRegressor) else (X2, Y2)
     quiet = clone(est).fit(X, y)
@@ -405,9 +496,9 @@ def test_verbose_prints_one_line_per_epoch(est, capsys):
     out = capsys.readouterr().out
     epoch_lines = [ln for ln in out.splitlines() if ln.startswith("-- Epoch")]
     assert len(epoch_lines) == loud.n_iter_, out
-    assert [int(re.match(r"-- Epoch (\d+)", ln).group(1)) for ln in epoch_lines] == list(
-        range(1, loud.n_iter_ + 1)
-    )
+    assert [
+        int(re.match(r"-- Epoch (\d+)", ln).group(1)) for ln in epoch_lines
+    ] == list(range(1, loud.n_iter_ + 1))
     # printing must not change training
     np.testing.assert_array_equal(loud.coef_, quiet.coef_)
 
@@ -429,38 +520,56 @@ X_PAR, Y_PAR = _classification(4, n_samples=600, n_features=32, seed=1)
 
 @pytest.mark.parametrize(
     "params",
-    [dict(), dict(batch_size=256, momentum=0.9), dict(batch_size=256, average=True),
-     dict(loss="log_loss", multi_class="multinomial", batch_size=256)],
+    [
+        dict(),
+        dict(batch_size=256, momentum=0.9),
+        dict(batch_size=256, average=True),
+        dict(loss="log_loss", multi_class="multinomial", batch_size=256),
+    ],
     ids=["per-sample-ovr", "minibatch", "minibatch-avg", "multinomial"],
-)  # fmt: skip
+)
 def test_n_jobs_does_not_change_results(params):
     fits = [
-        SGDClassifier(max_iter=3, tol=None, random_state=0, n_jobs=n_jobs,
-                      **params).fit(X_PAR, Y_PAR)
+        SGDClassifier(
+            max_iter=3, tol=None, random_state=0, n_jobs=n_jobs, **params
+        ).fit(X_PAR, Y_PAR)
         for n_jobs in (1, 2, -1, None)
-    ]  # fmt: skip
+    ]
     for est in fits[1:]:
         np.testing.assert_array_equal(
-            est.coef_, fits[0].coef_,
+            est.coef_,
+            fits[0].coef_,
             err_msg=f"n_jobs={est.n_jobs} gives other weights than n_jobs=1",
-        )  # fmt: skip
+        )
         np.testing.assert_array_equal(est.intercept_, fits[0].intercept_)
 
 
 def test_n_jobs_does_not_change_regressor_results():
     X, y = _regression(n_samples=300, n_features=128)
     fits = [
-        SGDRegressor(max_iter=3, tol=None, random_state=0, n_jobs=n_jobs,
-                     batch_size=256, momentum=0.9).fit(X, y)
+        SGDRegressor(
+            max_iter=3,
+            tol=None,
+            random_state=0,
+            n_jobs=n_jobs,
+            batch_size=256,
+            momentum=0.9,
+        ).fit(X, y)
         for n_jobs in (1, 2)
-    ]  # fmt: skip
+    ]
     np.testing.assert_array_equal(fits[1].coef_, fits[0].coef_)
 
 
 def test_warm_start_matches_sklearn():
     """Per-sample warm start continues from coef_ exactly as scikit-learn's does."""
-    params = dict(warm_start=True, shuffle=False, max_iter=2, tol=None,
-                  learning_rate="constant", eta0=0.01)  # fmt: skip
+    params = dict(
+        warm_start=True,
+        shuffle=False,
+        max_iter=2,
+        tol=None,
+        learning_rate="constant",
+        eta0=0.01,
+    )
     ours = SGDRegressor(**params)
     ref = sk_linear_model.SGDRegressor(**params)
     for _ in range(3):
@@ -472,10 +581,14 @@ def test_warm_start_matches_sklearn():
 
 @pytest.mark.parametrize(
     "cls_params",
-    [(SGDClassifier, dict()), (SGDClassifier, dict(batch_size=4, momentum=0.9)),
-     (SGDRegressor, dict()), (SGDRegressor, dict(batch_size=4, momentum=0.9))],
+    [
+        (SGDClassifier, dict()),
+        (SGDClassifier, dict(batch_size=4, momentum=0.9)),
+        (SGDRegressor, dict()),
+        (SGDRegressor, dict(batch_size=4, momentum=0.9)),
+    ],
     ids=["clf", "clf-minibatch", "reg", "reg-minibatch"],
-)  # fmt: skip
+)
 def test_warm_start_continues_from_previous_coef(cls_params):
     cls, params = cls_params
     X, y = (XR, YR) if cls is SGDRegressor else (X3, Y3)
@@ -483,14 +596,20 @@ def test_warm_start_continues_from_previous_coef(cls_params):
     warm = cls(warm_start=True, **base).fit(X, y)
     first_coef, first_intercept = warm.coef_.copy(), warm.intercept_.copy()
     warm.fit(X, y)
-    explicit = cls(**base).fit(X, y, coef_init=first_coef, intercept_init=first_intercept)
+    explicit = cls(**base).fit(
+        X, y, coef_init=first_coef, intercept_init=first_intercept
+    )
     np.testing.assert_array_equal(
-        warm.coef_, explicit.coef_,
+        warm.coef_,
+        explicit.coef_,
         err_msg="warm_start did not start from the previous coef_",
-    )  # fmt: skip
+    )
     np.testing.assert_array_equal(warm.intercept_, explicit.intercept_)
     assert not np.array_equal(warm.coef_, first_coef), "the second fit did nothing"
     cold = cls(warm_start=False, **base).fit(X, y)
     cold_again = cold.fit(X, y)
-    np.testing.assert_array_equal(cold_again.coef_, cls(**base).fit(X, y).coef_,
-                                  err_msg="warm_start=False must restart from zero")  # fmt: skip
+    np.testing.assert_array_equal(
+        cold_again.coef_,
+        cls(**base).fit(X, y).coef_,
+        err_msg="warm_start=False must restart from zero",
+    )

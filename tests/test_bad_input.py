@@ -28,13 +28,15 @@ FAST = dict(max_iter=5, tol=None, random_state=0)
 
 CLASSIFIERS = {
     "per-sample": lambda **kw: SGDClassifier(**{**FAST, **kw}),
-    "mini-batch": lambda **kw: SGDClassifier(**{**FAST, "batch_size": 4,
-                                               "momentum": 0.9, **kw}),  # fmt: skip
+    "mini-batch": lambda **kw: SGDClassifier(
+        **{**FAST, "batch_size": 4, "momentum": 0.9, **kw}
+    ),
 }
 REGRESSORS = {
     "per-sample": lambda **kw: SGDRegressor(**{**FAST, **kw}),
-    "mini-batch": lambda **kw: SGDRegressor(**{**FAST, "batch_size": 4,
-                                              "momentum": 0.9, **kw}),  # fmt: skip
+    "mini-batch": lambda **kw: SGDRegressor(
+        **{**FAST, "batch_size": 4, "momentum": 0.9, **kw}
+    ),
 }
 
 
@@ -54,8 +56,11 @@ ESTIMATORS = [
 @pytest.mark.parametrize(("make", "y"), ESTIMATORS)
 @pytest.mark.parametrize(
     ("bad", "message"),
-    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity"),
-     (-np.inf, "Input X contains infinity")],  # fmt: skip
+    [
+        (np.nan, "Input X contains NaN"),
+        (np.inf, "Input X contains infinity"),
+        (-np.inf, "Input X contains infinity"),
+    ],
 )
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_non_finite_X_raises(make, y, bad, message, sparse):
@@ -132,7 +137,9 @@ def test_zero_samples_raises(make, y):
 
 @pytest.mark.parametrize("make", CLASSIFIERS.values(), ids=CLASSIFIERS.keys())
 def test_one_sample_classifier_raises(make):
-    with pytest.raises(ValueError, match="number of classes has to be greater than one"):
+    with pytest.raises(
+        ValueError, match="number of classes has to be greater than one"
+    ):
         make().fit(X[:1], Y_CLS[:1])
 
 
@@ -164,7 +171,9 @@ def test_single_class_raises(make):
 
 
 def test_partial_fit_single_class_in_classes_raises():
-    with pytest.raises(ValueError, match="number of classes has to be greater than one"):
+    with pytest.raises(
+        ValueError, match="number of classes has to be greater than one"
+    ):
         SGDClassifier(**FAST).partial_fit(X, np.zeros(12), classes=[0])
 
 
@@ -288,8 +297,11 @@ def test_partial_fit_changed_feature_count_raises(make, y):
 @pytest.mark.parametrize(("make", "y"), ESTIMATORS)
 def test_predict_before_fit_raises_not_fitted(make, y):
     est = make()
-    methods = ["predict", "decision_function"] if isinstance(est, SGDClassifier) \
-        else ["predict"]  # fmt: skip
+    methods = (
+        ["predict", "decision_function"]
+        if isinstance(est, SGDClassifier)
+        else ["predict"]
+    )
     for method in methods:
         with pytest.raises(NotFittedError, match="is not fitted yet"):
             getattr(est, method)(X)
@@ -324,11 +336,24 @@ BOTH = [SGDClassifier, SGDRegressor]
     ("params", "message"),
     [
         ({"loss": "foo"}, "The 'loss' parameter of .* must be a str among"),
-        ({"alpha": -1}, r"The 'alpha' parameter of .* must be a float in the range \[0.0, inf\)"),
-        ({"batch_size": 0}, "The 'batch_size' parameter of .* must be an int in the range"),
+        (
+            {"alpha": -1},
+            r"The 'alpha' parameter of .* must be a float in the range \[0.0, inf\)",
+        ),
+        (
+            {"batch_size": 0},
+            "The 'batch_size' parameter of .* must be an int in the range",
+        ),
         ({"batch_size": 2.5}, "The 'batch_size' parameter"),
-        ({"momentum": -0.1}, "The 'momentum' parameter of .* must be a float in the range"),
-        ({"dampening": 2}, r"The 'dampening' parameter of .* must be a float in the range \[0.0, 1.0\]"),
+        (
+            {"momentum": -0.1},
+            "The 'momentum' parameter of .* must be a float in the range",
+        ),
+        (
+            {"dampening": 2},
+            r"The 'dampening' parameter of .* must be a float in the range "
+            r"\[0.0, 1.0\]",
+        ),
         ({"nesterov": "yes"}, "The 'nesterov' parameter"),
         ({"penalty": "l3"}, "The 'penalty' parameter"),
         ({"learning_rate": "fast"}, "The 'learning_rate' parameter"),
@@ -337,7 +362,7 @@ BOTH = [SGDClassifier, SGDRegressor]
         ({"l1_ratio": 1.5}, "The 'l1_ratio' parameter"),
         ({"validation_fraction": 1.0}, "The 'validation_fraction' parameter"),
     ],
-)  # fmt: skip
+)
 def test_invalid_parameter_raises(cls, params, message):
     with pytest.raises(InvalidParameterError, match=message):
         cls(**{**FAST, **params}).fit(X, Y_CLS if cls is SGDClassifier else Y_REG)
@@ -368,14 +393,18 @@ def test_nesterov_needs_momentum_and_no_dampening(cls, momentum, dampening):
 
 @pytest.mark.parametrize("loss", ["hinge", "modified_huber", "squared_error"])
 def test_multinomial_needs_log_loss(loss):
-    with pytest.raises(ValueError, match="multi_class='multinomial' needs loss='log_loss'"):
+    with pytest.raises(
+        ValueError, match="multi_class='multinomial' needs loss='log_loss'"
+    ):
         SGDClassifier(**FAST, loss=loss, multi_class="multinomial").fit(X, Y_CLS)
 
 
 @pytest.mark.parametrize("cls", BOTH)
 def test_optimal_learning_rate_needs_positive_alpha(cls):
     y = Y_CLS if cls is SGDClassifier else Y_REG
-    with pytest.raises(ValueError, match="alpha must be > 0 since learning_rate is 'optimal'"):
+    with pytest.raises(
+        ValueError, match="alpha must be > 0 since learning_rate is 'optimal'"
+    ):
         cls(**FAST, learning_rate="optimal", alpha=0).fit(X, y)
 
 
@@ -383,13 +412,17 @@ def test_optimal_learning_rate_needs_positive_alpha(cls):
 def test_early_stopping_with_partial_fit_raises(cls):
     est = cls(**FAST, early_stopping=True)
     kw = {"classes": [0, 1]} if cls is SGDClassifier else {}
-    with pytest.raises(ValueError, match="early_stopping should be False with partial_fit"):
+    with pytest.raises(
+        ValueError, match="early_stopping should be False with partial_fit"
+    ):
         est.partial_fit(X, Y_CLS if cls is SGDClassifier else Y_REG, **kw)
 
 
 def test_balanced_class_weight_with_partial_fit_raises():
     est = SGDClassifier(**FAST, class_weight="balanced")
-    with pytest.raises(ValueError, match="class_weight 'balanced' is not supported for partial_fit"):
+    with pytest.raises(
+        ValueError, match="class_weight 'balanced' is not supported for partial_fit"
+    ):
         est.partial_fit(X, Y_CLS, classes=[0, 1])
 
 
@@ -400,7 +433,9 @@ def test_passive_aggressive_needs_per_sample(cls, schedule):
     y = Y_CLS if cls is SGDClassifier else Y_REG
     with pytest.raises(ValueError, match="is a per-sample rule"):
         cls(**FAST, loss=loss, learning_rate=schedule, batch_size=4).fit(X, y)
-    with pytest.raises(ValueError, match=f"Learning rate '{schedule}' only works with loss"):
+    with pytest.raises(
+        ValueError, match=f"Learning rate '{schedule}' only works with loss"
+    ):
         cls(**FAST, loss="squared_error", learning_rate=schedule).fit(X, y)
 
 
@@ -422,7 +457,9 @@ DIVERGENCE_MESSAGE = r"diverged at epoch \d+.*smaller eta0"
 
 
 def _assert_finite_model(est):
-    assert np.all(np.isfinite(est.coef_)), f"coef_ not finite after divergence: {est.coef_}"
+    assert np.all(np.isfinite(est.coef_)), (
+        f"coef_ not finite after divergence: {est.coef_}"
+    )
     assert np.all(np.isfinite(est.intercept_)), (
         f"intercept_ not finite after divergence: {est.intercept_}"
     )
@@ -476,10 +513,13 @@ def test_diverging_partial_fit_raises_and_keeps_finite_weights():
 
 shapes = st.tuples(st.integers(2, 12), st.integers(1, 4))
 dtypes = st.sampled_from([np.float32, np.float64])
-configs = st.sampled_from([dict(), dict(batch_size=3), dict(batch_size=3, momentum=0.9)])
+configs = st.sampled_from(
+    [dict(), dict(batch_size=3), dict(batch_size=3, momentum=0.9)]
+)
 
-FUNNEL = settings(max_examples=40, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+FUNNEL = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import log_softmax, softmax
 from sklearn._loss.loss import HalfBinomialLoss, HalfSquaredError, HuberLoss
@@ -99,8 +99,9 @@ def _target(code, draw_sign, draw_real):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS],
-                         ids=lambda c: NAMES[c])  # fmt: skip
+@pytest.mark.parametrize(
+    "code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS], ids=lambda c: NAMES[c]
+)
 @SETTINGS
 @given(p=wide, s=sign, y_real=finite, epsilon=margin)
 def test_loss_matches_sklearn(code, p, s, y_real, epsilon):
@@ -118,8 +119,9 @@ def test_loss_matches_sklearn(code, p, s, y_real, epsilon):
     )
 
 
-@pytest.mark.parametrize("p", [-1e4, -40.0, -37.0, -36.9, -2.0, 0.0, 18.0,
-                               18.5, 33.3, 33.4, 700.0, 1e4])  # fmt: skip
+@pytest.mark.parametrize(
+    "p", [-1e4, -40.0, -37.0, -36.9, -2.0, 0.0, 18.0, 18.5, 33.3, 33.4, 700.0, 1e4]
+)
 @pytest.mark.parametrize("y", [0.0, 1.0])
 def test_log_loss_branch_cutoffs_match_sklearn(p, y):
     """The overflow-safe branches of the log loss, at and around each cut-off."""
@@ -145,11 +147,16 @@ def _kinks(code, y, epsilon):
     return []
 
 
-@pytest.mark.parametrize("code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS],
-                         ids=lambda c: NAMES[c])  # fmt: skip
+@pytest.mark.parametrize(
+    "code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS], ids=lambda c: NAMES[c]
+)
 @SETTINGS
-@given(p=st.floats(-50.0, 50.0), s=sign, y_real=st.floats(-50.0, 50.0),
-       epsilon=st.floats(0.0, 5.0))  # fmt: skip
+@given(
+    p=st.floats(-50.0, 50.0),
+    s=sign,
+    y_real=st.floats(-50.0, 50.0),
+    epsilon=st.floats(0.0, 5.0),
+)
 def test_loss_derivative_is_finite_difference_of_loss(code, p, s, y_real, epsilon):
     y = _target(code, s, y_real)
     h = 1e-6 * max(1.0, abs(p))
@@ -168,8 +175,11 @@ def test_loss_derivative_is_finite_difference_of_loss(code, p, s, y_real, epsilo
     )
 
 
-@pytest.mark.parametrize("code", [codes.HINGE, codes.PERCEPTRON, codes.EPSILON_INSENSITIVE],
-                         ids=lambda c: NAMES[c])  # fmt: skip
+@pytest.mark.parametrize(
+    "code",
+    [codes.HINGE, codes.PERCEPTRON, codes.EPSILON_INSENSITIVE],
+    ids=lambda c: NAMES[c],
+)
 @given(p=finite, s=sign, y_real=finite, epsilon=margin)
 @SETTINGS
 def test_loss_derivative_is_a_subgradient_at_kinks(code, p, s, y_real, epsilon):
@@ -235,9 +245,12 @@ def test_softmax_cross_entropy_matches_scipy(data):
         f"{expected_loss}"
     )
     np.testing.assert_allclose(
-        out, expected_grad, rtol=1e-10, atol=1e-12,
+        out,
+        expected_grad,
+        rtol=1e-10,
+        atol=1e-12,
         err_msg="softmax_cross_entropy's gradient is not softmax - onehot",
-    )  # fmt: skip
+    )
     assert np.array_equal(scores, np.array(values)), "scores were modified"
 
 
@@ -410,8 +423,13 @@ def test_penalty_gradient_is_finite_difference(penalty, w, alpha, l1_ratio):
     )
 
 
-@given(eta=st.floats(1e-6, 10), alpha=alphas, power_t=st.floats(0.0, 2.0),
-       t0=st.floats(1.0, 1e6), t=st.integers(1, 10**7))  # fmt: skip
+@given(
+    eta=st.floats(1e-6, 10),
+    alpha=alphas,
+    power_t=st.floats(0.0, 2.0),
+    t0=st.floats(1.0, 1e6),
+    t=st.integers(1, 10**7),
+)
 @SETTINGS
 def test_per_sample_learning_rate_matches_sklearn_formulas(eta, alpha, power_t, t0, t):
     """``batch=1``: scikit-learn's ``_plain_sgd`` rates at sample counter ``t``."""
@@ -435,11 +453,19 @@ def _per_sample_rate(schedule, eta, alpha, power_t, t0, s):
     return eta / s**power_t
 
 
-@pytest.mark.parametrize("schedule", [codes.OPTIMAL, codes.INVSCALING],
-                         ids=["optimal", "invscaling"])  # fmt: skip
-@given(eta=st.floats(1e-4, 10), alpha=st.floats(1e-6, 1.0),
-       power_t=st.floats(0.0, 2.0), t0=st.floats(1.0, 1e6),
-       t=st.integers(1, 10**6), batch=st.integers(2, 512))  # fmt: skip
+@pytest.mark.parametrize(
+    "schedule", [codes.OPTIMAL, codes.INVSCALING], ids=["optimal", "invscaling"]
+)
+@given(
+    eta=st.floats(1e-4, 10),
+    alpha=st.floats(1e-6, 1.0),
+    power_t=st.floats(0.0, 2.0),
+    t0=st.floats(1.0, 1e6),
+    t=st.integers(1, 10**6),
+    batch=st.integers(2, 512),
+)
+@example(eta=1.0, alpha=1.0, power_t=1.0 + 2.0**-52, t0=1.0, t=1, batch=2)
+@example(eta=1.0, alpha=1.0, power_t=1.0 - 2.0**-40, t0=1.0, t=1, batch=8)
 @SETTINGS
 def test_minibatch_learning_rate_integrates_the_per_sample_rate(
     schedule, eta, alpha, power_t, t0, t, batch
@@ -451,15 +477,20 @@ def test_minibatch_learning_rate_integrates_the_per_sample_rate(
     got = schedules.learning_rate(schedule, eta, alpha, power_t, t0, float(t), batch)
     ref, _ = quad(
         lambda s: _per_sample_rate(schedule, eta, alpha, power_t, t0, s),
-        t - 0.5, t + batch - 0.5, epsrel=1e-12, limit=200,
-    )  # fmt: skip
+        t - 0.5,
+        t + batch - 0.5,
+        epsrel=1e-12,
+        limit=200,
+    )
     assert math.isclose(got, ref, rel_tol=1e-8), (
         f"schedule {schedule}, t={t}, batch={batch}: {got}, integral {ref}"
     )
     # once the rate varies slowly over a batch, the integral is the sum
     if t > 100 * batch:
-        total = sum(_per_sample_rate(schedule, eta, alpha, power_t, t0, t + i)
-                    for i in range(batch))  # fmt: skip
+        total = sum(
+            _per_sample_rate(schedule, eta, alpha, power_t, t0, t + i)
+            for i in range(batch)
+        )
         assert math.isclose(got, total, rel_tol=1e-3), (
             f"step rate {got} is not the sum {total} of the per-sample rates"
         )
@@ -474,8 +505,9 @@ def test_minibatch_constant_rates_are_torch_lr(schedule, eta, t, batch):
     assert got == eta
 
 
-@pytest.mark.parametrize("code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS],
-                         ids=lambda c: NAMES[c])  # fmt: skip
+@pytest.mark.parametrize(
+    "code", CLASSIFICATION + REGRESSION + [codes.LOG_LOSS], ids=lambda c: NAMES[c]
+)
 @given(alpha=st.floats(1e-8, 1.0), epsilon=margin)
 @SETTINGS
 def test_optimal_schedule_starts_at_bottous_rate(code, alpha, epsilon):
@@ -512,8 +544,7 @@ def test_l2_shrink_factor_matches_sklearn(eta, alpha, l1_ratio):
     assert 0.0 <= got <= 1.0
 
 
-@given(w=finite, wscale=st.floats(1e-6, 10.0), u=st.floats(0, 10),
-       q=st.floats(-10, 10))  # fmt: skip
+@given(w=finite, wscale=st.floats(1e-6, 10.0), u=st.floats(0, 10), q=st.floats(-10, 10))
 @SETTINGS
 def test_l1_truncate_is_tsuruokas_rule_on_the_actual_weight(w, wscale, u, q):
     """Tsuruoka et al. (2009) on the true weight ``w``; fastsgd stores ``w/wscale``.
@@ -562,13 +593,19 @@ def _same(a, b, scale=0.0):
 def _loss_operand_scale(code, y, p, epsilon, derivative):
     """Magnitude of the operands of the loss expression (its rounding unit)."""
     m = max(1.0, abs(p), abs(y), epsilon)
-    squared = code in (codes.MODIFIED_HUBER, codes.SQUARED_HINGE, codes.SQUARED_ERROR,
-                       codes.HUBER, codes.SQUARED_EPSILON_INSENSITIVE)  # fmt: skip
+    squared = code in (
+        codes.MODIFIED_HUBER,
+        codes.SQUARED_HINGE,
+        codes.SQUARED_ERROR,
+        codes.HUBER,
+        codes.SQUARED_EPSILON_INSENSITIVE,
+    )
     return m * m if squared and not derivative else m
 
 
-@given(code=st.sampled_from(sorted(NAMES)), p=wide, s=sign, y_real=finite,
-       epsilon=margin)  # fmt: skip
+@given(
+    code=st.sampled_from(sorted(NAMES)), p=wide, s=sign, y_real=finite, epsilon=margin
+)
 @SETTINGS
 def test_compiled_losses_match_python(code, p, s, y_real, epsilon):
     y = _target(code, s, y_real)
@@ -623,16 +660,30 @@ def _exact_loss(code, y, p, epsilon):
 
 
 def _no_accuracy_loss(compiled, python, exact):
-    return abs(compiled - exact) <= 2 * abs(python - exact) + 8 * EPS * abs(exact) + 2.0**-1070
+    return (
+        abs(compiled - exact)
+        <= 2 * abs(python - exact) + 8 * EPS * abs(exact) + 2.0**-1070
+    )
 
 
-SMOOTH = [codes.LOG_LOSS, codes.MODIFIED_HUBER, codes.SQUARED_HINGE, codes.SQUARED_ERROR,
-          codes.HUBER, codes.SQUARED_EPSILON_INSENSITIVE]  # fmt: skip
+SMOOTH = [
+    codes.LOG_LOSS,
+    codes.MODIFIED_HUBER,
+    codes.SQUARED_HINGE,
+    codes.SQUARED_ERROR,
+    codes.HUBER,
+    codes.SQUARED_EPSILON_INSENSITIVE,
+]
 
 
 @pytest.mark.parametrize("code", SMOOTH, ids=lambda c: NAMES[c])
-@given(p=st.floats(-100, 100), s=sign, y_real=st.floats(-100, 100),
-       epsilon=st.floats(0.0, 10.0))  # fmt: skip
+@given(
+    p=st.floats(-100, 100),
+    s=sign,
+    y_real=st.floats(-100, 100),
+    epsilon=st.floats(0.0, 10.0),
+)
+@example(p=5.0, s=1.0, y_real=0.0, epsilon=0.0)
 @SETTINGS
 def test_compiled_losses_are_as_accurate_as_python(code, p, s, y_real, epsilon):
     y = _target(code, s, y_real)
@@ -650,13 +701,18 @@ def test_compiled_losses_are_as_accurate_as_python(code, p, s, y_real, epsilon):
         )
 
 
-@pytest.mark.parametrize(("y", "p"), [(1.0, 10.0), (1.0, 30.0), (1.0, 36.9),
-                                      (0.0, -10.0), (0.0, -30.0), (1.0, 3.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("y", "p"),
+    [(1.0, 10.0), (1.0, 30.0), (1.0, 36.9), (0.0, -10.0), (0.0, -30.0), (1.0, 3.0)],
+)
 def test_compiled_log_loss_gradient_of_confident_samples(y, p):
     """Well-classified samples: the gradient ``sigmoid(p) - y`` is tiny but exact
     in scikit-learn (``-e / (1 + e)``, ``e = exp(-p)``); it must stay so."""
-    sk = float(HalfBinomialLoss().gradient(y_true=np.array([y]),
-                                           raw_prediction=np.array([p]))[0])  # fmt: skip
+    sk = float(
+        HalfBinomialLoss().gradient(y_true=np.array([y]), raw_prediction=np.array([p]))[
+            0
+        ]
+    )
     compiled = cpu.loss_derivative(codes.LOG_LOSS, y, p, 0.0)
     python = losses.loss_derivative(codes.LOG_LOSS, y, p, 0.0)
     assert math.isclose(python, sk, rel_tol=4 * EPS), (python, sk)
@@ -667,6 +723,7 @@ def test_compiled_log_loss_gradient_of_confident_samples(y, p):
 
 
 @given(data=score_vectors)
+@example(data=([15.0, 16.0], 0))
 @SETTINGS
 def test_compiled_softmax_cross_entropy_matches_python(data):
     values, label = data
@@ -687,6 +744,8 @@ def test_compiled_softmax_cross_entropy_matches_python(data):
 
 
 @given(data=score_vectors)
+@example(data=([4.0, 0.0], 0))
+@example(data=([2048.0, 2041.0], 0))
 @SETTINGS
 def test_compiled_softmax_cross_entropy_is_as_accurate_as_python(data):
     mpmath = pytest.importorskip("mpmath")
@@ -696,8 +755,9 @@ def test_compiled_softmax_cross_entropy_is_as_accurate_as_python(data):
         mp_scores = [mpmath.mpf(v) for v in values]
         lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in mp_scores))
         exact_loss = float(lse - mp_scores[label])
-        exact_grad = [float(mpmath.exp(v - lse)) - (k == label)
-                      for k, v in enumerate(mp_scores)]  # fmt: skip
+        exact_grad = [
+            float(mpmath.exp(v - lse)) - (k == label) for k, v in enumerate(mp_scores)
+        ]
     out_py = np.empty_like(scores)
     out_jit = np.empty_like(scores)
     loss_py = losses.softmax_cross_entropy(scores, label, out_py)
@@ -709,16 +769,24 @@ def test_compiled_softmax_cross_entropy_is_as_accurate_as_python(data):
     )
     for k in range(scores.shape[0]):
         assert _no_accuracy_loss(out_jit[k], out_py[k], exact_grad[k]) or (
-            abs(out_jit[k] - exact_grad[k]) <= 4 * EPS  # 1 - p for p ~ 1 rounds to ulp(1)
+            abs(out_jit[k] - exact_grad[k])
+            <= 4 * EPS  # 1 - p for p ~ 1 rounds to ulp(1)
         ), (k, out_jit[k], out_py[k], exact_grad[k])
 
 
-@given(eta=st.floats(1e-6, 10), alpha=alphas, power_t=st.floats(0.0, 2.0),
-       t0=st.floats(1.0, 1e6), t=st.integers(1, 10**7), batch=st.integers(1, 512),
-       schedule=st.sampled_from(sorted(codes.SCHEDULE_CODES.values())))  # fmt: skip
+@given(
+    eta=st.floats(1e-6, 10),
+    alpha=alphas,
+    power_t=st.floats(0.0, 2.0),
+    t0=st.floats(1.0, 1e6),
+    t=st.integers(1, 10**7),
+    batch=st.integers(1, 512),
+    schedule=st.sampled_from(sorted(codes.SCHEDULE_CODES.values())),
+)
 @SETTINGS
-def test_compiled_learning_rate_matches_python(eta, alpha, power_t, t0, t, batch,
-                                               schedule):  # fmt: skip
+def test_compiled_learning_rate_matches_python(
+    eta, alpha, power_t, t0, t, batch, schedule
+):
     a = schedules.learning_rate(schedule, eta, alpha, power_t, t0, float(t), batch)
     b = cpu.learning_rate(schedule, eta, alpha, power_t, t0, float(t), batch)
     assert _same(a, b), (
@@ -726,16 +794,26 @@ def test_compiled_learning_rate_matches_python(eta, alpha, power_t, t0, t, batch
     )
 
 
-@given(penalty=st.sampled_from(PENALTIES), alpha=alphas, l1_ratio=ratios, w=finite,
-       sq=st.floats(0, 1e6), l1=st.floats(0, 1e3))  # fmt: skip
+@given(
+    penalty=st.sampled_from(PENALTIES),
+    alpha=alphas,
+    l1_ratio=ratios,
+    w=finite,
+    sq=st.floats(0, 1e6),
+    l1=st.floats(0, 1e3),
+)
 @SETTINGS
 def test_compiled_penalties_match_python(penalty, alpha, l1_ratio, w, sq, l1):
     a = updates.penalty_gradient(penalty, alpha, l1_ratio, w)
     b = cpu.penalty_gradient(penalty, alpha, l1_ratio, w)
-    assert _same(a, b, alpha * abs(w)), f"penalty_gradient: Python {a!r}, compiled {b!r}"
+    assert _same(a, b, alpha * abs(w)), (
+        f"penalty_gradient: Python {a!r}, compiled {b!r}"
+    )
     a = updates.penalty_value(penalty, alpha, l1_ratio, sq, l1)
     b = cpu.penalty_value(penalty, alpha, l1_ratio, sq, l1)
-    assert _same(a, b, alpha * (sq + l1)), f"penalty_value: Python {a!r}, compiled {b!r}"
+    assert _same(a, b, alpha * (sq + l1)), (
+        f"penalty_value: Python {a!r}, compiled {b!r}"
+    )
 
 
 @given(case=momentum_cases)
@@ -757,21 +835,41 @@ def test_compiled_momentum_step_matches_python(case):
     assert math.isclose(buf_py, buf_jit, rel_tol=1e-12, abs_tol=1e-12)
 
 
-@given(mean=finite, value=finite, count=st.integers(1, 1000), eta=st.floats(0, 10),
-       alpha=st.floats(0, 10), l1_ratio=ratios, v=finite,
-       wscale=st.floats(1e-6, 10.0), u=st.floats(0, 10), q=st.floats(-10, 10))  # fmt: skip
+@given(
+    mean=finite,
+    value=finite,
+    count=st.integers(1, 1000),
+    eta=st.floats(0, 10),
+    alpha=st.floats(0, 10),
+    l1_ratio=ratios,
+    v=finite,
+    wscale=st.floats(1e-6, 10.0),
+    u=st.floats(0, 10),
+    q=st.floats(-10, 10),
+)
 @SETTINGS
-def test_compiled_update_pieces_match_python(mean, value, count, eta, alpha, l1_ratio,
-                                             v, wscale, u, q):  # fmt: skip
+def test_compiled_update_pieces_match_python(
+    mean, value, count, eta, alpha, l1_ratio, v, wscale, u, q
+):
     checks = [
-        ("running_mean", updates.running_mean(mean, value, float(count)),
-         cpu.running_mean(mean, value, float(count)), max(abs(mean), abs(value))),
-        ("l2_shrink_factor", updates.l2_shrink_factor(eta, alpha, l1_ratio),
-         cpu.l2_shrink_factor(eta, alpha, l1_ratio),
-         max(1.0, (1.0 - l1_ratio) * eta * alpha)),
-        ("l1_truncate", updates.l1_truncate(v, wscale, u, q),
-         cpu.l1_truncate(v, wscale, u, q),
-         max(abs(v), (abs(u) + abs(q)) / wscale)),
-    ]  # fmt: skip
+        (
+            "running_mean",
+            updates.running_mean(mean, value, float(count)),
+            cpu.running_mean(mean, value, float(count)),
+            max(abs(mean), abs(value)),
+        ),
+        (
+            "l2_shrink_factor",
+            updates.l2_shrink_factor(eta, alpha, l1_ratio),
+            cpu.l2_shrink_factor(eta, alpha, l1_ratio),
+            max(1.0, (1.0 - l1_ratio) * eta * alpha),
+        ),
+        (
+            "l1_truncate",
+            updates.l1_truncate(v, wscale, u, q),
+            cpu.l1_truncate(v, wscale, u, q),
+            max(abs(v), (abs(u) + abs(q)) / wscale),
+        ),
+    ]
     for name, a, b, scale in checks:
         assert _same(a, b, scale), f"{name}: Python {a!r}, compiled {b!r}"

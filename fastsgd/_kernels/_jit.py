@@ -1,8 +1,10 @@
 """The one place where Numba compile options are set.
 
 ``FASTMATH`` allows re-association (so reductions vectorise) and FMA
-contraction, but not ``nnan``/``ninf``: the trainer relies on NaN and inf
-surviving to detect a diverging fit. Re-association makes a sum's rounding
+contraction, but not ``nnan``/``ninf`` (the trainer relies on NaN and inf
+surviving to detect a diverging fit) nor ``nsz``: with ``reassoc`` it lets
+LLVM rewrite the log-loss gradient and the cross-entropy into forms that
+cancel catastrophically. Re-association makes a sum's rounding
 depend on the compiled code, never on the thread count: every reduction runs
 in a fixed order inside one thread.
 """
@@ -12,12 +14,12 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-FASTMATH = {"reassoc", "contract", "nsz"}
+FASTMATH = {"reassoc", "contract"}
 
 #: The per-sample kernel reproduces scikit-learn's arithmetic: no FMA
 #: contraction, which would change single roundings such as
 #: ``b += u * intercept_decay`` (two opposite updates would not cancel).
-FASTMATH_NO_FMA = {"reassoc", "nsz"}
+FASTMATH_NO_FMA = {"reassoc"}
 
 
 def cpu_function(fn):
@@ -29,15 +31,15 @@ def cpu_function(fn):
     return numba.njit(inline="always", fastmath=FASTMATH, nogil=True)(fn)
 
 
-def cpu_kernel(fn=None, *, fastmath=FASTMATH):
-    """Compile an epoch kernel: parallel (``prange``), cached, GIL released.
+def cpu_kernel(fn=None, *, fastmath=FASTMATH, parallel=True):
+    """Compile a kernel called from Python: cached, GIL released.
 
-    Functions inlined into a kernel (``cpu_function``) take the kernel's
-    ``fastmath`` flags.
+    ``parallel`` for the epoch kernels (``prange``). Functions inlined into a
+    kernel (``cpu_function``) take the kernel's ``fastmath`` flags.
     """
     if fn is None:
-        return lambda f: cpu_kernel(f, fastmath=fastmath)
-    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=True)(fn)
+        return lambda f: cpu_kernel(f, fastmath=fastmath, parallel=parallel)
+    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=parallel)(fn)
 
 
 @intrinsic

@@ -327,7 +327,7 @@ def sgd_epoch_per_sample(
                 t += 1.0
 
 
-@cpu_kernel(fastmath=FASTMATH_NO_FMA)
+@cpu_kernel(fastmath=FASTMATH_NO_FMA, parallel=False)
 def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
     """Fold every head's ``wscale`` and lazy average into its arrays."""
     for k in range(coef.shape[0]):

@@ -44,6 +44,8 @@ def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t, batch):
         hi = t + batch - 0.5
         if power_t == 1.0:
             return eta * math.log(hi / lo)
+        # (hi**e - lo**e) / e, written with expm1 so that it stays accurate
+        # as e = 1 - power_t approaches 0 (where it tends to log(hi / lo)).
         e = 1.0 - power_t
-        return eta * (math.pow(hi, e) - math.pow(lo, e)) / e
+        return eta * (math.expm1(e * math.log(hi)) - math.expm1(e * math.log(lo))) / e
     return eta
