@@ -36,16 +36,18 @@ def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t, batch):
         c = optimal_t0 + t - 1.0
         if batch == 1:
             return 1.0 / (alpha * c)
-        return math.log((c + batch - 0.5) / (c - 0.5)) / alpha
+        return math.log1p(batch / (c - 0.5)) / alpha
     elif schedule == INVSCALING:
         if batch == 1:
             return eta / math.pow(t, power_t)
-        lo = t - 0.5 if t > 1.0 else 0.5
-        hi = t + batch - 0.5
-        if power_t == 1.0:
-            return eta * math.log(hi / lo)
-        # (hi**e - lo**e) / e, written with expm1 so that it stays accurate
-        # as e = 1 - power_t approaches 0 (where it tends to log(hi / lo)).
+        lo = t - 0.5
+        # The integral of eta * s**-power_t over [lo, hi], as
+        # lo**e * expm1(e * log(hi / lo)) / e with e = 1 - power_t: accurate
+        # whether e is near 0 (it tends to log(hi / lo)) or the two powers
+        # nearly cancel.
+        log_ratio = math.log1p(batch / lo)
         e = 1.0 - power_t
-        return eta * (math.expm1(e * math.log(hi)) - math.expm1(e * math.log(lo))) / e
+        if e == 0.0:
+            return eta * log_ratio
+        return eta * math.pow(lo, e) * math.expm1(e * log_ratio) / e
     return eta
