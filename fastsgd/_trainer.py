@@ -147,6 +147,11 @@ class LinearState:
                "intercept_buf", "eta")  # fmt: skip
     _SCALARS = ("t", "n_steps", "n_averaged")
 
+    def cast(self, dtype):
+        """Continue in another dtype (``partial_fit`` given float32 after float64)."""
+        for name in ("coef", "avg_coef", "coef_buf"):
+            setattr(self, name, getattr(self, name).astype(dtype))
+
     def snapshot(self):
         """Copies of everything an epoch changes (for a divergence roll-back)."""
         snap = {name: getattr(self, name).copy() for name in self._ARRAYS}

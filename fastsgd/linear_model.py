@@ -10,6 +10,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -158,6 +159,30 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
             raise ValueError("coef_init and intercept_init must be finite.")
         return _trainer.LinearState.create(coef, intercept, config)
+
+    def _fit_encoded(self, X, targets, sample_weight, coef_init, intercept_init,
+                     max_iter, n_heads, first_call, split_on):  # fmt: skip
+        """What ``fit`` and ``partial_fit`` share once ``y`` is encoded.
+
+        ``split_on`` is what the early-stopping split stratifies on (the class
+        labels) or shuffles (regression targets).
+        """
+        sample_weight = check_sample_weight(
+            sample_weight, X, allow_all_zero=self.early_stopping
+        )
+        config = self._config(is_sparse=sp.issparse(X))
+        if first_call or coef_init is not None or not hasattr(self, "_state"):
+            self._state = self._new_state(
+                n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config
+            )
+            self._loss_history = []
+        elif self._state.coef.dtype != X.dtype:
+            self._state.cast(X.dtype)
+        validation_mask = validation_split(
+            self, split_on, sample_weight, stratify=self._task != codes.REGRESSION
+        )
+        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
+        return self
 
     def _train(self, X, targets, sample_weight, max_iter, config, validation_mask):
         """Run the trainer on validated input; publish the fitted attributes."""
@@ -486,29 +511,11 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
                 "class"
             )
         targets = self._encode_targets(y, X.dtype)
-        sample_weight = check_sample_weight(
-            sample_weight, X, allow_all_zero=self.early_stopping
-        )
-        config = self._config(is_sparse=hasattr(X, "indptr"))
         n_heads = 1 if n_classes == 2 else n_classes
-        if first_call or coef_init is not None or not hasattr(self, "_state"):
-            self._state = self._new_state(
-                n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config
-            )
-            self._loss_history = []
-        elif self._state.coef.dtype != X.dtype:
-            self._state = self._cast_state(X.dtype)
-        validation_mask = validation_split(
-            self, targets[1], sample_weight, stratify=True
-        )
-        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
-        return self
-
-    def _cast_state(self, dtype):
-        state = self._state
-        for name in ("coef", "avg_coef", "coef_buf"):
-            setattr(state, name, getattr(state, name).astype(dtype))
-        return state
+        return self._fit_encoded(
+            X, targets, sample_weight, coef_init, intercept_init, max_iter, n_heads,
+            first_call, split_on=targets[1],
+        )  # fmt: skip
 
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model with stochastic gradient descent.
@@ -827,18 +834,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
             np.ones(1),
             np.ones(1),
         )
-        sample_weight = check_sample_weight(
-            sample_weight, X, allow_all_zero=self.early_stopping
-        )
-        config = self._config(is_sparse=hasattr(X, "indptr"))
-        if first_call or coef_init is not None or not hasattr(self, "_state"):
-            self._state = self._new_state(
-                1, X.shape[1], X.dtype, coef_init, intercept_init, config
-            )
-            self._loss_history = []
-        validation_mask = validation_split(self, y, sample_weight, stratify=False)
-        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
-        return self
+        return self._fit_encoded(
+            X, targets, sample_weight, coef_init, intercept_init, max_iter, 1,
+            first_call, split_on=y,
+        )  # fmt: skip
 
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model with stochastic gradient descent.

@@ -534,3 +534,29 @@ def test_fortran_float32_is_converted_not_upcast():
     )
     assert est.coef_.dtype == np.float32, f"Fortran float32 trained {est.coef_.dtype}"
     assert_same_model(est, ref, "Fortran vs C-ordered float32 input")
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_partial_fit_follows_a_change_of_dtype(estimator, batch_size):
+    """float64 batches then a float32 one: training goes on in float32 and agrees
+    with the all-float64 stream to float32 precision."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 5)
+    if estimator == "classifier":
+        y = (X[:, 0] + 0.3 * rng.randn(64) > 0).astype(int)
+        make = lambda: SGDClassifier(batch_size=batch_size, shuffle=False)  # noqa: E731
+        extra = {"classes": [0, 1]}
+    else:
+        y = X @ np.arange(1.0, 6.0)
+        make = lambda: SGDRegressor(batch_size=batch_size, shuffle=False)  # noqa: E731
+        extra = {}
+    mixed, plain = make(), make()
+    for part, dtype in ((slice(0, 32), np.float64), (slice(32, 64), np.float32)):
+        mixed.partial_fit(X[part].astype(dtype), y[part], **extra)
+        plain.partial_fit(X[part], y[part], **extra)
+    assert mixed.coef_.dtype == np.float32, "coef_ should follow the last batch's dtype"
+    np.testing.assert_allclose(
+        mixed.coef_, plain.coef_, rtol=1e-4, atol=1e-5,
+        err_msg="a float32 batch after float64 ones trains a different model",
+    )  # fmt: skip

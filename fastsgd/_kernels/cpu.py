@@ -46,7 +46,7 @@ FEATURE_BLOCK = 64
 CHUNK = 64
 
 #: How many samples ahead the per-sample loop prefetches rows.
-PREFETCH_AHEAD = 4
+PREFETCH_AHEAD = 8
 
 
 # --------------------------------------------------------------------------
@@ -111,11 +111,13 @@ def gather_in_order(y_float, y_class, sample_weight, order):
 
 
 @cpu_function
-def prefetch_row(X_data, X_indptr, n_features, is_sparse, i):
-    """Ask the CPU to start loading row ``i`` (its first 16 cache lines)."""
+def prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse, i):
+    """Ask the CPU to start loading row ``i`` (up to 128 values and, for CSR, indices)."""
     if is_sparse:
         start = X_indptr[i]
         stop = min(X_indptr[i + 1], start + 128)
+        for jj in range(start, stop, 16):
+            prefetch(X_indices, jj)
     else:
         start = i * n_features
         stop = start + min(n_features, 128)
@@ -301,7 +303,7 @@ def sgd_epoch_per_sample(
         t = t_start
         for idx in range(m):
             if idx + PREFETCH_AHEAD < m:
-                prefetch_row(X_data, X_indptr, n_features, is_sparse,
+                prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse,
                              order[idx + PREFETCH_AHEAD])  # fmt: skip
             i = order[idx]
             x_values, x_indices = row_slices(
@@ -391,7 +393,7 @@ def _chunk_gradient(
     n_heads = coef.shape[0]
     for pos in range(first, last):
         if pos + PREFETCH_AHEAD < last:
-            prefetch_row(X_data, X_indptr, n_features, is_sparse,
+            prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse,
                          order[pos + PREFETCH_AHEAD])  # fmt: skip
         x_values, x_indices = row_slices(
             X_data, X_indices, X_indptr, n_features, is_sparse, order[pos]
