@@ -22,8 +22,20 @@ FASTMATH = {"reassoc", "contract"}
 FASTMATH_NO_FMA = {"reassoc"}
 
 
+def cpu_math(fn):
+    """Compile a math-layer function for the CPU with IEEE semantics.
+
+    For the few formulas that re-association spoils (the cross-entropy's
+    ``log(total) - (score - top)`` becomes ``(log(total) + top) - score``):
+    compiled on their own without fast-math and called, not inlined (LLVM does
+    not inline across differing fast-math attributes). The others are
+    ``cpu_function``s: inlined, so they take the kernel's flags.
+    """
+    return numba.njit(cache=True, nogil=True)(fn)
+
+
 def cpu_function(fn):
-    """Compile a math-layer or helper function for the CPU, inlined into callers.
+    """Compile a kernel helper (row access, a step of a kernel), inlined into callers.
 
     ``inline="always"`` inlines at Numba's IR level, so the kernel's loops see
     the helper's body and LLVM can vectorise across it.

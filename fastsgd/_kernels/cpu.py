@@ -22,14 +22,20 @@ thread count never changes the result either.
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels._jit import FASTMATH_NO_FMA, cpu_function, cpu_kernel, prefetch
+from fastsgd._kernels._jit import (
+    FASTMATH_NO_FMA,
+    cpu_function,
+    cpu_kernel,
+    cpu_math,
+    prefetch,
+)
 from fastsgd._math import codes, losses, schedules, updates
 
 loss_value = cpu_function(losses.loss_value)
 loss_derivative = cpu_function(losses.loss_derivative)
 binary_target = cpu_function(losses.binary_target)
 clip_derivative = cpu_function(losses.clip_derivative)
-softmax_cross_entropy = cpu_function(losses.softmax_cross_entropy)
+softmax_cross_entropy = cpu_math(losses.softmax_cross_entropy)
 learning_rate = cpu_function(schedules.learning_rate)
 penalty_gradient = cpu_function(updates.penalty_gradient)
 penalty_value = cpu_function(updates.penalty_value)
