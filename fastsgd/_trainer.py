@@ -104,8 +104,26 @@ class LinearConfig:
         return self.batch_size == 1 and self.momentum == 0.0
 
 
+class _RollBack:
+    """``snapshot()``/``restore()`` of the arrays (``_ARRAYS``) and scalars
+    (``_SCALARS``) an epoch changes, for the roll-back after a divergence."""
+
+    _ARRAYS = ()
+    _SCALARS = ()
+
+    def snapshot(self):
+        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        return snap | {name: getattr(self, name) for name in self._SCALARS}
+
+    def restore(self, snap):
+        for name in self._ARRAYS:
+            getattr(self, name)[...] = snap[name]
+        for name in self._SCALARS:
+            setattr(self, name, snap[name])
+
+
 @dataclass
-class LinearState:
+class LinearState(_RollBack):
     """Parameters and optimizer state that ``partial_fit`` resumes."""
 
     coef: np.ndarray
@@ -151,19 +169,6 @@ class LinearState:
         """Continue in another dtype (``partial_fit`` given float32 after float64)."""
         for name in ("coef", "avg_coef", "coef_buf"):
             setattr(self, name, getattr(self, name).astype(dtype))
-
-    def snapshot(self):
-        """Copies of everything an epoch changes (for a divergence roll-back)."""
-        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
-        return snap | {name: getattr(self, name) for name in self._SCALARS}
-
-    def restore(self, snap):
-        for name, value in snap.items():
-            current = getattr(self, name)
-            if isinstance(current, np.ndarray):
-                current[...] = value
-            else:
-                setattr(self, name, value)
 
     def published(self, average):
         """``(coef, intercept)`` to expose: averaged once averaging has begun."""
@@ -401,7 +406,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     return log
 
 
-class _PerSampleCall:
+class _PerSampleCall(_RollBack):
     """scikit-learn's per-call state of ``_plain_sgd``: scale, lazy average, L1.
 
     ``w = wscale * v`` and the lazy average (``avg_a``, ``avg_b``) live for
@@ -423,13 +428,6 @@ class _PerSampleCall:
         self.sq_norm = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
         self.l1_norm = np.abs(coef).sum(axis=1, dtype=np.float64)
         self.averaging = config.average > 0
-
-    def snapshot(self):
-        return {name: getattr(self, name).copy() for name in self._ARRAYS}
-
-    def restore(self, snap):
-        for name, value in snap.items():
-            getattr(self, name)[...] = value
 
     def true_coef(self, coef):
         """``w = wscale * v`` (a new array)."""
