@@ -160,6 +160,23 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             raise ValueError("coef_init and intercept_init must be finite.")
         return _trainer.LinearState.create(coef, intercept, config)
 
+    def _start_fit(self, coef_init, intercept_init):
+        """Validate the parameters and forget the last fit (``warm_start`` keeps
+        its ``coef_``/``intercept_`` as the starting point, unless given).
+
+        Returns the ``(coef_init, intercept_init)`` to start from.
+        """
+        self._validate_params()
+        self._check_settings()
+        if self.warm_start and hasattr(self, "coef_"):
+            coef_init = self.coef_ if coef_init is None else coef_init
+            intercept_init = (
+                self.intercept_ if intercept_init is None else intercept_init
+            )
+        for name in ("classes_", "_state", "_loss_history"):
+            self.__dict__.pop(name, None)
+        return coef_init, intercept_init
+
     def _fit_encoded(self, X, targets, sample_weight, coef_init, intercept_init,
                      max_iter, n_heads, first_call, split_on):  # fmt: skip
         """What ``fit`` and ``partial_fit`` share once ``y`` is encoded.
@@ -538,15 +555,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         self : SGDClassifier
             The fitted estimator.
         """
-        self._validate_params()
-        self._check_settings()
-        if self.warm_start and hasattr(self, "coef_"):
-            coef_init = self.coef_ if coef_init is None else coef_init
-            intercept_init = (
-                self.intercept_ if intercept_init is None else intercept_init
-            )
-        for name in ("classes_", "_state", "_loss_history"):
-            self.__dict__.pop(name, None)
+        coef_init, intercept_init = self._start_fit(coef_init, intercept_init)
         self._fit_or_partial(
             X, y, _CLASSES_FROM_Y, sample_weight, coef_init, intercept_init,
             self.max_iter, first_call=True,
@@ -860,15 +869,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self : SGDRegressor
             The fitted estimator.
         """
-        self._validate_params()
-        self._check_settings()
-        if self.warm_start and hasattr(self, "coef_"):
-            coef_init = self.coef_ if coef_init is None else coef_init
-            intercept_init = (
-                self.intercept_ if intercept_init is None else intercept_init
-            )
-        for name in ("_state", "_loss_history"):
-            self.__dict__.pop(name, None)
+        coef_init, intercept_init = self._start_fit(coef_init, intercept_init)
         self._fit_or_partial(
             X, y, sample_weight, coef_init, intercept_init, self.max_iter, True
         )

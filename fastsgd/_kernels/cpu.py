@@ -475,7 +475,8 @@ def sgd_epoch_minibatch(
     averaging counts a step once ``samples_seen`` reaches ``average``.
     Scratch: ``scores``/``deriv`` are ``(n_chunks_max, n_heads)``,
     ``partial`` is ``(n_chunks_max, n_heads, n_features)`` of zeros,
-    ``partial_b`` and ``loss_sum``'s companion are ``(n_chunks_max, n_heads)``.
+    ``partial_b`` is ``(n_chunks_max, n_heads)`` of zeros (``minibatch_scratch``
+    makes them). The epoch's loss is added to ``loss_sum``.
     Returns ``(steps, n_averaged)``.
     """
     n_heads = coef.shape[0]
