@@ -1,9 +1,10 @@
-"""fastsgd: scikit-learn's SGD estimators, trained by Numba kernels.
+"""fastsgd: scikit-learn's SGD and MLP estimators, trained by Numba kernels.
 
->>> from fastsgd import SGDClassifier, SGDRegressor
+>>> from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor
 """
 
 from fastsgd.linear_model import SGDClassifier, SGDRegressor
+from fastsgd.neural_network import MLPClassifier, MLPRegressor
 
-__all__ = ["SGDClassifier", "SGDRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "SGDClassifier", "SGDRegressor"]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from fastsgd._kernels.cpu import empty_index
 
 
-def validate_X_y(estimator, X, y, *, reset, y_numeric=False):
+def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False):
     """Validate ``X`` and ``y`` through the one funnel."""
     return validate_data(
         estimator,
@@ -25,6 +25,7 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False):
         order="C",
         accept_large_sparse=False,
         y_numeric=y_numeric,
+        multi_output=multi_output,
         reset=reset,
     )
 

@@ -34,12 +34,12 @@ class DivergenceError(ValueError):
     estimator keeps the weights of the last finite epoch.
     """
 
-    def __init__(self, epoch, eta0):
+    def __init__(self, epoch, eta0, rate_name="eta0"):
         super().__init__(
             f"Training diverged at epoch {epoch}: the loss or the weights became "
-            f"non-finite (inf or NaN). Try a smaller eta0 (now {eta0:g}) or another "
-            "learning_rate, or scale the input (e.g. StandardScaler). The weights "
-            f"of epoch {epoch - 1} are kept."
+            f"non-finite (inf or NaN). Try a smaller {rate_name} (now {eta0:g}) or "
+            "another learning_rate, or scale the input (e.g. StandardScaler). The "
+            f"weights of epoch {epoch - 1} are kept."
         )
         self.epoch = epoch
 

@@ -57,3 +57,31 @@ SCHEDULE_CODES = {
 REGRESSION = 0  # one head, real-valued target
 ONE_VS_REST = 1  # one binary head per class (one head in the binary case)
 MULTINOMIAL = 2  # one softmax over all heads
+
+# Activations of the multi-layer perceptron (hidden layers; the output layer
+# uses IDENTITY, LOGISTIC, SOFTMAX or EXP).
+IDENTITY = 0
+LOGISTIC = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+EXP = 5
+
+ACTIVATION_CODES = {
+    "identity": IDENTITY,
+    "logistic": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+    "softmax": SOFTMAX,
+    "exp": EXP,
+}
+
+# Optimizers of the multi-layer perceptron. GRADIENT_ONLY computes the
+# gradient without a step (the L-BFGS objective).
+SGD = 0
+ADAM = 1
+ADAMW = 2
+GRADIENT_ONLY = 3
+
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM, "adamw": ADAMW, "lbfgs": GRADIENT_ONLY}
+FORWARD_ONLY = 4  # prediction: the forward pass alone

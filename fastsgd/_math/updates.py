@@ -14,7 +14,7 @@ Tsuruoka's cumulative L1 truncation, applied to ``w = wscale * v``.
 
 import math
 
-from fastsgd._math.codes import ELASTICNET, L1, L2
+from fastsgd._math.codes import ADAM, ADAMW, ELASTICNET, L1, L2, SGD
 
 
 def penalty_gradient(penalty, alpha, l1_ratio, w):
@@ -80,3 +80,56 @@ def l1_truncate(v, wscale, u, q):
     elif wscale * v < 0.0:
         return min(0.0, v + (u - q) / wscale)
     return v
+
+
+def mlp_step(solver, w, g, s1, s2, lr, momentum, nesterov, beta1, beta2, eps,
+             step_size, denom_scale, decay):  # fmt: skip
+    """One optimizer step of one coordinate of a multi-layer perceptron.
+
+    Returns ``(w, s1, s2)``; ``s1``/``s2`` are the optimizer's state (the
+    velocity; or Adam's first and second moments).
+
+    - SGD (scikit-learn's ``SGDOptimizer``, the Keras form)::
+
+          s1 = momentum * s1 - lr * g
+          w += momentum * s1 - lr * g   (Nesterov)   or   w += s1
+
+    - ADAM (scikit-learn's ``AdamOptimizer``; ``step_size`` is
+      ``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``, eps not bias-corrected)::
+
+          s1 = beta1 * s1 + (1 - beta1) * g;  s2 = beta2 * s2 + (1 - beta2) * g**2
+          w += -step_size * s1 / (sqrt(s2) + eps)
+
+    - ADAMW (``torch.optim.AdamW``; ``step_size`` is ``lr / (1 - beta1**t)``,
+      ``denom_scale`` is ``sqrt(1 - beta2**t)``, ``decay`` is
+      ``1 - lr * weight_decay`` for weights and 1 for intercepts)::
+
+          w *= decay;  s1, s2 as Adam
+          w -= step_size * s1 / (sqrt(s2) / denom_scale + eps)
+    """
+    if solver == SGD:
+        s1 = momentum * s1 - lr * g
+        if nesterov:
+            return w + (momentum * s1 - lr * g), s1, s2
+        return w + s1, s1, s2
+    s1 = beta1 * s1 + (1.0 - beta1) * g
+    s2 = beta2 * s2 + (1.0 - beta2) * (g * g)
+    if solver == ADAM:
+        return w + -step_size * s1 / (math.sqrt(s2) + eps), s1, s2
+    if solver == ADAMW:
+        w = w * decay
+        return w - step_size * s1 / (math.sqrt(s2) / denom_scale + eps), s1, s2
+    return w, s1, s2
+
+
+def adam_step_scalars(solver, lr, beta1, beta2, t):
+    """``(step_size, denom_scale)`` of Adam's ``t``-th step (``t`` >= 1).
+
+    ADAM: scikit-learn's ``lr * sqrt(1 - beta2**t) / (1 - beta1**t)`` and 1;
+    ADAMW: torch's ``lr / (1 - beta1**t)`` and ``sqrt(1 - beta2**t)``.
+    """
+    correction1 = 1.0 - beta1**t
+    correction2 = 1.0 - beta2**t
+    if solver == ADAM:
+        return lr * math.sqrt(correction2) / correction1, 1.0
+    return lr / correction1, math.sqrt(correction2)

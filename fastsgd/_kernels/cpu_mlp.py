@@ -1,0 +1,431 @@
+"""CPU kernel of the multi-layer perceptron: one call trains one epoch.
+
+``mlp_epoch`` runs the whole batch loop in compiled code: per batch, the
+forward pass, the output loss and delta, backpropagation, the gradients and
+the optimizer step. The same kernel computes the L-BFGS objective (one batch
+of all samples, ``codes.GRADIENT_ONLY``: the gradient without a step) and the
+predictions (``codes.FORWARD_ONLY``), so it compiles once per dtype.
+
+Parameters live in one flat vector ``theta`` in scikit-learn's ``_pack``
+order: every layer's ``(fan_in, fan_out)`` weights, then every intercept.
+``units`` holds the layer sizes ``[n_features, *hidden, n_outputs]``. The
+optimizer state (``state1``, ``state2``) and the gradient have the same layout.
+
+Work split, fixed by the shapes alone (never by the thread count), so that the
+result is bitwise the same for any number of threads:
+
+- a batch is cut into row chunks of at most ``ROWS`` rows; one ``prange``
+  over chunks gathers the rows, runs the forward pass of every layer, the
+  loss, the output delta and the backward deltas (each chunk's rows depend on
+  nothing else);
+- the weight gradient ``A_l^T delta_{l+1}`` of every layer is cut into
+  blocks of at most ``BLOCK`` input units (rows of the weight matrix); one
+  ``prange`` over the blocks of all layers computes each block with one BLAS
+  call over the whole batch (the sum over samples is never split), adds
+  the L2 term and applies the optimizer step while the block is in cache.
+
+Matrix products are ``np.dot`` (BLAS, single-threaded: the trainer pins BLAS
+to one thread with threadpoolctl so that Numba's threads and BLAS's do not
+compete); everything else is the math layer's element-wise code.
+The kernel is compiled without fast-math, so element-wise arithmetic rounds
+as scikit-learn's NumPy code does.
+"""
+
+import numpy as np
+from numba import prange
+
+from fastsgd._kernels._jit import cpu_function, cpu_kernel
+from fastsgd._math import activations, codes, updates
+
+activation_value = cpu_function(activations.activation_value)
+activation_backprop = cpu_function(activations.activation_backprop)
+softmax_inplace = cpu_function(activations.softmax_inplace)
+output_loss = cpu_function(activations.output_loss)
+output_delta = cpu_function(activations.output_delta)
+mlp_step = cpu_function(updates.mlp_step)
+adam_step_scalars = cpu_function(updates.adam_step_scalars)
+
+#: Largest row chunk of a batch in the forward and backward passes.
+ROWS = 64
+#: Largest block of input units (weight rows) per gradient block.
+BLOCK = 64
+#: Independent accumulators of the sum of squares (one vector register).
+LANES = 16
+
+
+@cpu_function
+def n_parts(n, width):
+    """How many balanced parts of at most ``width`` cover ``n`` (at least 1)."""
+    return max(1, (n + width - 1) // width)
+
+
+@cpu_function
+def part_range(n, parts, p):
+    """``[lo, hi)`` of part ``p`` of ``n`` items cut into ``parts`` parts."""
+    size = (n + parts - 1) // parts
+    lo = min(n, p * size)
+    return lo, min(n, lo + size)
+
+
+@cpu_function
+def coef_offset(units, layer):
+    """Start of layer ``layer``'s weights in ``theta``."""
+    offset = 0
+    for j in range(layer):
+        offset += units[j] * units[j + 1]
+    return offset
+
+
+@cpu_function
+def intercept_offset(units, layer):
+    """Start of layer ``layer``'s intercepts in ``theta``."""
+    offset = coef_offset(units, units.shape[0] - 1)
+    for j in range(layer):
+        offset += units[j + 1]
+    return offset
+
+
+@cpu_function
+def layer_rows(buffer, units, layer, capacity, b):
+    """``(b, units[layer])`` view of a layer in a workspace of layers 1..L.
+
+    Each layer owns ``capacity * units[layer]`` entries of the workspace.
+    """
+    offset = 0
+    for j in range(1, layer):
+        offset += units[j] * capacity
+    return buffer[offset : offset + b * units[layer]].reshape((b, units[layer]))
+
+
+@cpu_function
+def sum_squares(v):
+    """``sum(v**2)`` in a fixed order, vectorised without re-association."""
+    acc = np.zeros(LANES, dtype=np.float64)
+    n_full = v.shape[0] - v.shape[0] % LANES
+    for k in range(0, n_full, LANES):
+        for lane in range(LANES):
+            acc[lane] += v[k + lane] * v[k + lane]
+    total = 0.0
+    for lane in range(LANES):
+        total += acc[lane]
+    for k in range(n_full, v.shape[0]):
+        total += v[k] * v[k]
+    return total
+
+
+@cpu_function
+def block_of_unit(units, unit):
+    """``(layer, lo, hi)`` of gradient block ``unit`` (blocks of all layers in order)."""
+    layer = 0
+    first = 0
+    while first + n_parts(units[layer], BLOCK) <= unit:
+        first += n_parts(units[layer], BLOCK)
+        layer += 1
+    lo, hi = part_range(units[layer], n_parts(units[layer], BLOCK), unit - first)
+    return layer, lo, hi
+
+
+@cpu_function
+def transposed_offset(units, layer, capacity, is_sparse):
+    """Start of layer ``layer``'s transposed activations (none for a CSR input)."""
+    offset = 0
+    for j in range(layer):
+        if not (j == 0 and is_sparse):
+            offset += units[j] * capacity
+    return offset
+
+
+@cpu_function
+def forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code, out_code):
+    """Forward pass of batch rows ``[lo, hi)`` (samples ``order[start + r]``).
+
+    Writes every layer's activations into the workspace (layers 1..L); a
+    dense input is first gathered into ``X_batch``.
+    """
+    X_data, X_indices, X_indptr, n_features, is_sparse = data
+    X_batch, acts, capacity = work[0], work[1], work[8]
+    n_layers = units.shape[0] - 1
+    for layer in range(n_layers):
+        fan_in = units[layer]
+        fan_out = units[layer + 1]
+        c = coef_offset(units, layer)
+        W = theta[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+        i = intercept_offset(units, layer)
+        bias = theta[i : i + fan_out]
+        Z = layer_rows(acts, units, layer + 1, capacity, hi)
+        if layer == 0 and is_sparse:
+            # scipy's CSR @ dense order: rows of W added in the row's order
+            for r in range(lo, hi):
+                row = Z[r]
+                for k in range(fan_out):
+                    row[k] = 0.0
+                sample = order[start + r]
+                for p in range(X_indptr[sample], X_indptr[sample + 1]):
+                    x = X_data[p]
+                    w_row = W[X_indices[p]]
+                    for k in range(fan_out):
+                        row[k] += x * w_row[k]
+        elif layer == 0:
+            A = X_batch[: hi * n_features].reshape((hi, n_features))
+            for r in range(lo, hi):
+                sample = order[start + r]
+                A[r] = X_data[sample * n_features : (sample + 1) * n_features]
+            np.dot(A[lo:hi], W, Z[lo:hi])
+        else:
+            A = layer_rows(acts, units, layer, capacity, hi)
+            np.dot(A[lo:hi], W, Z[lo:hi])
+        code = out_code if layer == n_layers - 1 else hidden_code
+        for r in range(lo, hi):
+            row = Z[r]
+            for k in range(fan_out):
+                row[k] = row[k] + bias[k]
+            if code == codes.SOFTMAX:
+                softmax_inplace(row)
+            elif code != codes.IDENTITY:
+                for k in range(fan_out):
+                    row[k] = activation_value(code, row[k])
+
+
+@cpu_function
+def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code,
+                  out_code, loss_eps):  # fmt: skip
+    """Loss and deltas of batch rows ``[lo, hi)``; returns their weighted loss.
+
+    The output delta is ``(p - y) * sample_weight``; each hidden delta is
+    ``(delta_next @ W.T)`` times the activation's derivative.
+    """
+    Y, sample_weight = targets
+    acts, deltas, Y_batch, sw_batch, capacity = (
+        work[1],
+        work[2],
+        work[4],
+        work[5],
+        work[8],
+    )
+    n_layers = units.shape[0] - 1
+    n_out = units[n_layers]
+    P = layer_rows(acts, units, n_layers, capacity, hi)
+    D = layer_rows(deltas, units, n_layers, capacity, hi)
+    Yb = Y_batch[: hi * n_out].reshape((hi, n_out))
+    loss = 0.0
+    for r in range(lo, hi):
+        sample = order[start + r]
+        sw = sample_weight[sample]
+        sw_batch[r] = sw
+        Yb[r] = Y[sample]
+        row_loss = 0.0
+        for k in range(n_out):
+            row_loss += output_loss(out_code, Yb[r, k], P[r, k], loss_eps)
+            D[r, k] = output_delta(P[r, k], Yb[r, k], sw)
+        loss += sw * row_loss
+    for layer in range(n_layers - 1, 0, -1):
+        fan_in = units[layer]
+        fan_out = units[layer + 1]
+        c = coef_offset(units, layer)
+        W = theta[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+        D_next = layer_rows(deltas, units, layer + 1, capacity, hi)
+        D_this = layer_rows(deltas, units, layer, capacity, hi)
+        A = layer_rows(acts, units, layer, capacity, hi)
+        np.dot(D_next[lo:hi], W.T, D_this[lo:hi])
+        if hidden_code != codes.IDENTITY:
+            for r in range(lo, hi):
+                for k in range(fan_in):
+                    D_this[r, k] = activation_backprop(
+                        hidden_code, A[r, k], D_this[r, k]
+                    )
+    return loss
+
+
+@cpu_function
+def gradient_block(data, order, start, b, layer, lo, hi, units, params, work, settings,
+                   sw_sum, scalars):  # fmt: skip
+    """Weights ``[lo, hi)`` (input units) of ``layer``: gradient, then the step.
+
+    ``g = (A[:, lo:hi].T @ delta + alpha * W) / sw_sum`` as scikit-learn's
+    ``_compute_loss_grad``; then the optimizer step (or, for the L-BFGS
+    objective, ``g`` is kept in ``grad``). Returns the block's ``sum(W**2)``
+    before the step (the L2 term of the batch loss).
+    """
+    X_data, X_indices, X_indptr, n_features, is_sparse = data
+    theta, state1, state2, grad = params
+    X_batch, acts, deltas, acts_t, capacity = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[8],
+    )
+    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
+    step_size, denom_scale = scalars
+    fan_out = units[layer + 1]
+    c = coef_offset(units, layer) + lo * fan_out
+    size = (hi - lo) * fan_out
+    W = theta[c : c + size]
+    G = grad[c : c + size]
+    S1 = state1[c : c + size]
+    S2 = state2[c : c + size]
+    D = layer_rows(deltas, units, layer + 1, capacity, b)
+    if not (layer == 0 and is_sparse):
+        # A[:, lo:hi].T as a contiguous (hi - lo, b) block, then one BLAS call
+        # over the whole batch
+        offset = transposed_offset(units, layer, capacity, is_sparse)
+        AT = acts_t[offset + lo * b : offset + hi * b].reshape((hi - lo, b))
+        if layer == 0:
+            A = X_batch[: b * n_features].reshape((b, n_features))
+        else:
+            A = layer_rows(acts, units, layer, capacity, b)
+        for r in range(b):
+            a_row = A[r]
+            for j in range(lo, hi):
+                AT[j - lo, r] = a_row[j]
+        np.dot(AT, D, G.reshape((hi - lo, fan_out)))
+    sq = sum_squares(W)
+    if solver == codes.GRADIENT_ONLY:
+        for k in range(size):
+            G[k] = (G[k] + alpha * W[k]) / sw_sum
+        return sq
+    decay = 1.0 - lr * weight_decay
+    for k in range(size):
+        g = (G[k] + alpha * W[k]) / sw_sum
+        W[k], S1[k], S2[k] = mlp_step(solver, W[k], g, S1[k], S2[k], lr, momentum,
+                                      nesterov, beta1, beta2, eps, step_size,
+                                      denom_scale, decay)  # fmt: skip
+        G[k] = 0.0
+    return sq
+
+
+@cpu_function
+def sparse_first_layer_gradient(data, order, start, b, lo, hi, units, grad, work):
+    """``X_batch.T @ delta`` of a CSR input, for output columns ``[lo, hi)``.
+
+    Scattered into the (zero) gradient in the order of scipy's CSR product.
+    """
+    X_data, X_indices, X_indptr, n_features, is_sparse = data
+    deltas, capacity = work[2], work[8]
+    fan_out = units[1]
+    G = grad[: units[0] * fan_out].reshape((units[0], fan_out))
+    D = layer_rows(deltas, units, 1, capacity, b)
+    for r in range(b):
+        sample = order[start + r]
+        d_row = D[r]
+        for p in range(X_indptr[sample], X_indptr[sample + 1]):
+            x = X_data[p]
+            g_row = G[X_indices[p]]
+            for k in range(lo, hi):
+                g_row[k] += x * d_row[k]
+
+
+@cpu_function
+def intercept_step(b, layer, units, params, work, settings, sw_sum, scalars):
+    """Intercepts of ``layer``: ``sum(delta, axis=0) / sw_sum``, then the step."""
+    theta, state1, state2, grad = params
+    deltas, capacity = work[2], work[8]
+    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
+    step_size, denom_scale = scalars
+    fan_out = units[layer + 1]
+    i = intercept_offset(units, layer)
+    D = layer_rows(deltas, units, layer + 1, capacity, b)
+    for k in range(fan_out):
+        total = D[0, k]
+        for r in range(1, b):
+            total += D[r, k]
+        g = total / sw_sum
+        if solver == codes.GRADIENT_ONLY:
+            grad[i + k] = g
+        else:
+            theta[i + k], state1[i + k], state2[i + k] = mlp_step(
+                solver, theta[i + k], g, state1[i + k], state2[i + k], lr, momentum,
+                nesterov, beta1, beta2, eps, step_size, denom_scale, 1.0,
+            )  # fmt: skip
+
+
+@cpu_kernel(fastmath=False)
+def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
+              order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
+              deltas, acts_t, Y_batch, sw_batch, int_settings, float_settings,
+              step):  # fmt: skip
+    """Train one epoch over the samples ``order`` in batches of ``batch_size``.
+
+    ``int_settings``: ``[hidden_code, out_code, solver, nesterov]``;
+    ``float_settings``: ``[alpha, lr, momentum, beta1, beta2, eps,
+    weight_decay, loss_eps, loss_scale]``. ``step`` is the optimizer's step
+    count before the epoch (Adam's ``t``). The workspaces hold
+    ``capacity = min(batch_size, len(order))`` rows per layer.
+
+    Returns ``(sum over batches of batch_loss * batch_rows, step)``, with
+    scikit-learn's batch loss (the weighted mean loss plus
+    ``alpha / 2 * sum(W**2) / sw_sum``). ``FORWARD_ONLY`` stops after the
+    forward pass of the (single) batch and returns ``(0, step)``.
+    """
+    data = (X_data, X_indices, X_indptr, n_features, is_sparse)
+    hidden_code, out_code, solver, nesterov = (
+        int_settings[0], int_settings[1], int_settings[2], int_settings[3] != 0
+    )  # fmt: skip
+    alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
+        float_settings[0], float_settings[1], float_settings[2], float_settings[3],
+        float_settings[4], float_settings[5], float_settings[6], float_settings[7],
+        float_settings[8],
+    )  # fmt: skip
+    settings = (solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay)
+    params = (theta, state1, state2, grad)
+    n = order.shape[0]
+    capacity = min(batch_size, n)
+    n_layers = units.shape[0] - 1
+    n_blocks = 0
+    for layer in range(n_layers):
+        n_blocks += n_parts(units[layer], BLOCK)
+    block_sq = np.zeros(n_blocks, dtype=np.float64)
+    chunk_loss = np.zeros(n_parts(capacity, ROWS), dtype=np.float64)
+    work = (X_batch, acts, deltas, acts_t, Y_batch, sw_batch, chunk_loss, block_sq,
+            capacity)  # fmt: skip
+    total = 0.0
+    for start in range(0, n, capacity):
+        b = min(capacity, n - start)
+        chunks = n_parts(b, ROWS)
+        for chunk in prange(chunks):
+            lo, hi = part_range(b, chunks, chunk)
+            forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code,
+                         out_code)  # fmt: skip
+            if solver != codes.FORWARD_ONLY:
+                chunk_loss[chunk] = backward_rows(
+                    (Y, sample_weight), order, start, lo, hi, units, theta, work,
+                    hidden_code, out_code, loss_eps,
+                )  # fmt: skip
+        if solver == codes.FORWARD_ONLY:
+            return 0.0, step
+        sw_sum = sw_batch[0]
+        for r in range(1, b):
+            sw_sum += sw_batch[r]
+        if solver == codes.ADAM or solver == codes.ADAMW:
+            step += 1
+            scalars = adam_step_scalars(solver, lr, beta1, beta2, step)
+        else:
+            step += 1
+            scalars = (0.0, 1.0)
+        if is_sparse:
+            if solver == codes.GRADIENT_ONLY:
+                grad[: units[0] * units[1]] = 0.0
+            column_parts = n_parts(units[1], BLOCK)
+            for part in prange(column_parts):
+                lo, hi = part_range(units[1], column_parts, part)
+                sparse_first_layer_gradient(data, order, start, b, lo, hi, units, grad,
+                                            work)  # fmt: skip
+        for unit in prange(n_blocks + n_layers):
+            if unit >= n_blocks:
+                intercept_step(b, unit - n_blocks, units, params, work, settings,
+                               sw_sum, scalars)  # fmt: skip
+            else:
+                layer, lo, hi = block_of_unit(units, unit)
+                block_sq[unit] = gradient_block(
+                    data, order, start, b, layer, lo, hi, units, params, work,
+                    settings, sw_sum, scalars,
+                )  # fmt: skip
+        loss = 0.0
+        for chunk in range(chunks):
+            loss += chunk_loss[chunk]
+        sq = 0.0
+        for unit in range(n_blocks):
+            sq += block_sq[unit]
+        batch_loss = loss_scale * loss / sw_sum + 0.5 * alpha * sq / sw_sum
+        total += batch_loss * b
+    return total, step

@@ -1,0 +1,82 @@
+"""Activations of the multi-layer perceptron and the output layer's loss.
+
+scikit-learn's definitions (``sklearn/neural_network/_base.py``), written as
+scalar functions (and one short loop over a row for the softmax) so that the
+CPU and GPU kernels compile the same source. The order of operations follows
+scikit-learn's in-place array code, so float64 results round as scikit-learn's.
+"""
+
+import math
+
+from fastsgd._math.codes import EXP, LOGISTIC, RELU, SOFTMAX, TANH
+
+
+def activation_value(code, z):
+    """Activation of pre-activation ``z`` (element-wise activations only)."""
+    if code == RELU:
+        return max(z, 0.0)
+    elif code == TANH:
+        return math.tanh(z)
+    elif code == LOGISTIC:
+        return 1.0 / (1.0 + math.exp(-z))
+    elif code == EXP:
+        return math.exp(z)
+    return z
+
+
+def activation_backprop(code, a, delta):
+    """``delta`` times the activation's derivative, from the output ``a``.
+
+    scikit-learn's in-place forms: logistic ``delta * a * (1 - a)``, tanh
+    ``delta * (1 - a**2)``, relu zeroes ``delta`` where ``a == 0``.
+    """
+    if code == RELU:
+        return delta if a != 0.0 else 0.0
+    elif code == TANH:
+        return delta * (1.0 - a * a)
+    elif code == LOGISTIC:
+        return delta * a * (1.0 - a)
+    return delta
+
+
+def softmax_inplace(row):
+    """Replace the scores in ``row`` by their softmax (scikit-learn's order)."""
+    top = row[0]
+    for k in range(1, row.shape[0]):
+        top = max(top, row[k])
+    total = 0.0
+    for k in range(row.shape[0]):
+        row[k] = math.exp(row[k] - top)
+        total += row[k]
+    for k in range(row.shape[0]):
+        row[k] = row[k] / total
+
+
+def output_loss(code, y, p, eps):
+    """One output's term of the loss, for output activation ``code``.
+
+    SOFTMAX: the cross-entropy term ``-y log p``; LOGISTIC: the binary
+    cross-entropy; both with ``p`` clipped to ``[eps, 1 - eps]``. EXP: the
+    half Poisson deviance ``y log(y / p) - y + p``. IDENTITY: the squared error
+    ``(y - p)**2`` (the kernel applies scikit-learn's ``1 / (2 n_outputs)``).
+    """
+    if code == SOFTMAX or code == LOGISTIC:
+        q = min(max(p, eps), 1.0 - eps)
+        term = -y * math.log(q) if y != 0.0 else 0.0
+        if code == LOGISTIC and y != 1.0:
+            term -= (1.0 - y) * math.log(1.0 - q)
+        return term
+    elif code == EXP:
+        term = y * math.log(y / p) if y != 0.0 else 0.0
+        return term - y + p
+    return (y - p) * (y - p)
+
+
+def output_delta(p, y, sample_weight):
+    """Gradient of the loss with respect to the output's pre-activation.
+
+    ``p - y`` for every canonical pair of output activation and loss
+    (identity/squared error, logistic/binary cross-entropy, softmax/
+    cross-entropy, exp/Poisson), times the sample weight.
+    """
+    return (p - y) * sample_weight

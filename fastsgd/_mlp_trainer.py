@@ -1,0 +1,364 @@
+"""The epoch loop of the multi-layer perceptrons (scikit-learn's ``_fit_stochastic``).
+
+Between kernel calls, in Python once per epoch: the shuffle (drawn from the
+estimator's ``RandomState`` exactly as scikit-learn draws it, so a seed gives
+scikit-learn's order), the learning-rate schedule, the stopping rules, the
+early-stopping validation score and best weights, divergence roll-back and
+verbose output. Each epoch is one call of ``cpu_mlp.mlp_epoch``.
+
+Also here: the L-BFGS objective (loss and gradient by the same kernel) and
+the forward pass used for prediction.
+"""
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import shuffle as sklearn_shuffle
+from threadpoolctl import threadpool_limits
+
+from fastsgd._kernels import cpu_mlp
+from fastsgd._math import codes
+from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
+
+#: Rows per kernel call when predicting (bounds the activations' memory).
+PREDICT_ROWS = 4096
+
+
+@dataclass
+class MLPData:
+    """Inputs of the kernel: data, targets (``(n, n_outputs)``) and weights."""
+
+    X_data: np.ndarray
+    X_indices: np.ndarray
+    X_indptr: np.ndarray
+    n_features: int
+    is_sparse: bool
+    Y: np.ndarray
+    sample_weight: np.ndarray
+
+    def args(self):
+        return (self.X_data, self.X_indices, self.X_indptr, self.n_features,
+                self.is_sparse, self.Y, self.sample_weight)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Scalar settings of a network and its optimizer, as codes and floats."""
+
+    units: tuple
+    hidden_code: int
+    out_code: int
+    solver: int
+    alpha: float
+    learning_rate_init: float = 0.001
+    schedule: str = "constant"
+    power_t: float = 0.5
+    momentum: float = 0.9
+    nesterov: bool = True
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.0
+    batch_size: int = 200
+    shuffle: bool = True
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    early_stopping: bool = False
+    n_jobs: int = None
+    verbose: int = 0
+
+    @property
+    def loss_scale(self):
+        """scikit-learn's squared loss is averaged over the outputs too."""
+        return 0.5 / self.units[-1] if self.out_code == codes.IDENTITY else 1.0
+
+
+def n_parameters(units):
+    """Length of the packed parameter vector (weights, then intercepts)."""
+    return sum(a * b for a, b in zip(units[:-1], units[1:], strict=True)) + sum(
+        units[1:]
+    )
+
+
+def layer_views(theta, units):
+    """``(coefs, intercepts)``: views of ``theta`` in scikit-learn's shapes."""
+    coefs, intercepts, start = [], [], 0
+    for fan_in, fan_out in zip(units[:-1], units[1:], strict=True):
+        coefs.append(theta[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+        start += fan_in * fan_out
+    for fan_out in units[1:]:
+        intercepts.append(theta[start : start + fan_out])
+        start += fan_out
+    return coefs, intercepts
+
+
+@dataclass
+class MLPState:
+    """Parameters, optimizer state and stopping state that training resumes.
+
+    ``theta`` packs the weights then the intercepts (scikit-learn's ``_pack``);
+    ``state1``/``state2`` are the velocity, or Adam's moments, in that layout.
+    """
+
+    theta: np.ndarray
+    state1: np.ndarray
+    state2: np.ndarray
+    learning_rate: float
+    step: int = 0
+    t: int = 0
+    no_improvement: int = 0
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    best_theta: np.ndarray = None
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+
+    def reset_optimizer(self, config):
+        """A new optimizer, as scikit-learn makes for each ``fit`` call."""
+        self.state1 = np.zeros_like(self.theta)
+        self.state2 = np.zeros_like(self.theta)
+        self.learning_rate = float(config.learning_rate_init)
+        self.step = 0
+
+    def cast(self, dtype):
+        for name in ("theta", "state1", "state2", "best_theta"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.astype(dtype))
+
+
+def _float_settings(config, learning_rate, dtype):
+    eps = np.finfo(dtype).eps
+    return np.array(
+        [config.alpha, learning_rate, config.momentum, config.beta1, config.beta2,
+         config.epsilon, config.weight_decay, eps, config.loss_scale],
+        dtype=dtype,
+    )  # fmt: skip
+
+
+def _int_settings(config, solver):
+    return np.array(
+        [config.hidden_code, config.out_code, solver, int(config.nesterov)],
+        dtype=np.int64,
+    )
+
+
+def _workspace(units, capacity, is_sparse, dtype):
+    """Buffers of one batch: gathered rows, activations, deltas, transposes."""
+    hidden_out = sum(units[1:])
+    first = 0 if is_sparse else units[0]
+    return (
+        np.empty(capacity * first, dtype=dtype),  # X_batch
+        np.empty(capacity * hidden_out, dtype=dtype),  # activations, layers 1..L
+        np.empty(capacity * hidden_out, dtype=dtype),  # deltas, layers 1..L
+        np.empty(capacity * (first + sum(units[1:-1])), dtype=dtype),  # A^T
+        np.empty(capacity * units[-1], dtype=dtype),  # Y_batch
+        np.empty(capacity, dtype=dtype),  # sample weights of the batch
+    )
+
+
+class _Compute:
+    """Numba threads for the kernels, BLAS pinned to one thread meanwhile.
+
+    The kernel splits the work itself (row chunks, weight blocks); BLAS
+    threads on top would oversubscribe the cores and make results depend on
+    the thread count.
+    """
+
+    def __init__(self, n_jobs):
+        self.threads = _Threads(resolve_n_jobs(n_jobs))
+
+    def __enter__(self):
+        self.blas = threadpool_limits(limits=1, user_api="blas")
+        self.threads.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.threads.__exit__(*exc)
+        self.blas.unregister()
+
+
+def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype):
+    capacity = max(1, min(batch_size, order.shape[0]))
+    work = _workspace(units, capacity, data.is_sparse, dtype)
+    total, step = cpu_mlp.mlp_epoch(
+        *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
+        state.theta, state.state1, state.state2, grad, *work,
+        _int_settings(config, solver),
+        _float_settings(config, state.learning_rate, dtype), state.step,
+    )  # fmt: skip
+    return total, step
+
+
+def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
+                     validation_score=None):  # fmt: skip
+    """scikit-learn's ``_fit_stochastic`` loop; updates ``state`` in place.
+
+    Parameters
+    ----------
+    data : MLPData
+    train_index : ndarray of int
+        The training samples, in scikit-learn's ``X_train`` order.
+    state : MLPState
+    config : MLPConfig
+    max_iter : int
+    rng : numpy.random.RandomState
+        Shuffles the sample order each epoch, as scikit-learn does.
+    incremental : bool
+        ``partial_fit``: one epoch, no convergence warning.
+    validation_score : callable, optional
+        ``validation_score(theta) -> float`` when ``config.early_stopping``.
+
+    Returns
+    -------
+    n_iter : int
+    loss : float
+        The last epoch's mean loss.
+
+    Raises
+    ------
+    DivergenceError
+        After restoring the parameters of the last finite epoch.
+    """
+    units = config.units
+    dtype = state.theta.dtype
+    n_train = train_index.shape[0]
+    batch_size = max(1, min(config.batch_size, n_train))
+    grad = np.zeros_like(state.theta)
+    sample_idx = np.arange(n_train)
+    n_iter, loss = 0, None
+    start_time = time.perf_counter()
+    with _Compute(config.n_jobs):
+        for epoch in range(1, max_iter + 1):
+            if config.shuffle:
+                sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
+            order = train_index[sample_idx]
+            snapshot = (state.theta.copy(), state.state1.copy(), state.state2.copy(),
+                        state.step)  # fmt: skip
+            total, step = _epoch(data, order, batch_size, units, state, config,
+                                 config.solver, grad, dtype)  # fmt: skip
+            loss = total / n_train
+            if not (math.isfinite(loss) and np.isfinite(state.theta).all()):
+                state.theta[...], state.state1[...], state.state2[...] = snapshot[:3]
+                state.step = snapshot[3]
+                raise DivergenceError(
+                    len(state.loss_curve) + 1, config.learning_rate_init,
+                    "learning_rate_init",
+                )  # fmt: skip
+            state.step = step
+            n_iter = epoch
+            state.t += n_train
+            state.loss_curve.append(loss)
+            if config.verbose:
+                print(f"Iteration {n_iter}, loss = {loss:.8f}")
+            _update_no_improvement(state, config, validation_score)
+            if config.schedule == "invscaling" and config.solver == codes.SGD:
+                state.learning_rate = config.learning_rate_init / (
+                    (state.t + 1) ** config.power_t
+                )
+            if state.no_improvement > config.n_iter_no_change:
+                if _stop_or_decay(state, config):
+                    break
+                state.no_improvement = 0
+            if incremental:
+                break
+            if n_iter == max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        if config.verbose:
+            print(f"Training took {time.perf_counter() - start_time:.2f} s")
+    return n_iter, loss
+
+
+def _update_no_improvement(state, config, validation_score):
+    """scikit-learn's ``_update_no_improvement_count``."""
+    if config.early_stopping:
+        score = validation_score(state.theta)
+        state.validation_scores.append(score)
+        if config.verbose:
+            print(f"Validation score: {score:f}")
+        if score < state.best_validation_score + config.tol:
+            state.no_improvement += 1
+        else:
+            state.no_improvement = 0
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_theta = state.theta.copy()
+    else:
+        if state.loss_curve[-1] > state.best_loss - config.tol:
+            state.no_improvement += 1
+        else:
+            state.no_improvement = 0
+        if state.loss_curve[-1] < state.best_loss:
+            state.best_loss = state.loss_curve[-1]
+
+
+def _stop_or_decay(state, config):
+    """After a stall: stop, or (adaptive SGD) divide the rate by 5 and go on."""
+    what = "Validation score" if config.early_stopping else "Training loss"
+    msg = (
+        f"{what} did not improve more than tol={config.tol:f} for "
+        f"{config.n_iter_no_change} consecutive epochs."
+    )
+    if config.solver != codes.SGD or config.schedule != "adaptive":
+        if config.verbose:
+            print(msg + " Stopping.")
+        return True
+    if state.learning_rate <= 1e-6:
+        if config.verbose:
+            print(msg + " Learning rate too small. Stopping.")
+        return True
+    state.learning_rate /= 5.0
+    if config.verbose:
+        print(msg + f" Setting learning rate to {state.learning_rate:f}")
+    return False
+
+
+def loss_and_gradient(theta, data, config):
+    """The L-BFGS objective: mean loss and its gradient at ``theta`` (float64).
+
+    One kernel call over all samples in order (one batch), without a step.
+    """
+    dtype = data.Y.dtype
+    n = data.Y.shape[0]
+    state = MLPState(theta=np.asarray(theta, dtype=dtype).copy(),
+                     state1=np.zeros(1, dtype), state2=np.zeros(1, dtype),
+                     learning_rate=0.0)  # fmt: skip
+    grad = np.zeros_like(state.theta)
+    total, _ = _epoch(data, np.arange(n), n, config.units, state, config,
+                      codes.GRADIENT_ONLY, grad, dtype)  # fmt: skip
+    return total / n, grad.astype(np.float64)
+
+
+def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, rows):
+    """Output-layer activations of the samples ``rows``, ``(len(rows), n_outputs)``."""
+    dtype = theta.dtype
+    units = config.units
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((rows.shape[0], units[-1]), dtype=dtype)
+    data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
+                   np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
+    empty = np.zeros(0, dtype)
+    with _Compute(config.n_jobs):
+        for start in range(0, rows.shape[0], PREDICT_ROWS):
+            part = rows[start : start + PREDICT_ROWS]
+            n = part.shape[0]
+            work = _workspace(units, n, is_sparse, dtype)
+            cpu_mlp.mlp_epoch(
+                *data.args(), part, n, np.asarray(units, dtype=np.int64), theta,
+                empty, empty, empty, *work, _int_settings(config, codes.FORWARD_ONLY),
+                _float_settings(config, 0.0, dtype), 0,
+            )  # fmt: skip
+            offset = n * sum(units[1:-1])
+            out[start : start + n] = work[1][offset : offset + n * units[-1]].reshape(
+                n, units[-1]
+            )
+    return out
