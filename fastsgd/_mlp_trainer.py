@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
@@ -148,14 +148,13 @@ def _int_settings(config, solver):
 
 
 def _workspace(units, capacity, is_sparse, dtype):
-    """Buffers of one batch: gathered rows, activations, deltas, transposes."""
+    """Buffers of one batch: gathered rows, activations, deltas, targets, weights."""
     hidden_out = sum(units[1:])
     first = 0 if is_sparse else units[0]
     return (
         np.empty(capacity * first, dtype=dtype),  # X_batch
         np.empty(capacity * hidden_out, dtype=dtype),  # activations, layers 1..L
         np.empty(capacity * hidden_out, dtype=dtype),  # deltas, layers 1..L
-        np.empty(capacity * (first + sum(units[1:-1])), dtype=dtype),  # A^T
         np.empty(capacity * units[-1], dtype=dtype),  # Y_batch
         np.empty(capacity, dtype=dtype),  # sample weights of the batch
     )
@@ -172,8 +171,12 @@ class _Compute:
     def __init__(self, n_jobs):
         self.threads = _Threads(resolve_n_jobs(n_jobs))
 
+    _controller = None
+
     def __enter__(self):
-        self.blas = threadpool_limits(limits=1, user_api="blas")
+        if _Compute._controller is None:  # inspecting the libraries takes ms
+            _Compute._controller = ThreadpoolController()
+        self.blas = _Compute._controller.limit(limits=1, user_api="blas")
         self.threads.__enter__()
         return self
 

@@ -14,15 +14,20 @@ optimizer state (``state1``, ``state2``) and the gradient have the same layout.
 Work split, fixed by the shapes alone (never by the thread count), so that the
 result is bitwise the same for any number of threads:
 
-- a batch is cut into row chunks of at most ``ROWS`` rows; one ``prange``
-  over chunks gathers the rows, runs the forward pass of every layer, the
-  loss, the output delta and the backward deltas (each chunk's rows depend on
-  nothing else);
-- the weight gradient ``A_l^T delta_{l+1}`` of every layer is cut into
-  blocks of at most ``BLOCK`` input units (rows of the weight matrix); one
-  ``prange`` over the blocks of all layers computes each block with one BLAS
-  call over the whole batch (the sum over samples is never split), adds
-  the L2 term and applies the optimizer step while the block is in cache.
+- a batch is cut into row chunks of at most ``ROWS`` rows (one chunk for the
+  usual batch sizes); one ``prange`` over chunks gathers the rows, runs the
+  forward pass of every layer, the loss, the output delta and the backward
+  deltas (each chunk's rows depend on nothing else);
+- one ``prange`` over the layers computes each layer's weight gradient
+  ``A_l.T @ delta_{l+1}`` with one BLAS call over the whole batch (the sum
+  over samples is never split), adds the L2 term and applies the optimizer
+  step while the layer is in cache; the intercepts are units of their own.
+
+Whole-batch BLAS calls won over splitting a layer's product into blocks for
+threads: on this project's 2-core machine, cutting the 128 x 784 x 256
+product into 64-row halves made it 1.5x slower on one core, and the
+transposed copies that a fan-in split needs cost more than they saved
+(``docs/mlp.md``, "Kernels").
 
 Matrix products are ``np.dot`` (BLAS, single-threaded: the trainer pins BLAS
 to one thread with threadpoolctl so that Numba's threads and BLAS's do not
@@ -35,6 +40,7 @@ import numpy as np
 from numba import prange
 
 from fastsgd._kernels._jit import cpu_function, cpu_kernel
+from fastsgd._kernels.cpu import prefetch_row, row_slices
 from fastsgd._math import activations, codes, updates
 
 activation_value = cpu_function(activations.activation_value)
@@ -46,9 +52,11 @@ mlp_step = cpu_function(updates.mlp_step)
 adam_step_scalars = cpu_function(updates.adam_step_scalars)
 
 #: Largest row chunk of a batch in the forward and backward passes.
-ROWS = 64
-#: Largest block of input units (weight rows) per gradient block.
-BLOCK = 64
+ROWS = 256
+#: Rows gathered ahead of use (software prefetch of shuffled rows).
+PREFETCH_AHEAD = 8
+#: Output columns per unit of a CSR first layer's scattered gradient.
+COLUMNS = 64
 #: Independent accumulators of the sum of squares (one vector register).
 LANES = 16
 
@@ -114,25 +122,98 @@ def sum_squares(v):
 
 
 @cpu_function
-def block_of_unit(units, unit):
-    """``(layer, lo, hi)`` of gradient block ``unit`` (blocks of all layers in order)."""
-    layer = 0
-    first = 0
-    while first + n_parts(units[layer], BLOCK) <= unit:
-        first += n_parts(units[layer], BLOCK)
-        layer += 1
-    lo, hi = part_range(units[layer], n_parts(units[layer], BLOCK), unit - first)
-    return layer, lo, hi
+def activate_rows(code, Z, bias):
+    """``Z = activation(Z + bias)`` row by row.
+
+    Each branch calls the math function with a constant code, so the dispatch
+    is folded away and the element loop vectorises.
+    """
+    if code == codes.SOFTMAX:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = row[k] + bias[k]
+            softmax_inplace(row)
+    elif code == codes.RELU:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(codes.RELU, row[k] + bias[k])
+    elif code == codes.TANH:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(codes.TANH, row[k] + bias[k])
+    elif code == codes.LOGISTIC:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(codes.LOGISTIC, row[k] + bias[k])
+    elif code == codes.EXP:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(codes.EXP, row[k] + bias[k])
+    else:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = row[k] + bias[k]
 
 
 @cpu_function
-def transposed_offset(units, layer, capacity, is_sparse):
-    """Start of layer ``layer``'s transposed activations (none for a CSR input)."""
-    offset = 0
-    for j in range(layer):
-        if not (j == 0 and is_sparse):
-            offset += units[j] * capacity
-    return offset
+def backprop_activation(code, a, d):
+    """``d *= activation'`` (from the outputs ``a``), element-wise, flat arrays."""
+    if code == codes.RELU:
+        for k in range(d.shape[0]):
+            d[k] = activation_backprop(codes.RELU, a[k], d[k])
+    elif code == codes.TANH:
+        for k in range(d.shape[0]):
+            d[k] = activation_backprop(codes.TANH, a[k], d[k])
+    elif code == codes.LOGISTIC:
+        for k in range(d.shape[0]):
+            d[k] = activation_backprop(codes.LOGISTIC, a[k], d[k])
+
+
+@cpu_function
+def optimizer_steps(solver, nesterov, W, G, S1, S2, alpha, sw_sum, hyper):
+    """Gradient ``(G + alpha W) / sw_sum`` and the optimizer step, element-wise.
+
+    ``G`` is left zeroed for the next batch. One loop per (constant) solver,
+    so that each vectorises.
+    """
+    lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
+    if solver == codes.SGD and nesterov:
+        for k in range(W.shape[0]):
+            g = (G[k] + alpha * W[k]) / sw_sum
+            W[k], S1[k], S2[k] = mlp_step(codes.SGD, W[k], g, S1[k], S2[k], lr,
+                                          momentum, True, beta1, beta2, eps,
+                                          step_size, denom_scale, decay)  # fmt: skip
+            G[k] = 0.0
+    elif solver == codes.SGD:
+        for k in range(W.shape[0]):
+            g = (G[k] + alpha * W[k]) / sw_sum
+            W[k], S1[k], S2[k] = mlp_step(codes.SGD, W[k], g, S1[k], S2[k], lr,
+                                          momentum, False, beta1, beta2, eps,
+                                          step_size, denom_scale, decay)  # fmt: skip
+            G[k] = 0.0
+    elif solver == codes.ADAM:
+        for k in range(W.shape[0]):
+            g = (G[k] + alpha * W[k]) / sw_sum
+            W[k], S1[k], S2[k] = mlp_step(codes.ADAM, W[k], g, S1[k], S2[k], lr,
+                                          momentum, False, beta1, beta2, eps,
+                                          step_size, denom_scale, decay)  # fmt: skip
+            G[k] = 0.0
+    elif solver == codes.ADAMW:
+        for k in range(W.shape[0]):
+            g = (G[k] + alpha * W[k]) / sw_sum
+            W[k], S1[k], S2[k] = mlp_step(codes.ADAMW, W[k], g, S1[k], S2[k], lr,
+                                          momentum, False, beta1, beta2, eps,
+                                          step_size, denom_scale, decay)  # fmt: skip
+            G[k] = 0.0
+    else:  # GRADIENT_ONLY: keep the gradient
+        for k in range(W.shape[0]):
+            G[k] = (G[k] + alpha * W[k]) / sw_sum
 
 
 @cpu_function
@@ -168,22 +249,20 @@ def forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code, ou
         elif layer == 0:
             A = X_batch[: hi * n_features].reshape((hi, n_features))
             for r in range(lo, hi):
-                sample = order[start + r]
-                A[r] = X_data[sample * n_features : (sample + 1) * n_features]
+                if r + PREFETCH_AHEAD < hi:
+                    prefetch_row(X_data, X_indices, X_indptr, n_features, False,
+                                 order[start + r + PREFETCH_AHEAD])  # fmt: skip
+                x_row = row_slices(X_data, X_indices, X_indptr, n_features, False,
+                                   order[start + r])[0]  # fmt: skip
+                a_row = A[r]
+                for k in range(n_features):
+                    a_row[k] = x_row[k]
             np.dot(A[lo:hi], W, Z[lo:hi])
         else:
             A = layer_rows(acts, units, layer, capacity, hi)
             np.dot(A[lo:hi], W, Z[lo:hi])
         code = out_code if layer == n_layers - 1 else hidden_code
-        for r in range(lo, hi):
-            row = Z[r]
-            for k in range(fan_out):
-                row[k] = row[k] + bias[k]
-            if code == codes.SOFTMAX:
-                softmax_inplace(row)
-            elif code != codes.IDENTITY:
-                for k in range(fan_out):
-                    row[k] = activation_value(code, row[k])
+        activate_rows(code, Z[lo:hi], bias)
 
 
 @cpu_function
@@ -212,7 +291,9 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
         sample = order[start + r]
         sw = sample_weight[sample]
         sw_batch[r] = sw
-        Yb[r] = Y[sample]
+        y_row = Y[sample]
+        for k in range(n_out):
+            Yb[r, k] = y_row[k]
         row_loss = 0.0
         for k in range(n_out):
             row_loss += output_loss(out_code, Yb[r, k], P[r, k], loss_eps)
@@ -227,70 +308,45 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
         D_this = layer_rows(deltas, units, layer, capacity, hi)
         A = layer_rows(acts, units, layer, capacity, hi)
         np.dot(D_next[lo:hi], W.T, D_this[lo:hi])
-        if hidden_code != codes.IDENTITY:
-            for r in range(lo, hi):
-                for k in range(fan_in):
-                    D_this[r, k] = activation_backprop(
-                        hidden_code, A[r, k], D_this[r, k]
-                    )
+        backprop_activation(
+            hidden_code, A[lo:hi].reshape(-1), D_this[lo:hi].reshape(-1)
+        )
     return loss
 
 
 @cpu_function
-def gradient_block(data, order, start, b, layer, lo, hi, units, params, work, settings,
-                   sw_sum, scalars):  # fmt: skip
-    """Weights ``[lo, hi)`` (input units) of ``layer``: gradient, then the step.
+def gradient_layer(data, b, layer, units, params, work, settings, sw_sum, scalars):
+    """Weights of ``layer``: gradient, then the optimizer step.
 
-    ``g = (A[:, lo:hi].T @ delta + alpha * W) / sw_sum`` as scikit-learn's
-    ``_compute_loss_grad``; then the optimizer step (or, for the L-BFGS
-    objective, ``g`` is kept in ``grad``). Returns the block's ``sum(W**2)``
+    ``g = (A.T @ delta + alpha * W) / sw_sum`` as scikit-learn's
+    ``_compute_loss_grad`` (one BLAS call over the whole batch; a CSR first
+    layer's product is already scattered into ``grad``), then the step (or,
+    for the L-BFGS objective, ``g`` is kept in ``grad``). Returns ``sum(W**2)``
     before the step (the L2 term of the batch loss).
     """
     X_data, X_indices, X_indptr, n_features, is_sparse = data
     theta, state1, state2, grad = params
-    X_batch, acts, deltas, acts_t, capacity = (
-        work[0],
-        work[1],
-        work[2],
-        work[3],
-        work[8],
-    )
+    X_batch, acts, deltas, capacity = work[0], work[1], work[2], work[8]
     solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
     step_size, denom_scale = scalars
+    fan_in = units[layer]
     fan_out = units[layer + 1]
-    c = coef_offset(units, layer) + lo * fan_out
-    size = (hi - lo) * fan_out
+    c = coef_offset(units, layer)
+    size = fan_in * fan_out
     W = theta[c : c + size]
     G = grad[c : c + size]
-    S1 = state1[c : c + size]
-    S2 = state2[c : c + size]
-    D = layer_rows(deltas, units, layer + 1, capacity, b)
     if not (layer == 0 and is_sparse):
-        # A[:, lo:hi].T as a contiguous (hi - lo, b) block, then one BLAS call
-        # over the whole batch
-        offset = transposed_offset(units, layer, capacity, is_sparse)
-        AT = acts_t[offset + lo * b : offset + hi * b].reshape((hi - lo, b))
         if layer == 0:
             A = X_batch[: b * n_features].reshape((b, n_features))
         else:
             A = layer_rows(acts, units, layer, capacity, b)
-        for r in range(b):
-            a_row = A[r]
-            for j in range(lo, hi):
-                AT[j - lo, r] = a_row[j]
-        np.dot(AT, D, G.reshape((hi - lo, fan_out)))
+        D = layer_rows(deltas, units, layer + 1, capacity, b)
+        np.dot(A.T, D, G.reshape((fan_in, fan_out)))
     sq = sum_squares(W)
-    if solver == codes.GRADIENT_ONLY:
-        for k in range(size):
-            G[k] = (G[k] + alpha * W[k]) / sw_sum
-        return sq
-    decay = 1.0 - lr * weight_decay
-    for k in range(size):
-        g = (G[k] + alpha * W[k]) / sw_sum
-        W[k], S1[k], S2[k] = mlp_step(solver, W[k], g, S1[k], S2[k], lr, momentum,
-                                      nesterov, beta1, beta2, eps, step_size,
-                                      denom_scale, decay)  # fmt: skip
-        G[k] = 0.0
+    hyper = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
+             1.0 - lr * weight_decay)  # fmt: skip
+    optimizer_steps(solver, nesterov, W, G, state1[c : c + size],
+                    state2[c : c + size], alpha, sw_sum, hyper)  # fmt: skip
     return sq
 
 
@@ -325,24 +381,22 @@ def intercept_step(b, layer, units, params, work, settings, sw_sum, scalars):
     fan_out = units[layer + 1]
     i = intercept_offset(units, layer)
     D = layer_rows(deltas, units, layer + 1, capacity, b)
-    for k in range(fan_out):
-        total = D[0, k]
-        for r in range(1, b):
-            total += D[r, k]
-        g = total / sw_sum
-        if solver == codes.GRADIENT_ONLY:
-            grad[i + k] = g
-        else:
-            theta[i + k], state1[i + k], state2[i + k] = mlp_step(
-                solver, theta[i + k], g, state1[i + k], state2[i + k], lr, momentum,
-                nesterov, beta1, beta2, eps, step_size, denom_scale, 1.0,
-            )  # fmt: skip
+    G = grad[i : i + fan_out]
+    G[:] = D[0]
+    for r in range(1, b):  # numpy's sum(axis=0): rows added in order
+        d_row = D[r]
+        for k in range(fan_out):
+            G[k] += d_row[k]
+    hyper = (lr, momentum, beta1, beta2, eps, step_size, denom_scale, 1.0)
+    optimizer_steps(solver, nesterov, theta[i : i + fan_out], G,
+                    state1[i : i + fan_out], state2[i : i + fan_out], 0.0, sw_sum,
+                    hyper)  # fmt: skip
 
 
 @cpu_kernel(fastmath=False)
 def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
               order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
-              deltas, acts_t, Y_batch, sw_batch, int_settings, float_settings,
+              deltas, Y_batch, sw_batch, int_settings, float_settings,
               step):  # fmt: skip
     """Train one epoch over the samples ``order`` in batches of ``batch_size``.
 
@@ -371,12 +425,9 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
     n = order.shape[0]
     capacity = min(batch_size, n)
     n_layers = units.shape[0] - 1
-    n_blocks = 0
-    for layer in range(n_layers):
-        n_blocks += n_parts(units[layer], BLOCK)
-    block_sq = np.zeros(n_blocks, dtype=np.float64)
+    layer_sq = np.zeros(n_layers, dtype=np.float64)
     chunk_loss = np.zeros(n_parts(capacity, ROWS), dtype=np.float64)
-    work = (X_batch, acts, deltas, acts_t, Y_batch, sw_batch, chunk_loss, block_sq,
+    work = (X_batch, acts, deltas, None, Y_batch, sw_batch, chunk_loss, layer_sq,
             capacity)  # fmt: skip
     total = 0.0
     for start in range(0, n, capacity):
@@ -405,27 +456,25 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
         if is_sparse:
             if solver == codes.GRADIENT_ONLY:
                 grad[: units[0] * units[1]] = 0.0
-            column_parts = n_parts(units[1], BLOCK)
+            column_parts = n_parts(units[1], COLUMNS)
             for part in prange(column_parts):
                 lo, hi = part_range(units[1], column_parts, part)
                 sparse_first_layer_gradient(data, order, start, b, lo, hi, units, grad,
                                             work)  # fmt: skip
-        for unit in prange(n_blocks + n_layers):
-            if unit >= n_blocks:
-                intercept_step(b, unit - n_blocks, units, params, work, settings,
-                               sw_sum, scalars)  # fmt: skip
+        for unit in prange(2 * n_layers):
+            # one unit per layer's weights (largest first) and per intercepts
+            if unit < n_layers:
+                layer_sq[unit] = gradient_layer(data, b, unit, units, params, work,
+                                                settings, sw_sum, scalars)  # fmt: skip
             else:
-                layer, lo, hi = block_of_unit(units, unit)
-                block_sq[unit] = gradient_block(
-                    data, order, start, b, layer, lo, hi, units, params, work,
-                    settings, sw_sum, scalars,
-                )  # fmt: skip
+                intercept_step(b, unit - n_layers, units, params, work, settings,
+                               sw_sum, scalars)  # fmt: skip
         loss = 0.0
         for chunk in range(chunks):
             loss += chunk_loss[chunk]
         sq = 0.0
-        for unit in range(n_blocks):
-            sq += block_sq[unit]
+        for layer in range(n_layers):
+            sq += layer_sq[layer]
         batch_loss = loss_scale * loss / sw_sum + 0.5 * alpha * sq / sw_sum
         total += batch_loss * b
     return total, step
