@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
-from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
+from fastsgd._trainer import PARALLEL_WORK, DivergenceError, _Threads, resolve_n_jobs
 
 #: Rows per kernel call when predicting (bounds the activations' memory).
 PREDICT_ROWS = 4096
@@ -157,19 +157,31 @@ def _workspace(units, capacity, is_sparse, dtype):
         np.empty(capacity * hidden_out, dtype=dtype),  # deltas, layers 1..L
         np.empty(capacity * units[-1], dtype=dtype),  # Y_batch
         np.empty(capacity, dtype=dtype),  # sample weights of the batch
+        np.empty(n_partials(units, capacity, is_sparse), dtype=dtype),
     )
+
+
+def n_partials(units, capacity, is_sparse):
+    """Size of the buffer of the weight gradient's per-row-part partial products."""
+    parts = min(-(-capacity // cpu_mlp.ROWS), cpu_mlp.MAX_PARTS)
+    return (parts - 1) * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
 
 
 class _Compute:
     """Numba threads for the kernels, BLAS pinned to one thread meanwhile.
 
-    The kernel splits the work itself (row chunks, weight blocks); BLAS
-    threads on top would oversubscribe the cores and make results depend on
-    the thread count.
+    The kernel splits the work itself (row parts, weight blocks, fixed by the
+    shapes); BLAS threads on top would oversubscribe the cores and make
+    results depend on the thread count. A batch with a single row part, or
+    under ``PARALLEL_WORK`` multiply-adds, runs on one thread: a parallel
+    region costs microseconds on idle cores and milliseconds on busy ones.
+    Results never depend on this choice.
     """
 
-    def __init__(self, n_jobs):
-        self.threads = _Threads(resolve_n_jobs(n_jobs))
+    def __init__(self, n_jobs, rows, units):
+        work = rows * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
+        parallel = work >= PARALLEL_WORK and rows > cpu_mlp.ROWS
+        self.threads = _Threads(resolve_n_jobs(n_jobs) if parallel else 1)
 
     _controller = None
 
@@ -235,7 +247,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     sample_idx = np.arange(n_train)
     n_iter, loss = 0, None
     start_time = time.perf_counter()
-    with _Compute(config.n_jobs):
+    with _Compute(config.n_jobs, batch_size, units):
         for epoch in range(1, max_iter + 1):
             if config.shuffle:
                 sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
@@ -336,8 +348,9 @@ def loss_and_gradient(theta, data, config):
                      state1=np.zeros(1, dtype), state2=np.zeros(1, dtype),
                      learning_rate=0.0)  # fmt: skip
     grad = np.zeros_like(state.theta)
-    total, _ = _epoch(data, np.arange(n), n, config.units, state, config,
-                      codes.GRADIENT_ONLY, grad, dtype)  # fmt: skip
+    with _Compute(config.n_jobs, n, config.units):
+        total, _ = _epoch(data, np.arange(n), n, config.units, state, config,
+                          codes.GRADIENT_ONLY, grad, dtype)  # fmt: skip
     return total / n, grad.astype(np.float64)
 
 
@@ -350,7 +363,7 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
                    np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
     empty = np.zeros(0, dtype)
-    with _Compute(config.n_jobs):
+    with _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units):
         for start in range(0, rows.shape[0], PREDICT_ROWS):
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]

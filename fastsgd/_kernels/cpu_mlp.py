@@ -51,12 +51,13 @@ output_delta = cpu_function(activations.output_delta)
 mlp_step = cpu_function(updates.mlp_step)
 adam_step_scalars = cpu_function(updates.adam_step_scalars)
 
-#: Largest row chunk of a batch in the forward and backward passes.
-ROWS = 256
+#: Row parts of a batch: ``ceil(rows / ROWS)``, at most ``MAX_PARTS``.
+ROWS = 100
+MAX_PARTS = 8
+#: Weight rows (input units) per block of the reduce-and-step phase.
+BLOCK = 64
 #: Rows gathered ahead of use (software prefetch of shuffled rows).
 PREFETCH_AHEAD = 8
-#: Output columns per unit of a CSR first layer's scattered gradient.
-COLUMNS = 64
 #: Independent accumulators of the sum of squares (one vector register).
 LANES = 16
 
@@ -65,6 +66,12 @@ LANES = 16
 def n_parts(n, width):
     """How many balanced parts of at most ``width`` cover ``n`` (at least 1)."""
     return max(1, (n + width - 1) // width)
+
+
+@cpu_function
+def row_parts(rows):
+    """Row parts of a batch of ``rows`` rows (fixed by the size alone)."""
+    return min(n_parts(rows, ROWS), MAX_PARTS)
 
 
 @cpu_function
@@ -315,33 +322,69 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
 
 
 @cpu_function
-def gradient_layer(data, b, layer, units, params, work, settings, sw_sum, scalars):
-    """Weights of ``layer``: gradient, then the optimizer step.
+def partial_product(data, order, start, b, parts, part, layer, units, grad, partials,
+                    work):  # fmt: skip
+    """Rows ``part`` of the batch's share of layer ``layer``'s weight gradient.
 
-    ``g = (A.T @ delta + alpha * W) / sw_sum`` as scikit-learn's
-    ``_compute_loss_grad`` (one BLAS call over the whole batch; a CSR first
-    layer's product is already scattered into ``grad``), then the step (or,
-    for the L-BFGS objective, ``g`` is kept in ``grad``). Returns ``sum(W**2)``
-    before the step (the L2 term of the batch loss).
+    ``A[rows].T @ delta[rows]`` (one BLAS call) into ``grad`` for part 0, into
+    ``partials[part - 1]`` otherwise; ``update_block`` adds the parts in order.
+    A CSR first layer is scattered by part 0 alone, over the whole batch.
     """
     X_data, X_indices, X_indptr, n_features, is_sparse = data
-    theta, state1, state2, grad = params
     X_batch, acts, deltas, capacity = work[0], work[1], work[2], work[8]
-    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
-    step_size, denom_scale = scalars
     fan_in = units[layer]
     fan_out = units[layer + 1]
     c = coef_offset(units, layer)
-    size = fan_in * fan_out
-    W = theta[c : c + size]
+    if part == 0:
+        G = grad[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+    else:
+        w_total = coef_offset(units, units.shape[0] - 1)
+        base = (part - 1) * w_total + c
+        G = partials[base : base + fan_in * fan_out].reshape((fan_in, fan_out))
+    D = layer_rows(deltas, units, layer + 1, capacity, b)
+    if layer == 0 and is_sparse:
+        if part == 0:  # scipy's CSR.T @ dense order; the other parts add nothing
+            for r in range(b):
+                sample = order[start + r]
+                d_row = D[r]
+                for p in range(X_indptr[sample], X_indptr[sample + 1]):
+                    x = X_data[p]
+                    g_row = G[X_indices[p]]
+                    for k in range(fan_out):
+                        g_row[k] += x * d_row[k]
+        return
+    lo, hi = part_range(b, parts, part)
+    if layer == 0:
+        A = X_batch[: b * n_features].reshape((b, n_features))
+    else:
+        A = layer_rows(acts, units, layer, capacity, b)
+    np.dot(A[lo:hi].T, D[lo:hi], G)
+
+
+@cpu_function
+def update_block(layer, lo, hi, parts, units, params, partials, settings, sw_sum,
+                 scalars, is_sparse):  # fmt: skip
+    """Weights ``[lo, hi)`` (input units) of ``layer``: reduce the parts, step.
+
+    ``g = (sum of the parts + alpha * W) / sw_sum`` as scikit-learn's
+    ``_compute_loss_grad``, then the optimizer step (or, for the L-BFGS
+    objective, ``g`` is kept in ``grad``). Returns the block's ``sum(W**2)``
+    before the step (the L2 term of the batch loss).
+    """
+    theta, state1, state2, grad = params
+    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
+    step_size, denom_scale = scalars
+    fan_out = units[layer + 1]
+    c = coef_offset(units, layer) + lo * fan_out
+    size = (hi - lo) * fan_out
     G = grad[c : c + size]
     if not (layer == 0 and is_sparse):
-        if layer == 0:
-            A = X_batch[: b * n_features].reshape((b, n_features))
-        else:
-            A = layer_rows(acts, units, layer, capacity, b)
-        D = layer_rows(deltas, units, layer + 1, capacity, b)
-        np.dot(A.T, D, G.reshape((fan_in, fan_out)))
+        w_total = coef_offset(units, units.shape[0] - 1)
+        for part in range(1, parts):
+            P = partials[(part - 1) * w_total + c : (part - 1) * w_total + c + size]
+            for k in range(size):
+                G[k] += P[k]
+    W = theta[c : c + size]
     sq = sum_squares(W)
     hyper = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
              1.0 - lr * weight_decay)  # fmt: skip
@@ -351,24 +394,15 @@ def gradient_layer(data, b, layer, units, params, work, settings, sw_sum, scalar
 
 
 @cpu_function
-def sparse_first_layer_gradient(data, order, start, b, lo, hi, units, grad, work):
-    """``X_batch.T @ delta`` of a CSR input, for output columns ``[lo, hi)``.
-
-    Scattered into the (zero) gradient in the order of scipy's CSR product.
-    """
-    X_data, X_indices, X_indptr, n_features, is_sparse = data
-    deltas, capacity = work[2], work[8]
-    fan_out = units[1]
-    G = grad[: units[0] * fan_out].reshape((units[0], fan_out))
-    D = layer_rows(deltas, units, 1, capacity, b)
-    for r in range(b):
-        sample = order[start + r]
-        d_row = D[r]
-        for p in range(X_indptr[sample], X_indptr[sample + 1]):
-            x = X_data[p]
-            g_row = G[X_indices[p]]
-            for k in range(lo, hi):
-                g_row[k] += x * d_row[k]
+def block_of_unit(units, unit):
+    """``(layer, lo, hi)`` of update block ``unit`` (all layers' blocks in order)."""
+    layer = 0
+    first = 0
+    while first + n_parts(units[layer], BLOCK) <= unit:
+        first += n_parts(units[layer], BLOCK)
+        layer += 1
+    lo, hi = part_range(units[layer], n_parts(units[layer], BLOCK), unit - first)
+    return layer, lo, hi
 
 
 @cpu_function
@@ -396,7 +430,7 @@ def intercept_step(b, layer, units, params, work, settings, sw_sum, scalars):
 @cpu_kernel(fastmath=False)
 def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
               order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
-              deltas, Y_batch, sw_batch, int_settings, float_settings,
+              deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
               step):  # fmt: skip
     """Train one epoch over the samples ``order`` in batches of ``batch_size``.
 
@@ -425,14 +459,17 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
     n = order.shape[0]
     capacity = min(batch_size, n)
     n_layers = units.shape[0] - 1
-    layer_sq = np.zeros(n_layers, dtype=np.float64)
-    chunk_loss = np.zeros(n_parts(capacity, ROWS), dtype=np.float64)
-    work = (X_batch, acts, deltas, None, Y_batch, sw_batch, chunk_loss, layer_sq,
+    n_blocks = 0
+    for layer in range(n_layers):
+        n_blocks += n_parts(units[layer], BLOCK)
+    block_sq = np.zeros(n_blocks, dtype=np.float64)
+    chunk_loss = np.zeros(row_parts(capacity), dtype=np.float64)
+    work = (X_batch, acts, deltas, None, Y_batch, sw_batch, chunk_loss, block_sq,
             capacity)  # fmt: skip
     total = 0.0
     for start in range(0, n, capacity):
         b = min(capacity, n - start)
-        chunks = n_parts(b, ROWS)
+        chunks = row_parts(b)
         for chunk in prange(chunks):
             lo, hi = part_range(b, chunks, chunk)
             forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code,
@@ -453,28 +490,27 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
         else:
             step += 1
             scalars = (0.0, 1.0)
-        if is_sparse:
-            if solver == codes.GRADIENT_ONLY:
-                grad[: units[0] * units[1]] = 0.0
-            column_parts = n_parts(units[1], COLUMNS)
-            for part in prange(column_parts):
-                lo, hi = part_range(units[1], column_parts, part)
-                sparse_first_layer_gradient(data, order, start, b, lo, hi, units, grad,
-                                            work)  # fmt: skip
-        for unit in prange(2 * n_layers):
-            # one unit per layer's weights (largest first) and per intercepts
-            if unit < n_layers:
-                layer_sq[unit] = gradient_layer(data, b, unit, units, params, work,
-                                                settings, sw_sum, scalars)  # fmt: skip
+        if is_sparse and solver == codes.GRADIENT_ONLY:
+            grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
+        for unit in prange(chunks * n_layers):
+            # part-major order: a static split over threads gets whole parts
+            partial_product(data, order, start, b, chunks, unit // n_layers,
+                            unit % n_layers, units, grad, partials, work)  # fmt: skip
+        for unit in prange(n_blocks + n_layers):
+            if unit < n_blocks:
+                layer, lo, hi = block_of_unit(units, unit)
+                block_sq[unit] = update_block(layer, lo, hi, chunks, units, params,
+                                              partials, settings, sw_sum, scalars,
+                                              is_sparse)  # fmt: skip
             else:
-                intercept_step(b, unit - n_layers, units, params, work, settings,
+                intercept_step(b, unit - n_blocks, units, params, work, settings,
                                sw_sum, scalars)  # fmt: skip
         loss = 0.0
         for chunk in range(chunks):
             loss += chunk_loss[chunk]
         sq = 0.0
-        for layer in range(n_layers):
-            sq += layer_sq[layer]
+        for unit in range(n_blocks):
+            sq += block_sq[unit]
         batch_loss = loss_scale * loss / sw_sum + 0.5 * alpha * sq / sw_sum
         total += batch_loss * b
     return total, step
