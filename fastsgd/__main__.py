@@ -19,7 +19,7 @@ def _timed_fit(estimator, X, y):
 def demo(args):
     """Fit fastsgd and scikit-learn on the digits and print a comparison."""
     import numpy as np
-    from sklearn import linear_model
+    from sklearn import linear_model, neural_network
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
@@ -47,6 +47,11 @@ def demo(args):
                 multi_class="multinomial",
             ),
         ),  # fmt: skip
+    ]
+    mlp = dict(hidden_layer_sizes=(64,), max_iter=args.epochs, random_state=0)
+    peers += [
+        ("scikit-learn MLPClassifier (adam)", neural_network.MLPClassifier(**mlp)),
+        ("fastsgd MLPClassifier (adam)", fastsgd.MLPClassifier(**mlp)),
     ]
     print(
         f"digits: {X_train.shape[0]} training and {X_test.shape[0]} test samples, "

@@ -22,10 +22,13 @@ from threadpoolctl import ThreadpoolController
 
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
-from fastsgd._trainer import PARALLEL_WORK, DivergenceError, _Threads, resolve_n_jobs
+from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
 
 #: Rows per kernel call when predicting (bounds the activations' memory).
 PREDICT_ROWS = 4096
+
+#: A batch below this many multiply-adds (forward pass) runs on one thread.
+PARALLEL_WORK = 1 << 22
 
 
 @dataclass
@@ -173,8 +176,9 @@ class _Compute:
     The kernel splits the work itself (row parts, weight blocks, fixed by the
     shapes); BLAS threads on top would oversubscribe the cores and make
     results depend on the thread count. A batch with a single row part, or
-    under ``PARALLEL_WORK`` multiply-adds, runs on one thread: a parallel
-    region costs microseconds on idle cores and milliseconds on busy ones.
+    under ``PARALLEL_WORK`` multiply-adds in its forward pass, runs on one
+    thread: a parallel region costs microseconds on idle cores and
+    milliseconds on busy ones.
     Results never depend on this choice.
     """
 

@@ -421,8 +421,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> from sklearn.datasets import load_iris
     >>> from fastsgd import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=500,
-    ...                     random_state=0).fit(X, y)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+    ...                     max_iter=1000, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     """
@@ -691,7 +691,7 @@ n_outputs_, out_activation_
     >>> from fastsgd import MLPRegressor
     >>> X, y = make_regression(n_samples=200, n_features=5, noise=0.1,
     ...                        random_state=0)
-    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs",
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", tol=1e-2,
     ...                    max_iter=500, random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.95
     True

@@ -523,7 +523,9 @@ def test_partial_fit_sequence_matches_sklearn(task, params, weighted):
     ours = ours_cls(**{**BASE, **params})
     ref = ref_cls(**{**BASE, **params})
     first = {}
-    if TASK_KIND[task] == "classifier" and task != "multilabel":
+    if task == "multilabel":  # required, though the labels come from y
+        first = {"classes": np.arange(y.shape[1])}
+    elif TASK_KIND[task] == "classifier":
         first = {"classes": np.unique(y)}
     calls = [(part, first if i == 0 else {}) for i, part in enumerate(_chunks(len(y)))]
     calls += [(slice(None), {}), (slice(None), {})]
