@@ -28,7 +28,7 @@ from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
 PREDICT_ROWS = 4096
 
 #: A batch below this many multiply-adds (forward pass) runs on one thread.
-PARALLEL_WORK = 1 << 22
+PARALLEL_WORK = 1 << 20
 
 
 @dataclass

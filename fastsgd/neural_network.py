@@ -145,14 +145,16 @@ class _BaseMLP(BaseEstimator):
         self._units = units
         self.n_outputs_ = Y.shape[1]
         data = _mlp_trainer.MLPData(*as_kernel_data(X), Y, sample_weight)
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(
-                X, Y, data, sample_weight if sample_weight_given else None, units,
-                incremental, rng,
-            )  # fmt: skip
-        else:
-            self._fit_lbfgs(data, units)
-        self._publish()
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(
+                    X, Y, data, sample_weight if sample_weight_given else None,
+                    units, incremental, rng,
+                )  # fmt: skip
+            else:
+                self._fit_lbfgs(data, units)
+        finally:  # also after a divergence: the last finite epoch's weights
+            self._publish()
         return self
 
     def _fit_stochastic(self, X, Y, data, sample_weight, units, incremental, rng):
