@@ -47,18 +47,26 @@ def as_kernel_data(X):
     """``(X_data, X_indices, X_indptr, n_features, is_sparse)`` for a kernel.
 
     A dense ``X`` becomes its flat view (no copy); a CSR matrix or array its
-    three arrays, with int32 indices.
+    three arrays, with int32 indices. The values are a read-only view.
     """
     n_features = X.shape[1]
     if sp.issparse(X):
         return (
-            X.data,
+            _read_only(X.data),
             X.indices.astype(np.int32, copy=False),
             X.indptr.astype(np.int32, copy=False),
             n_features,
             True,
         )
-    return X.reshape(-1), empty_index(), empty_index(), n_features, False
+    return _read_only(X.reshape(-1)), empty_index(), empty_index(), n_features, False
+
+
+def _read_only(values):
+    """A read-only view: Numba types read-only arrays apart, so the kernels
+    always get one (a memory-mapped or shared ``X`` then needs no new compile)."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def check_sample_weight(sample_weight, X, *, allow_all_zero=False):

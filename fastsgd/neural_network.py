@@ -144,7 +144,9 @@ class _BaseMLP(BaseEstimator):
             self._state.cast(X.dtype)
         self._units = units
         self.n_outputs_ = Y.shape[1]
-        data = _mlp_trainer.MLPData(*as_kernel_data(X), Y, sample_weight)
+        data = _mlp_trainer.MLPData(
+            *as_kernel_data(X), np.ascontiguousarray(Y), sample_weight
+        )
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(
@@ -191,7 +193,7 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
                 "going to be clipped",
-                stacklevel=4,
+                stacklevel=5,
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 

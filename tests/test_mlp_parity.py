@@ -137,8 +137,7 @@ def assert_same_model(ours, ref, X, *, rtol=RTOL, atol=ATOL, what=""):
     assert ours.n_layers_ == ref.n_layers_, f"{what}: n_layers_ differs"
     assert ours.n_outputs_ == ref.n_outputs_, f"{what}: n_outputs_ differs"
     assert ours.out_activation_ == ref.out_activation_, (
-        f"{what}: out_activation_ {ours.out_activation_!r} != "
-        f"{ref.out_activation_!r}"
+        f"{what}: out_activation_ {ours.out_activation_!r} != {ref.out_activation_!r}"
     )
     _assert_scalar_or_none(ours.loss_, ref.loss_, f"{what}: loss_", rtol, atol)
     if hasattr(ref, "loss_curve_"):  # stochastic solvers
@@ -147,23 +146,32 @@ def assert_same_model(ours, ref, X, *, rtol=RTOL, atol=ATOL, what=""):
             f"{len(ref.loss_curve_)}"
         )
         np.testing.assert_allclose(
-            ours.loss_curve_, ref.loss_curve_, rtol=rtol, atol=atol,
+            ours.loss_curve_,
+            ref.loss_curve_,
+            rtol=rtol,
+            atol=atol,
             err_msg=f"{what}: loss_curve_ differs",
-        )  # fmt: skip
+        )
         _assert_scalar_or_none(
             ours.best_loss_, ref.best_loss_, f"{what}: best_loss_", rtol, atol
         )
         _assert_scalar_or_none(
-            ours.best_validation_score_, ref.best_validation_score_,
-            f"{what}: best_validation_score_", rtol, atol,
-        )  # fmt: skip
+            ours.best_validation_score_,
+            ref.best_validation_score_,
+            f"{what}: best_validation_score_",
+            rtol,
+            atol,
+        )
         if ref.validation_scores_ is None:
             assert ours.validation_scores_ is None, f"{what}: validation_scores_"
         else:
             np.testing.assert_allclose(
-                ours.validation_scores_, ref.validation_scores_, rtol=rtol,
-                atol=atol, err_msg=f"{what}: validation_scores_ differs",
-            )  # fmt: skip
+                ours.validation_scores_,
+                ref.validation_scores_,
+                rtol=rtol,
+                atol=atol,
+                err_msg=f"{what}: validation_scores_ differs",
+            )
     else:
         assert not hasattr(ours, "loss_curve_"), f"{what}: L-BFGS sets no loss_curve_"
     if hasattr(ref, "predict_proba"):
@@ -172,14 +180,20 @@ def assert_same_model(ours, ref, X, *, rtol=RTOL, atol=ATOL, what=""):
         )
     else:
         np.testing.assert_allclose(
-            ours.predict(X), ref.predict(X), rtol=rtol, atol=atol,
+            ours.predict(X),
+            ref.predict(X),
+            rtol=rtol,
+            atol=atol,
             err_msg=f"{what}: predict differs",
-        )  # fmt: skip
+        )
     if hasattr(ref, "predict_proba"):
         np.testing.assert_allclose(
-            ours.predict_proba(X), ref.predict_proba(X), rtol=rtol, atol=atol,
+            ours.predict_proba(X),
+            ref.predict_proba(X),
+            rtol=rtol,
+            atol=atol,
             err_msg=f"{what}: predict_proba differs",
-        )  # fmt: skip
+        )
         np.testing.assert_array_equal(ours.classes_, ref.classes_)
 
 
@@ -201,19 +215,25 @@ def fit_both(task, params, X, y, **fit_kwargs):
 
 STOCHASTIC_CASES = [
     pytest.param(
-        "binary", dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
+        "binary",
+        dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
         id="sgd-plain-binary",
     ),
     pytest.param(
         "multiclass",
-        dict(solver="sgd", momentum=0.9, nesterovs_momentum=False,
-             learning_rate_init=0.05),
+        dict(
+            solver="sgd",
+            momentum=0.9,
+            nesterovs_momentum=False,
+            learning_rate_init=0.05,
+        ),
         id="sgd-momentum-multiclass",
     ),
     pytest.param(
         "multiclass",
-        dict(solver="sgd", momentum=0.9, nesterovs_momentum=True,
-             learning_rate_init=0.05),
+        dict(
+            solver="sgd", momentum=0.9, nesterovs_momentum=True, learning_rate_init=0.05
+        ),
         id="sgd-nesterov-multiclass",
     ),
     pytest.param(
@@ -223,8 +243,12 @@ STOCHASTIC_CASES = [
     ),
     pytest.param(
         "binary",
-        dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5,
-             power_t=0.3),
+        dict(
+            solver="sgd",
+            learning_rate="invscaling",
+            learning_rate_init=0.5,
+            power_t=0.3,
+        ),
         id="sgd-invscaling-binary",
     ),
     pytest.param(
@@ -232,9 +256,12 @@ STOCHASTIC_CASES = [
         dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.2),
         id="sgd-invscaling-regression",
     ),
-    pytest.param("binary", dict(solver="adam", learning_rate_init=0.01), id="adam-binary"),
     pytest.param(
-        "multiclass", dict(solver="adam", learning_rate_init=0.01, alpha=0.1),
+        "binary", dict(solver="adam", learning_rate_init=0.01), id="adam-binary"
+    ),
+    pytest.param(
+        "multiclass",
+        dict(solver="adam", learning_rate_init=0.01, alpha=0.1),
         id="adam-multiclass",
     ),
     pytest.param(
@@ -245,32 +272,43 @@ STOCHASTIC_CASES = [
     ),
     pytest.param(
         "regression",
-        dict(solver="adam", learning_rate_init=0.01, beta_1=0.8, beta_2=0.99,
-             epsilon=1e-6),
+        dict(
+            solver="adam",
+            learning_rate_init=0.01,
+            beta_1=0.8,
+            beta_2=0.99,
+            epsilon=1e-6,
+        ),
         id="adam-regression",
     ),
     pytest.param(
-        "multi-regression", dict(solver="adam", learning_rate_init=0.01),
+        "multi-regression",
+        dict(solver="adam", learning_rate_init=0.01),
         id="adam-multi-regression",
     ),
     pytest.param(
-        "multi-regression", dict(solver="sgd", learning_rate_init=0.01),
+        "multi-regression",
+        dict(solver="sgd", learning_rate_init=0.01),
         id="sgd-multi-regression",
     ),
     pytest.param(
-        "poisson", dict(solver="adam", loss="poisson", learning_rate_init=0.01),
+        "poisson",
+        dict(solver="adam", loss="poisson", learning_rate_init=0.01),
         id="adam-poisson",
     ),
     pytest.param(
-        "poisson", dict(solver="sgd", loss="poisson", learning_rate_init=0.01),
+        "poisson",
+        dict(solver="sgd", loss="poisson", learning_rate_init=0.01),
         id="sgd-poisson",
     ),
     pytest.param(
-        "binary", dict(solver="sgd", shuffle=False, learning_rate_init=0.1),
+        "binary",
+        dict(solver="sgd", shuffle=False, learning_rate_init=0.1),
         id="sgd-no-shuffle-binary",
     ),
     pytest.param(
-        "regression", dict(solver="adam", shuffle=False, learning_rate_init=0.01),
+        "regression",
+        dict(solver="adam", shuffle=False, learning_rate_init=0.01),
         id="adam-no-shuffle-regression",
     ),
     pytest.param(
@@ -299,16 +337,22 @@ STOCHASTIC_CASES = [
         id="sgd-batch-auto-binary",
     ),
     pytest.param(
-        "regression", dict(solver="sgd", batch_size=1, max_iter=2, learning_rate_init=0.01),
+        "regression",
+        dict(solver="sgd", batch_size=1, max_iter=2, learning_rate_init=0.01),
         id="sgd-batch-1-regression",
     ),
     pytest.param(
         "multiclass",
-        dict(solver="adam", learning_rate_init=0.05, tol=1e-2, n_iter_no_change=2,
-             max_iter=10),
+        dict(
+            solver="adam",
+            learning_rate_init=0.05,
+            tol=1e-2,
+            n_iter_no_change=2,
+            max_iter=10,
+        ),
         id="adam-stops-on-training-loss",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("task", "params"), STOCHASTIC_CASES)
@@ -347,9 +391,14 @@ def test_every_activation_matches_sklearn(activation, task, solver_params):
         ("regression", dict(solver="sgd", learning_rate_init=0.01)),
         ("poisson", dict(solver="adam", loss="poisson", learning_rate_init=0.01)),
     ],
-    ids=["sgd-binary", "adam-multiclass", "sgd-multilabel", "sgd-regression",
-         "adam-poisson"],
-)  # fmt: skip
+    ids=[
+        "sgd-binary",
+        "adam-multiclass",
+        "sgd-multilabel",
+        "sgd-regression",
+        "adam-poisson",
+    ],
+)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_csr_input_matches_sklearn_on_csr(task, params, weighted):
     X, y = make_data(task, sparse=True)
@@ -411,9 +460,16 @@ EARLY_STOPPING = dict(
         ("multi-regression", dict(solver="sgd", learning_rate_init=0.01)),
         ("poisson", dict(solver="adam", loss="poisson", learning_rate_init=0.02)),
     ],
-    ids=["sgd-binary", "adam-multiclass", "sgd-multiclass-tol0", "adam-multilabel",
-         "adam-regression", "sgd-multi-regression", "adam-poisson"],
-)  # fmt: skip
+    ids=[
+        "sgd-binary",
+        "adam-multiclass",
+        "sgd-multiclass-tol0",
+        "adam-multilabel",
+        "adam-regression",
+        "sgd-multi-regression",
+        "adam-poisson",
+    ],
+)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_early_stopping_matches_sklearn(task, params, weighted):
     """Same validation split, scores, stopping epoch and restored best weights."""
@@ -424,7 +480,7 @@ def test_early_stopping_matches_sklearn(task, params, weighted):
     assert_same_model(ours, ref, X, what=f"early stopping {task} {params}")
 
 
-def test_early_stopping_test_data_stops_early_and_restores_the_best_epoch():
+def test_early_stopping_stops_early_and_restores_the_best_epoch_as_sklearn():
     """The early-stopping cases above exercise the stop and the roll-back."""
     X, y = make_data("multiclass")
     params = {**BASE, **EARLY_STOPPING, "solver": "sgd", "learning_rate_init": 0.1}
@@ -451,13 +507,24 @@ def test_early_stopping_test_data_stops_early_and_restores_the_best_epoch():
         ("multi-regression", dict(alpha=0.1)),
         ("poisson", dict(loss="poisson")),
     ],
-    ids=["binary", "multiclass", "multilabel", "regression", "multi-regression",
-         "poisson"],
-)  # fmt: skip
+    ids=[
+        "binary",
+        "multiclass",
+        "multilabel",
+        "regression",
+        "multi-regression",
+        "poisson",
+    ],
+)
 def test_lbfgs_matches_sklearn(activation, task, params):
     X, y = make_data(task)
-    params = {**BASE, **params, "solver": "lbfgs", "max_iter": 20,
-              "activation": activation}  # fmt: skip
+    params = {
+        **BASE,
+        **params,
+        "solver": "lbfgs",
+        "max_iter": 20,
+        "activation": activation,
+    }
     ours, ref = fit_both(task, params, X, y)
     assert_same_model(
         ours, ref, X, rtol=RTOL_LBFGS, atol=ATOL_LBFGS, what=f"lbfgs {task}"
@@ -478,8 +545,14 @@ def test_lbfgs_with_sample_weight_matches_sklearn(task, sparse):
 def test_lbfgs_converged_fit_matches_sklearn():
     """A tolerance reached before ``max_iter``: no warning, same solution."""
     X, y = make_data("binary")
-    params = {**BASE, "hidden_layer_sizes": (3,), "solver": "lbfgs",
-              "max_iter": 200, "tol": 1e-3, "alpha": 1.0}  # fmt: skip
+    params = {
+        **BASE,
+        "hidden_layer_sizes": (3,),
+        "solver": "lbfgs",
+        "max_iter": 200,
+        "tol": 1e-3,
+        "alpha": 1.0,
+    }
     ours, ref = fit_both("binary", params, X, y)
     assert ref.n_iter_ < 200, "test set-up: scikit-learn did not converge"
     assert_same_model(
@@ -487,25 +560,57 @@ def test_lbfgs_converged_fit_matches_sklearn():
     )
 
 
+def test_lbfgs_stopped_by_max_fun_matches_sklearn():
+    X, y = make_data("multiclass")
+    params = {**BASE, "solver": "lbfgs", "max_iter": 20, "max_fun": 7}
+    ours, ref = fit_both("multiclass", params, X, y)
+    assert_same_model(
+        ours, ref, X, rtol=RTOL_LBFGS, atol=ATOL_LBFGS, what="lbfgs with max_fun"
+    )
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_batch_size_larger_than_the_data_is_clipped_as_sklearn(task):
+    """Both warn (a UserWarning) and train with one batch of all samples."""
+    X, y = make_data(task)
+    params = {**BASE, "solver": "sgd", "batch_size": 500, "learning_rate_init": 0.05}
+    ours_cls, ref_cls = PAIRS[TASK_KIND[task]]
+    ours, ref = ours_cls(**params), ref_cls(**params)
+    for est in (ours, ref):
+        with pytest.warns(UserWarning, match="batch_size"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            est.fit(X, y)
+    assert_same_model(ours, ref, X, what="batch_size > n_samples")
+
+
 # --------------------------------------------------------------------------
 # partial_fit and warm_start
 # --------------------------------------------------------------------------
 
 PARTIAL_FIT_CASES = [
-    pytest.param("multiclass", dict(solver="sgd", learning_rate_init=0.05), id="sgd-multiclass"),
-    pytest.param("binary", dict(solver="adam", learning_rate_init=0.01), id="adam-binary"),
-    pytest.param("multilabel", dict(solver="adam", learning_rate_init=0.01), id="adam-multilabel"),
+    pytest.param(
+        "multiclass", dict(solver="sgd", learning_rate_init=0.05), id="sgd-multiclass"
+    ),
+    pytest.param(
+        "binary", dict(solver="adam", learning_rate_init=0.01), id="adam-binary"
+    ),
+    pytest.param(
+        "multilabel", dict(solver="adam", learning_rate_init=0.01), id="adam-multilabel"
+    ),
     pytest.param(
         "multiclass",
         dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5),
         id="sgd-invscaling-multiclass",
     ),
-    pytest.param("regression", dict(solver="sgd", learning_rate_init=0.01), id="sgd-regression"),
     pytest.param(
-        "multi-regression", dict(solver="adam", learning_rate_init=0.01),
+        "regression", dict(solver="sgd", learning_rate_init=0.01), id="sgd-regression"
+    ),
+    pytest.param(
+        "multi-regression",
+        dict(solver="adam", learning_rate_init=0.01),
         id="adam-multi-regression",
     ),
-]  # fmt: skip
+]
 
 
 def _chunks(n, parts=3):
@@ -557,15 +662,23 @@ def test_partial_fit_after_fit_continues_the_optimizer_as_sklearn(task, params):
     [
         ("multiclass", dict(solver="sgd", learning_rate_init=0.05)),
         ("binary", dict(solver="adam", learning_rate_init=0.01)),
-        ("regression", dict(solver="sgd", learning_rate="invscaling",
-                            learning_rate_init=0.1)),
+        (
+            "regression",
+            dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1),
+        ),
         ("multi-regression", dict(solver="adam", learning_rate_init=0.01)),
         ("multiclass", dict(solver="lbfgs", max_iter=10)),
         ("regression", dict(solver="lbfgs", max_iter=10)),
     ],
-    ids=["sgd-multiclass", "adam-binary", "sgd-invscaling-regression",
-         "adam-multi-regression", "lbfgs-multiclass", "lbfgs-regression"],
-)  # fmt: skip
+    ids=[
+        "sgd-multiclass",
+        "adam-binary",
+        "sgd-invscaling-regression",
+        "adam-multi-regression",
+        "lbfgs-multiclass",
+        "lbfgs-regression",
+    ],
+)
 def test_warm_start_matches_sklearn(task, params):
     """fit, then fit again from the previous weights (the curves accumulate)."""
     X, y = make_data(task)
