@@ -1,9 +1,15 @@
-"""Turn a pytest-benchmark JSON from ``bench/`` into ``docs/benchmarks.md``.
+"""Turn pytest-benchmark JSONs from ``bench/`` into ``docs/benchmarks.md``.
 
-    python bench/report.py bench/results/latest.json [--out docs/benchmarks.md]
+    python bench/report.py bench/results/latest.json [more.json] [--out FILE]
+
+The document has two parts: the linear workloads (``test_fit.py``,
+``test_startup.py``) and, last, the section "Multi-layer perceptrons"
+(``test_mlp.py``, ``test_mlp_layers.py``). A part the given JSONs hold no results
+for is kept as it is in ``--out``, so a run of the MLP benchmarks alone
+(``bench/results/mlp.json``) rewrites only that section.
 
 Prints the markdown and writes it to ``--out``; with matplotlib installed it also
-writes a bar chart next to it (``--out`` with ``.png``).
+writes bar charts next to it (``benchmarks.png``, ``benchmarks_mlp.png``).
 """
 
 import argparse
@@ -16,10 +22,18 @@ COMMAND = (
     "--benchmark-enable --benchmark-json=bench/results/latest.json && "
     "python bench/report.py bench/results/latest.json"
 )
+MLP_COMMAND = (
+    "mkdir -p bench/results && FASTSGD_BENCH=full python -m pytest bench/test_mlp.py "
+    "bench/test_mlp_layers.py --benchmark-enable "
+    "--benchmark-json=bench/results/mlp.json -p no:cacheprovider && "
+    "python bench/report.py bench/results/mlp.json"
+)
+#: First line of the MLP section; everything from it to the end of the document.
+MLP_HEADING = "## Multi-layer perceptrons"
 
 
 def load(path):
-    """The run's machine info and its benchmarks grouped by workload, in order."""
+    """The run's date, machine info and timed benchmarks (in run order)."""
     with open(path) as f:
         run = json.load(f)
     machine_info = run.get("machine_info", {})
@@ -31,12 +45,45 @@ def load(path):
         "cpu_count": machine_info.get("cpu", {}).get("count", "?"),
         "versions": {},
     }
-    groups = {}
-    for bench in run["benchmarks"]:
-        x = bench.get("extra_info", {})
-        if bench.get("stats") and "workload" in x:
-            groups.setdefault(x["workload"], []).append(bench)
-    return run.get("datetime", "unknown date"), info, groups
+    benches = [b for b in run["benchmarks"] if b.get("stats") and _ours(b)]
+    return run.get("datetime", "unknown date"), info, benches
+
+
+def _ours(bench):
+    """Whether a benchmark is one of ``bench/``'s (they say what they measure)."""
+    x = bench.get("extra_info", {})
+    return "workload" in x or x.get("section") == "layers"
+
+
+class Part:
+    """The results of one part of the document and the run they come from."""
+
+    def __init__(self):
+        self.date, self.info = None, None
+        self.groups = {}  # workload -> benchmarks
+        self.layers = []  # test_mlp_layers.py's benchmarks
+
+    def __bool__(self):
+        return bool(self.groups or self.layers)
+
+    def add(self, date, info, bench):
+        self.date, self.info = date, info  # the last file's
+        x = bench["extra_info"]
+        if x.get("section") == "layers":
+            self.layers.append(bench)
+        else:
+            self.groups.setdefault(x["workload"], []).append(bench)
+
+
+def load_all(paths):
+    """``(linear, mlp)`` parts from one or more JSONs (later files win)."""
+    linear, mlp = Part(), Part()
+    for path in paths:
+        date, info, benches = load(path)
+        for bench in benches:
+            part = mlp if bench["extra_info"].get("section") else linear
+            part.add(date, info, bench)
+    return linear, mlp
 
 
 def rows(benches):
@@ -63,22 +110,29 @@ def rows(benches):
         yield x["peer"], x.get("settings", ""), ms[x["peer"]], ratio, last
 
 
-def markdown(date, info, groups):
-    smoke = info.get("mode") != "full"
-    versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
-    lines = ["# Benchmarks", ""]
-    if smoke:
+def run_lines(date, info):
+    """The smoke warning (if any) and the date, machine, sizes and versions."""
+    lines = []
+    if info.get("mode") != "full":
         lines += [
             "**Smoke run (tiny sizes) — not a measurement.** Regenerate with the "
             "command below.",
             "",
         ]
-    lines += [
+    versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
+    return lines + [
         f"- date: {date}",
         f"- machine: {info.get('cpu_model')}, {info.get('cpu_count')} cores "
         f"(Numba threads: {info.get('numba_threads', '?')})",
         f"- sizes: `FASTSGD_BENCH={info.get('mode')}`",
         f"- versions: {versions}",
+    ]
+
+
+def markdown(date, info, groups):
+    """The linear part: ``# Benchmarks``, how it was run, one table per workload."""
+    lines = ["# Benchmarks", "", *run_lines(date, info)]
+    lines += [
         "",
         "Median of the timed rounds (`benchmark.pedantic`: 3 after one warm-up round, "
         "which compiles), divided by the epochs every peer runs (`max_iter` fixed, "
@@ -111,14 +165,192 @@ def markdown(date, info, groups):
     return "\n".join(lines) + "\n"
 
 
-def chart(groups, path):
-    """A bar chart of the times, if matplotlib is installed; returns whether."""
+def table(head, body):
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in body]
+
+
+def epoch_ms(bench):
+    """Median time per epoch (ms) of an MLP fit."""
+    x = bench["extra_info"]
+    return bench["stats"]["median"] * 1e3 / x["epochs"]
+
+
+def mlp_markdown(part):
+    """The section "Multi-layer perceptrons": a summary, one table per workload,
+    the layer table."""
+    groups = part.groups
+    lines = [MLP_HEADING, "", *run_lines(part.date, part.info)]
+    peaks = {}
+    for benches in groups.values():
+        x = benches[0]["extra_info"]
+        peaks[x["dtype"]] = x["peak_gflops"]
+    if peaks:
+        shown = ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in sorted(peaks.items()))
+        lines.append(f"- measured matmul peak (all cores): {shown}")
+    first = next(iter(groups.values()), [{"extra_info": {}, "stats": {}}])[0]
+    epochs = first["extra_info"].get("epochs", "?")
+    rounds = first["stats"].get("rounds", "?")
+    side = first["extra_info"].get("peak_size", "?")
+    lines += [
+        "",
+        f"Every peer trains the same network for {epochs} "
+        f"{'epoch' if epochs == 1 else 'epochs'}: ReLU hidden "
+        "layers, softmax cross-entropy, Glorot-uniform start, SGD with rate 0.01 "
+        "and Nesterov momentum 0.9, a new permutation of the rows each epoch "
+        "(`max_iter` epochs, `tol=0`, `n_iter_no_change=10**6`: no early stop). "
+        "fastsgd and scikit-learn use the same parameters (`alpha=1e-4`, "
+        "`random_state=0`); the PyTorch loop (`nn.Sequential` of `Linear` and "
+        "`ReLU`, `CrossEntropyLoss`, `torch.optim.SGD(lr=0.01, momentum=0.9, "
+        "nesterov=True)`) has no L2 term (scikit-learn's adds `alpha / batch_size` "
+        "times the weights to their gradient, under 1e-6) and as many threads as "
+        "Numba. The data: 10 classes from a "
+        "random two-layer teacher on a 16-dimensional latent (`bench/"
+        "mlp_workloads.py`); accuracy is on 20 % more rows held out.",
+        "",
+        f"Times are medians of the timed rounds ({rounds}, after one warm-up round "
+        "that compiles) divided by the epochs. *× fastsgd* is a peer's time over "
+        "fastsgd's (fastsgd's speed-up over that peer); *× floor* its time over the "
+        "floor. *floor*: an epoch's flops, `3 × 2 n Σ fan_in·fan_out` (forward, "
+        "then the gradients of each layer's input and weights), at the measured "
+        f"matmul peak of the dtype (numpy, a square product of side {side} on all "
+        "cores, best of 5).",
+    ]
+    strict = [
+        b[0]["extra_info"]["floor_strict_ms"] / b[0]["extra_info"]["floor_ms"]
+        for b in groups.values()
+    ]
+    if strict:
+        lines[-1] += (
+            " No peer needs the gradient of the network's input (the first layer's "
+            "input gradient); without it the floor is "
+            f"{min(strict):.2f}–{max(strict):.2f} times this one."
+        )
+    lines += ["", "Reproduce:", "", "```", MLP_COMMAND, "```"]
+    if groups:
+        lines += ["", "### Time per epoch", ""]
+        names = []
+        for benches in groups.values():
+            names += [b["extra_info"]["peer"] for b in benches if b["extra_info"]
+                      ["peer"] not in names]  # fmt: skip
+        base, others = names[0], names[1:]
+        head = ["workload", "floor ms", *(f"{n} ms" for n in names)]
+        head += [f"{n} ÷ {base}" for n in others] + [f"{base} ÷ floor"]
+        head += [f"accuracy {n}" for n in names]
+        body = []
+        for benches in groups.values():
+            x0 = benches[0]["extra_info"]
+            ms = {b["extra_info"]["peer"]: epoch_ms(b) for b in benches}
+            acc = {b["extra_info"]["peer"]: b["extra_info"]["score"] for b in benches}
+            label = x0["title"].split(":")[0] + f", {x0['dtype']}"
+            cells = [label, f"{x0['floor_ms']:.1f}"]
+            cells += [f"{ms[n]:.1f}" if n in ms else "—" for n in names]
+            cells += [
+                f"{ms[n] / ms[base]:.2f}" if n in ms and base in ms else "—"
+                for n in others
+            ]
+            cells.append(f"{ms[base] / x0['floor_ms']:.2f}" if base in ms else "—")
+            cells += [f"{acc[n]:.4f}" if n in acc else "—" for n in names]
+            body.append(cells)
+        lines += table(head, body)
+    for benches in groups.values():
+        x0 = benches[0]["extra_info"]
+        lines += ["", f"### {x0['title']}", ""]
+        lines += [
+            f"Floor: {x0['floor_ms']:.1f} ms per epoch "
+            f"({x0['flops_per_epoch'] / 1e9:.3g} GFLOP at {x0['peak_gflops']:.0f} "
+            "GFLOP/s).",
+            "",
+        ]
+        body = []
+        for peer, settings, ms, ratio, score in rows(benches):
+            settings = f"`{settings}`" if settings else ""
+            body.append(
+                [peer, settings, f"{ms:.1f}", ratio, f"{ms / x0['floor_ms']:.2f}",
+                 score]
+            )  # fmt: skip
+        head = ["peer", "settings", "ms per epoch", "× fastsgd", "× floor"]
+        lines += table(head + ["held-out accuracy"], body)
+    if part.layers:
+        lines += ["", *layer_markdown(part.layers)]
+    return "\n".join(lines) + "\n"
+
+
+def layer_cells(part_layers):
+    """``{(layer, where, dtype): {variant: (µs, GFLOP/s)}}`` of the layer run."""
+    cells = {}
+    for b in part_layers:
+        x = b["extra_info"]
+        seconds = b["stats"]["median"] / x["reps"]
+        key = (x["layer"], x["where"], x["dtype"])
+        cells.setdefault(key, {})[x["variant"]] = (
+            seconds * 1e6,
+            x["flops_per_call"] / seconds / 1e9,
+        )
+    return cells
+
+
+LAYER_VARIANTS = [
+    ("np.dot(A, W, out)", "blocked_matmul(A, W, out)"),
+    ("np.dot(A.T, D, out)", "blocked_matmul_tn(A, D, out)"),
+]
+
+
+def layer_markdown(part_layers):
+    """The table "BLAS vs blocked loops per layer"."""
+    rounds = part_layers[0]["stats"].get("rounds", "?")
+    lines = [
+        "### BLAS vs blocked loops per layer",
+        "",
+        "One product of a layer on one core (`bench/test_mlp_layers.py`): "
+        "`A` is the layer's input (batch x fan_in), `W` its weights, `D` its delta "
+        "(batch x fan_out). *BLAS* is `np.dot` inside a `numba.njit` function "
+        "(Numba calls gemm) with BLAS pinned to one thread "
+        '(`threadpool_limits(1, user_api="blas")`); *blocked* is a hand-written '
+        "Numba loop of the same product (i-k-j, the j loop along contiguous rows, "
+        "the reduction in blocks of 64, four output rows by four reduction steps at "
+        "a time). Each cell: µs "
+        f"per product (median of {rounds} rounds, each a loop of many products in one "
+        "compiled call) and GFLOP/s; *faster* is the winner and its ratio.",
+        "",
+    ]
+    head = ["layer (batch x fan_in x fan_out)", "dtype", "BLAS A·W", "blocked A·W",
+            "faster", "BLAS Aᵀ·D", "blocked Aᵀ·D", "faster"]  # fmt: skip
+    body = []
+    for (layer, where, dtype), found in layer_cells(part_layers).items():
+        cells = [f"{layer} ({where})", dtype]
+        for blas, blocked in LAYER_VARIANTS:
+            pair = [found.get(blas), found.get(blocked)]
+            cells += [f"{t:.1f} µs, {g:.1f}" if t else "—" for t, g in
+                      (p or (None, None) for p in pair)]  # fmt: skip
+            if all(pair):
+                (t_blas, _), (t_blocked, _) = pair
+                winner = "BLAS" if t_blas <= t_blocked else "blocked"
+                ratio = max(t_blas, t_blocked) / min(t_blas, t_blocked)
+                cells.append(f"{winner} {ratio:.1f}x")
+            else:
+                cells.append("—")
+        body.append(cells)
+    return lines + table(head, body)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, or None if it is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def chart(groups, path):
+    """A bar chart of the times, if matplotlib is installed; returns whether."""
+    plt = _pyplot()
+    if plt is None:
         return False
     fig, axes = plt.subplots(
         len(groups), 1, figsize=(8, 2.5 * len(groups)), squeeze=False
@@ -131,22 +363,97 @@ def chart(groups, path):
         ax.set_xlabel(benches[0]["extra_info"].get("unit", "ms"))
     fig.tight_layout()
     fig.savefig(path)
+    plt.close(fig)
     return True
+
+
+def mlp_chart(part, path):
+    """Time per epoch of each MLP workload with its floor, and the layer
+    products' GFLOP/s; returns whether matplotlib was there to draw it."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    ratios = [1] * len(part.groups) + ([2.5] if part.layers else [])
+    fig, axes = plt.subplots(
+        len(ratios),
+        1,
+        figsize=(8, 2.4 * sum(ratios)),
+        squeeze=False,
+        height_ratios=ratios,
+    )
+    axes = list(axes[:, 0])
+    for ax, benches in zip(axes, part.groups.values(), strict=False):
+        x0 = benches[0]["extra_info"]
+        data = list(rows(benches))
+        bars = ax.barh([r[0] for r in data], [r[2] for r in data], color="C0")
+        labels = [f"{r[2]:.{0 if r[2] >= 100 else 1}f} ms, acc. {r[4]}" for r in data]
+        ax.bar_label(bars, labels, fontsize=7)
+        ax.axvline(x0["floor_ms"], color="C3", linestyle="--", label="floor")
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.35 * max(r[2] for r in data))
+        ax.set_title(x0["title"], fontsize=9)
+        ax.set_xlabel("ms per epoch")
+        ax.legend(fontsize=7, loc="lower right")
+    if part.layers:
+        ax = axes[-1]
+        found = layer_cells(part.layers)
+        labels = [f"{layer} {dtype}" for layer, _, dtype in found]
+        ys = range(len(labels))
+        names = [v for pair in LAYER_VARIANTS for v in pair]
+        height = 0.8 / len(names)
+        for n, name in enumerate(names):
+            ax.barh(
+                [y + n * height for y in ys],
+                [cell.get(name, (0, 0))[1] for cell in found.values()],
+                height,
+                label=name,
+            )
+        ax.set_yticks([y + 0.4 - height / 2 for y in ys], labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("GFLOP/s, one core")
+        ax.set_title("BLAS vs blocked loops per layer", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def split(text):
+    """An existing document's linear part and its MLP section (or "")."""
+    head, found, tail = text.partition("\n" + MLP_HEADING + "\n")
+    return head.rstrip("\n") + "\n", (MLP_HEADING + "\n" + tail) if found else ""
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="pytest-benchmark JSON (--benchmark-json)")
+    parser.add_argument(
+        "json", nargs="+", help="pytest-benchmark JSON (--benchmark-json)"
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
-    date, info, groups = load(args.json)
-    if not groups:
-        parser.error(f"{args.json} holds no timed benchmarks (--benchmark-enable?)")
-    text = markdown(date, info, groups)
-    png = Path(args.out).with_suffix(".png")
-    if chart(groups, png):
-        text += f"\n![time per epoch]({png.name})\n"
-    Path(args.out).write_text(text)
+    linear, mlp = load_all(args.json)
+    if not (linear or mlp):
+        parser.error(f"{args.json} hold no timed benchmarks (--benchmark-enable?)")
+    out = Path(args.out)
+    old_linear, old_mlp = split(out.read_text()) if out.exists() else ("", "")
+    if linear:
+        text = markdown(linear.date, linear.info, linear.groups)
+        png = out.with_suffix(".png")
+        if chart(linear.groups, png):
+            text += f"\n![time per epoch]({png.name})\n"
+    else:
+        text = old_linear
+    if mlp:
+        section = mlp_markdown(mlp)
+        png = out.with_name(out.stem + "_mlp.png")
+        if mlp_chart(mlp, png):
+            section += f"\n![MLP time per epoch and layer products]({png.name})\n"
+    else:
+        section = old_mlp
+    if section:
+        text += "\n" + section
+    out.write_text(text)
     print(text)
     return 0
 

@@ -11,6 +11,7 @@ import pytest
 from bench.mlp_workloads import (
     EPOCHS,
     MLP_WORKLOADS,
+    PEAK_SIZE,
     epoch_flops,
     floor_ms,
     matmul_peak,
@@ -18,9 +19,7 @@ from bench.mlp_workloads import (
 from bench.workloads import PEDANTIC
 
 # Every fit stops at max_iter on purpose.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 CASES = [
     pytest.param(workload, peer, id=f"{workload.name}-{peer.name}".replace(" ", "_"))
@@ -68,6 +67,7 @@ def test_mlp(benchmark, datasets, workload, peer):
         batch_size=workload.batch_size,
         flops_per_epoch=epoch_flops(n, units),
         peak_gflops=matmul_peak(X.dtype) / 1e9,
+        peak_size=PEAK_SIZE,
         floor_ms=floor_ms(n, units, X.dtype),
         floor_strict_ms=floor_ms(n, units, X.dtype, strict=True),
         shape=f"{n} x {X.shape[1]}, {X.dtype}",
