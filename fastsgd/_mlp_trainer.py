@@ -120,11 +120,11 @@ class MLPState:
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
 
-    def reset_optimizer(self, config):
+    def reset_optimizer(self, learning_rate_init):
         """A new optimizer, as scikit-learn makes for each ``fit`` call."""
         self.state1 = np.zeros_like(self.theta)
         self.state2 = np.zeros_like(self.theta)
-        self.learning_rate = float(config.learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
         self.step = 0
 
     def cast(self, dtype):

@@ -165,7 +165,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         n_samples = X.shape[0]
         if not incremental or not self._has_optimizer:
-            state.reset_optimizer(self._config(units))
+            state.reset_optimizer(self.learning_rate_init)
             self._has_optimizer = True
         if self.early_stopping:
             train_index, validation_score = self._validation_split(

@@ -129,11 +129,20 @@ def sum_squares(v):
 
 
 @cpu_function
+def bias_activation(code, Z, bias):
+    """``Z = activation(Z + bias)`` row by row, for one activation ``code``."""
+    for r in range(Z.shape[0]):
+        row = Z[r]
+        for k in range(row.shape[0]):
+            row[k] = activation_value(code, row[k] + bias[k])
+
+
+@cpu_function
 def activate_rows(code, Z, bias):
     """``Z = activation(Z + bias)`` row by row.
 
-    Each branch calls the math function with a constant code, so the dispatch
-    is folded away and the element loop vectorises.
+    Each branch passes a constant code, so that once inlined the math
+    function's dispatch folds away and the element loop vectorises.
     """
     if code == codes.SOFTMAX:
         for r in range(Z.shape[0]):
@@ -142,82 +151,66 @@ def activate_rows(code, Z, bias):
                 row[k] = row[k] + bias[k]
             softmax_inplace(row)
     elif code == codes.RELU:
-        for r in range(Z.shape[0]):
-            row = Z[r]
-            for k in range(row.shape[0]):
-                row[k] = activation_value(codes.RELU, row[k] + bias[k])
+        bias_activation(codes.RELU, Z, bias)
     elif code == codes.TANH:
-        for r in range(Z.shape[0]):
-            row = Z[r]
-            for k in range(row.shape[0]):
-                row[k] = activation_value(codes.TANH, row[k] + bias[k])
+        bias_activation(codes.TANH, Z, bias)
     elif code == codes.LOGISTIC:
-        for r in range(Z.shape[0]):
-            row = Z[r]
-            for k in range(row.shape[0]):
-                row[k] = activation_value(codes.LOGISTIC, row[k] + bias[k])
+        bias_activation(codes.LOGISTIC, Z, bias)
     elif code == codes.EXP:
-        for r in range(Z.shape[0]):
-            row = Z[r]
-            for k in range(row.shape[0]):
-                row[k] = activation_value(codes.EXP, row[k] + bias[k])
+        bias_activation(codes.EXP, Z, bias)
     else:
-        for r in range(Z.shape[0]):
-            row = Z[r]
-            for k in range(row.shape[0]):
-                row[k] = row[k] + bias[k]
+        bias_activation(codes.IDENTITY, Z, bias)
+
+
+@cpu_function
+def derivative_product(code, a, d):
+    """``d *= activation'`` (from the outputs ``a``) for one activation ``code``."""
+    for k in range(d.shape[0]):
+        d[k] = activation_backprop(code, a[k], d[k])
 
 
 @cpu_function
 def backprop_activation(code, a, d):
-    """``d *= activation'`` (from the outputs ``a``), element-wise, flat arrays."""
+    """``d *= activation'`` (from the outputs ``a``), element-wise, flat arrays.
+
+    Constant codes per branch, as in ``activate_rows``.
+    """
     if code == codes.RELU:
-        for k in range(d.shape[0]):
-            d[k] = activation_backprop(codes.RELU, a[k], d[k])
+        derivative_product(codes.RELU, a, d)
     elif code == codes.TANH:
-        for k in range(d.shape[0]):
-            d[k] = activation_backprop(codes.TANH, a[k], d[k])
+        derivative_product(codes.TANH, a, d)
     elif code == codes.LOGISTIC:
-        for k in range(d.shape[0]):
-            d[k] = activation_backprop(codes.LOGISTIC, a[k], d[k])
+        derivative_product(codes.LOGISTIC, a, d)
+
+
+@cpu_function
+def gradient_steps(solver, nesterov, W, G, S1, S2, alpha, sw_sum, hyper):
+    """``g = (G + alpha W) / sw_sum`` and one ``solver`` step per element; zeroes ``G``."""
+    lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
+    for k in range(W.shape[0]):
+        g = (G[k] + alpha * W[k]) / sw_sum
+        W[k], S1[k], S2[k] = mlp_step(solver, W[k], g, S1[k], S2[k], lr, momentum,
+                                      nesterov, beta1, beta2, eps, step_size,
+                                      denom_scale, decay)  # fmt: skip
+        G[k] = 0.0
 
 
 @cpu_function
 def optimizer_steps(solver, nesterov, W, G, S1, S2, alpha, sw_sum, hyper):
     """Gradient ``(G + alpha W) / sw_sum`` and the optimizer step, element-wise.
 
-    ``G`` is left zeroed for the next batch. One loop per (constant) solver,
-    so that each vectorises.
+    ``G`` is left zeroed for the next batch (the L-BFGS objective keeps the
+    gradient instead). Constant solver codes per branch, as in
+    ``activate_rows``.
     """
-    lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
     if solver == codes.SGD and nesterov:
-        for k in range(W.shape[0]):
-            g = (G[k] + alpha * W[k]) / sw_sum
-            W[k], S1[k], S2[k] = mlp_step(codes.SGD, W[k], g, S1[k], S2[k], lr,
-                                          momentum, True, beta1, beta2, eps,
-                                          step_size, denom_scale, decay)  # fmt: skip
-            G[k] = 0.0
+        gradient_steps(codes.SGD, True, W, G, S1, S2, alpha, sw_sum, hyper)
     elif solver == codes.SGD:
-        for k in range(W.shape[0]):
-            g = (G[k] + alpha * W[k]) / sw_sum
-            W[k], S1[k], S2[k] = mlp_step(codes.SGD, W[k], g, S1[k], S2[k], lr,
-                                          momentum, False, beta1, beta2, eps,
-                                          step_size, denom_scale, decay)  # fmt: skip
-            G[k] = 0.0
+        gradient_steps(codes.SGD, False, W, G, S1, S2, alpha, sw_sum, hyper)
     elif solver == codes.ADAM:
-        for k in range(W.shape[0]):
-            g = (G[k] + alpha * W[k]) / sw_sum
-            W[k], S1[k], S2[k] = mlp_step(codes.ADAM, W[k], g, S1[k], S2[k], lr,
-                                          momentum, False, beta1, beta2, eps,
-                                          step_size, denom_scale, decay)  # fmt: skip
-            G[k] = 0.0
+        gradient_steps(codes.ADAM, False, W, G, S1, S2, alpha, sw_sum, hyper)
     elif solver == codes.ADAMW:
-        for k in range(W.shape[0]):
-            g = (G[k] + alpha * W[k]) / sw_sum
-            W[k], S1[k], S2[k] = mlp_step(codes.ADAMW, W[k], g, S1[k], S2[k], lr,
-                                          momentum, False, beta1, beta2, eps,
-                                          step_size, denom_scale, decay)  # fmt: skip
-            G[k] = 0.0
+        gradient_steps(codes.ADAMW, False, W, G, S1, S2, alpha, sw_sum, hyper)
     else:  # GRADIENT_ONLY: keep the gradient
         for k in range(W.shape[0]):
             G[k] = (G[k] + alpha * W[k]) / sw_sum
