@@ -20,3 +20,20 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from bench.workloads import machine  # after NUMBA_CACHE_DIR is set
 
     machine_info["fastsgd_bench"] = machine()
+
+
+@pytest.fixture(scope="module")
+def data_for():
+    """``data_for(spec)``: the data set of a workload spec, made once.
+
+    Holds one data set at a time (the cases come workload by workload).
+    """
+    held = {}
+
+    def get(spec):
+        if spec not in held:
+            held.clear()
+            held[spec] = spec.make()
+        return held[spec]
+
+    return get

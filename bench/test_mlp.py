@@ -28,22 +28,9 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def datasets():
-    """Data sets by spec; holds one at a time (the cases come workload by workload)."""
-    return {}
-
-
-def get_data(datasets, spec):
-    if spec not in datasets:
-        datasets.clear()
-        datasets[spec] = spec.make()
-    return datasets[spec]
-
-
 @pytest.mark.parametrize(("workload", "peer"), CASES)
-def test_mlp(benchmark, datasets, workload, peer):
-    X, X_test, y, y_test = get_data(datasets, workload.data)
+def test_mlp(benchmark, data_for, workload, peer):
+    X, X_test, y, y_test = data_for(workload.data)
     X_fit, y_fit = peer.prepare(X, y)
     benchmark.group = workload.name
     model = benchmark.pedantic(lambda: peer.make().fit(X_fit, y_fit), **PEDANTIC)
