@@ -9,13 +9,77 @@ arrays every kernel takes.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    _check_sample_weight,
+    _check_y,
+    validate_data,
+)
 
+from fastsgd._device import (
+    DEVICES,
+    check_device_X,
+    check_same_side,
+    host_copy,
+    is_device_array,
+    resolve_device,
+)
 from fastsgd._kernels.cpu import empty_index
+
+#: The ``device`` parameter's constraint (all four estimators).
+DEVICE_CONSTRAINT = [StrOptions(set(DEVICES))]
+
+
+def fit_device(estimator, gpu_capable=True):
+    """Resolve ``estimator.device`` for a fit; sets and returns ``device_``.
+
+    ``gpu_capable=False`` (a setting the GPU does not train): ``"auto"``
+    means the CPU, and ``"cuda"`` raises the caller's error (the caller
+    checks ``gpu_capable`` itself; here it only steers ``"auto"``).
+    """
+    if estimator.device == "auto" and not gpu_capable:
+        estimator.device_ = "cpu"
+    else:
+        estimator.device_ = resolve_device(estimator.device)
+    return estimator.device_
+
+
+def _check_gpu_input(estimator, where):
+    """A GPU ``X`` needs ``device="cuda"`` (or ``"auto"`` on a machine with a GPU)."""
+    device = getattr(estimator, "device_", None) or resolve_device(estimator.device)
+    if estimator.device == "cpu" or device != "cuda":
+        raise ValueError(
+            f"X passed to {where} is a GPU array (it has __cuda_array_interface__) "
+            f"but {type(estimator).__name__} has device={estimator.device!r}: use "
+            "device='cuda' (or 'auto'), or copy X to the host first."
+        )
 
 
 def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False):
-    """Validate ``X`` and ``y`` through the one funnel."""
+    """Validate ``X`` and ``y`` through the one funnel.
+
+    GPU arrays (``__cuda_array_interface__``) are checked where they are: ``X``
+    stays on the GPU, uncopied; ``y`` (small) is copied to the host. ``X`` and
+    ``y`` must be on the same side.
+    """
+    if is_device_array(X) or is_device_array(y):
+        check_same_side(X, y=y)
+        _check_gpu_input(estimator, "fit")
+        X = check_device_X(X, type(estimator).__name__)
+        _check_n_features(estimator, X, reset=reset)
+        _check_feature_names(estimator, X, reset=reset)
+        y = _check_y(
+            host_copy(y, "y"), multi_output=multi_output, y_numeric=y_numeric,
+            estimator=estimator,
+        )  # fmt: skip
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{X.shape[0]}, {y.shape[0]}]"
+            )
+        return X, y
     return validate_data(
         estimator,
         X,
@@ -30,8 +94,30 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False)
     )
 
 
+def take_rows(X, rows):
+    """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
+    from fastsgd._kernels import cuda as gpu
+
+    return gpu.take_rows(X, rows)
+
+
+def gpu_scores(X, coef, intercept):
+    """``X @ coef.T + intercept`` on the GPU for a GPU ``X``, as ``X.dtype``."""
+    from fastsgd._kernels import cuda as gpu
+
+    return gpu.linear_scores(X, coef, intercept).astype(X.dtype)
+
+
 def validate_X(estimator, X):
-    """Validate ``X`` for prediction (features must match the fit)."""
+    """Validate ``X`` for prediction (features must match the fit).
+
+    A GPU ``X`` is checked on the GPU and returned as a Numba device array.
+    """
+    if is_device_array(X):
+        _check_gpu_input(estimator, "prediction")
+        X = check_device_X(X, type(estimator).__name__)
+        _check_n_features(estimator, X, reset=False)
+        return X
     return validate_data(
         estimator,
         X,
@@ -50,6 +136,8 @@ def as_kernel_data(X):
     three arrays, with int32 indices. The values are a read-only view.
     """
     n_features = X.shape[1]
+    if is_device_array(X):
+        return X.reshape(X.size), empty_index(), empty_index(), n_features, False
     if sp.issparse(X):
         return (
             _read_only(X.data),
@@ -70,7 +158,14 @@ def _read_only(values):
 
 
 def check_sample_weight(sample_weight, X, *, allow_all_zero=False):
-    """Sample weights as ``X.dtype``: finite, non-negative, not all zero."""
+    """Sample weights as ``X.dtype``: finite, non-negative, not all zero.
+
+    GPU weights (with a GPU ``X``) are copied to the host; mixing a GPU ``X``
+    with host weights, or the reverse, raises.
+    """
+    check_same_side(X, sample_weight=sample_weight)
+    if is_device_array(sample_weight):
+        sample_weight = host_copy(sample_weight, "sample_weight")
     sample_weight = _check_sample_weight(
         sample_weight,
         X,

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
 from threadpoolctl import ThreadpoolController
 
+from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
 from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
@@ -201,10 +202,35 @@ class _Compute:
         self.blas.unregister()
 
 
-def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype):
+def _kernels(device):
+    """The kernel module of ``device`` (``numba.cuda`` loads only for ``"cuda"``)."""
+    if device == "cuda":
+        from fastsgd._kernels import cuda_mlp
+
+        return cuda_mlp
+    return cpu_mlp
+
+
+def resident(data, device):
+    """``data`` with its arrays on ``device`` (copied to the GPU once per fit)."""
+    if device != "cuda":
+        return data
+    from fastsgd._kernels.cuda import to_device
+
+    with device_errors("copying the training data to the GPU"):
+        return MLPData(
+            *(to_device(a) if hasattr(a, "shape") else a for a in data.args())
+        )
+
+
+def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype,
+           device="cpu"):  # fmt: skip
     capacity = max(1, min(batch_size, order.shape[0]))
-    work = _workspace(units, capacity, data.is_sparse, dtype)
-    total, step = cpu_mlp.mlp_epoch(
+    if device == "cuda":  # the GPU kernel keeps its own workspace
+        work = (np.zeros(0, dtype),) * 6
+    else:
+        work = _workspace(units, capacity, data.is_sparse, dtype)
+    total, step = _kernels(device).mlp_epoch(
         *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
         state.theta, state.state1, state.state2, grad, *work,
         _int_settings(config, solver),
@@ -214,7 +240,7 @@ def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype):
 
 
 def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
-                     validation_score=None):  # fmt: skip
+                     validation_score=None, device="cpu"):  # fmt: skip
     """scikit-learn's ``_fit_stochastic`` loop; updates ``state`` in place.
 
     Parameters
@@ -231,6 +257,10 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
         ``partial_fit``: one epoch, no convergence warning.
     validation_score : callable, optional
         ``validation_score(theta) -> float`` when ``config.early_stopping``.
+    device : {"cpu", "cuda"}
+        Where the epochs run. On ``"cuda"`` the data is copied to the GPU once,
+        here, and stays there; the parameters and optimizer state are copied
+        in and out around each epoch's kernel.
 
     Returns
     -------
@@ -251,7 +281,8 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     sample_idx = np.arange(n_train)
     n_iter, loss = 0, None
     start_time = time.perf_counter()
-    with _Compute(config.n_jobs, batch_size, units):
+    data = resident(data, device)
+    with _Compute(config.n_jobs, batch_size, units), device_errors("training"):
         for epoch in range(1, max_iter + 1):
             if config.shuffle:
                 sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
@@ -259,7 +290,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             snapshot = (state.theta.copy(), state.state1.copy(), state.state2.copy(),
                         state.step)  # fmt: skip
             total, step = _epoch(data, order, batch_size, units, state, config,
-                                 config.solver, grad, dtype)  # fmt: skip
+                                 config.solver, grad, dtype, device)  # fmt: skip
             loss = total / n_train
             if not (math.isfinite(loss) and np.isfinite(state.theta).all()):
                 state.theta[...], state.state1[...], state.state2[...] = snapshot[:3]
@@ -341,10 +372,11 @@ def _stop_or_decay(state, config):
     return False
 
 
-def loss_and_gradient(theta, data, config):
+def loss_and_gradient(theta, data, config, device="cpu"):
     """The L-BFGS objective: mean loss and its gradient at ``theta`` (float64).
 
     One kernel call over all samples in order (one batch), without a step.
+    On ``"cuda"``, ``data`` should already be resident (``resident``).
     """
     dtype = data.Y.dtype
     n = data.Y.shape[0]
@@ -352,14 +384,18 @@ def loss_and_gradient(theta, data, config):
                      state1=np.zeros(1, dtype), state2=np.zeros(1, dtype),
                      learning_rate=0.0)  # fmt: skip
     grad = np.zeros_like(state.theta)
-    with _Compute(config.n_jobs, n, config.units):
+    with _Compute(config.n_jobs, n, config.units), device_errors("training"):
         total, _ = _epoch(data, np.arange(n), n, config.units, state, config,
-                          codes.GRADIENT_ONLY, grad, dtype)  # fmt: skip
+                          codes.GRADIENT_ONLY, grad, dtype, device)  # fmt: skip
     return total / n, grad.astype(np.float64)
 
 
-def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, rows):
-    """Output-layer activations of the samples ``rows``, ``(len(rows), n_outputs)``."""
+def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, rows,
+            device="cpu"):  # fmt: skip
+    """Output-layer activations of the samples ``rows``, ``(len(rows), n_outputs)``.
+
+    ``device="cuda"`` runs the forward pass on the GPU (``X`` may be a GPU array).
+    """
     dtype = theta.dtype
     units = config.units
     rows = np.asarray(rows, dtype=np.int64)
@@ -367,12 +403,17 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
                    np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
     empty = np.zeros(0, dtype)
-    with _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units):
+    data = resident(data, device)
+    kernels = _kernels(device)
+    with (
+        _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units),
+        device_errors("predicting"),
+    ):
         for start in range(0, rows.shape[0], PREDICT_ROWS):
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]
             work = _workspace(units, n, is_sparse, dtype)
-            cpu_mlp.mlp_epoch(
+            kernels.mlp_epoch(
                 *data.args(), part, n, np.asarray(units, dtype=np.int64), theta,
                 empty, empty, empty, *work, _int_settings(config, codes.FORWARD_ONLY),
                 _float_settings(config, 0.0, dtype), 0,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from fastsgd._device import device_errors
 from fastsgd._kernels import cpu
 from fastsgd._math import codes
 from fastsgd._math.updates import penalty_value
@@ -240,7 +241,8 @@ def _track_of_heads(problem, n_heads):
     return np.zeros(n_heads, dtype=np.intp)
 
 
-def train(problem, state, config, max_iter, rng, n_samples, validation_score=None):
+def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
+          device="cpu"):  # fmt: skip
     """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
 
     Parameters
@@ -258,6 +260,10 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     validation_score : callable, optional
         ``validation_score(coef, intercept) -> ndarray`` of one score per track
         (per head under OvR), used when ``config.early_stopping``.
+    device : {"cpu", "cuda"}
+        Where the epochs run. On ``"cuda"`` (mini-batch training only) the
+        data is copied to the GPU once, here, and stays there; the
+        parameters are copied in and out around each epoch's kernel.
 
     Returns
     -------
@@ -286,6 +292,15 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     log = TrainLog()
 
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
+    kernels, data_args, target_args = cpu, problem.data_args(), problem.target_args()
+    if device == "cuda":
+        if per_sample:
+            raise ValueError(_PER_SAMPLE_ON_GPU)
+        from fastsgd._kernels import cuda as kernels
+
+        with device_errors("copying the training data to the GPU"):
+            data_args = _resident(data_args)
+            target_args = _resident(target_args)
     if per_sample:
         call = _PerSampleCall(state.coef, config)
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
@@ -295,7 +310,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         else:
             n_counted = n_train
     else:
-        scratch = cpu.minibatch_scratch(
+        scratch = kernels.minibatch_scratch(
             min(config.batch_size, max(n_train, 1)), n_heads, n_features, dtype,
             problem.is_sparse,
         )  # fmt: skip
@@ -304,7 +319,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
     start_time = time.perf_counter()
     n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
-    with _Threads(n_threads), _folded_at_exit(call if per_sample else None, state):
+    with (
+        _Threads(n_threads),
+        _folded_at_exit(call if per_sample else None, state),
+        device_errors("training"),
+    ):
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
             snap = state.snapshot()
@@ -330,8 +349,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 t_kernel += n_counted
                 objective = np.bincount(head_track, objective_sum, n_tracks) / n_train
             else:
-                steps, n_averaged = cpu.sgd_epoch_minibatch(
-                    *problem.data_args(), *problem.target_args(), order, active,
+                steps, n_averaged = kernels.sgd_epoch_minibatch(
+                    *data_args, *target_args, order, active,
                     config.batch_size, state.coef, state.intercept, state.coef_buf,
                     state.intercept_buf, state.avg_coef, state.avg_intercept,
                     config.loss, config.epsilon, config.penalty, config.alpha,
@@ -404,6 +423,22 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 break
     state.t = t_start + log.n_iter * n_samples
     return log
+
+
+_PER_SAMPLE_ON_GPU = (
+    "device='cuda' trains mini-batches: scikit-learn's per-sample algorithm "
+    "(batch_size=1 with momentum=0) updates the weights after every sample, one "
+    "after the other, which a GPU would only slow down. Set batch_size > 1 (or "
+    "momentum > 0) for the GPU, or use device='cpu' (device='auto' picks the CPU "
+    "for it)."
+)
+
+
+def _resident(args):
+    """The array arguments moved to the GPU (GPU arrays stay where they are)."""
+    from fastsgd._kernels import cuda as gpu
+
+    return tuple(gpu.to_device(a) if hasattr(a, "shape") else a for a in args)
 
 
 class _PerSampleCall(_RollBack):

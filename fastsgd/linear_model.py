@@ -26,12 +26,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from fastsgd import _trainer
 from fastsgd._base import (
+    DEVICE_CONSTRAINT,
     as_kernel_data,
     check_sample_weight,
+    fit_device,
+    gpu_scores,
+    take_rows,
     validate_X,
     validate_X_y,
     validation_split,
 )
+from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._math.losses import loss_derivative
 from fastsgd._math.schedules import optimal_offset
@@ -48,6 +53,7 @@ _NEW_PARAMETERS = {
     "dampening": [Interval(Real, 0, 1, closed="both")],
     "nesterov": ["boolean"],
     "n_jobs": [Integral, None],
+    "device": DEVICE_CONSTRAINT,
 }
 
 
@@ -135,6 +141,15 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             verbose=int(self.verbose),
         )
 
+    def _fit_device(self):
+        """Resolve ``device`` for this fit (sets ``device_``)."""
+        mini_batch = not (self.batch_size == 1 and self.momentum == 0)
+        gpu_capable = mini_batch or getattr(self, "multi_class", "") == "multinomial"
+        device = fit_device(self, gpu_capable)
+        if device == "cuda" and not gpu_capable:
+            raise ValueError(_trainer._PER_SAMPLE_ON_GPU)
+        return device
+
     # ------------------------------------------------------------ training
     def _new_state(self, n_heads, n_features, dtype, coef_init, intercept_init, config):
         if coef_init is not None:
@@ -217,17 +232,25 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         )
         score = None
         if config.early_stopping:
+            if is_device_array(X):
+                X_val = take_rows(X, np.flatnonzero(validation_mask))
+            else:
+                X_val = X[validation_mask]
             score = self._validation_scorer(
-                X[validation_mask], y_float[validation_mask],
+                X_val, y_float[validation_mask],
                 y_class[validation_mask], sample_weight[validation_mask],
                 head_positive,
             )  # fmt: skip
         rng = check_random_state(self.random_state)
         state = self._state
+        if config.per_sample and problem.task != codes.MULTINOMIAL:
+            if self.device == "auto":  # a binary "multinomial" model is per-sample
+                self.device_ = "cpu"
         try:
             log = _trainer.train(
-                problem, state, config, max_iter, rng, X.shape[0], score
-            )
+                problem, state, config, max_iter, rng, X.shape[0], score,
+                device=self.device_,
+            )  # fmt: skip
         except _trainer.DivergenceError:
             self._publish(state, config, X.dtype, None)
             raise
@@ -305,6 +328,14 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     n_jobs : int, default=None
         Threads of the Numba kernels (``None`` or -1: all of Numba's threads).
         Results are bitwise identical for every value.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where to train. ``'cuda'`` runs the mini-batch epochs in ``numba.cuda``
+        kernels on the GPU (mini-batches only: ``batch_size=1`` with
+        ``momentum=0`` is scikit-learn's sequential per-sample algorithm and
+        raises); ``'auto'`` takes the GPU when ``numba.cuda.is_available()``
+        and the settings train mini-batches, else the CPU. ``X`` and ``y``
+        may be GPU arrays (``__cuda_array_interface__``), used without a
+        copy. Fitted attributes are NumPy arrays either way.
     random_state : int, RandomState instance or None, default=None
         Seeds shuffling and the early-stopping split.
     learning_rate : {'optimal', 'constant', 'invscaling', 'adaptive', 'pa1', \
@@ -346,6 +377,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Weights, in the dtype of the training data.
+    device_ : {'cpu', 'cuda'}
+        Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
     n_iter_ : int
@@ -411,6 +444,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         dampening=0.0,
         nesterov=False,
         multi_class="ovr",
+        device="cpu",
     ):
         self.loss = loss
         self.penalty = penalty
@@ -438,6 +472,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         self.dampening = dampening
         self.nesterov = nesterov
         self.multi_class = multi_class
+        self.device = device
 
     def _check_settings(self, for_partial_fit=False):
         super()._check_settings(for_partial_fit)
@@ -504,6 +539,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
 
     def _fit_or_partial(self, X, y, classes, sample_weight, coef_init,
                         intercept_init, max_iter, first_call):  # fmt: skip
+        self._fit_device()
         X, y = validate_X_y(self, X, y, reset=first_call)
         check_classification_targets(y)
         if classes is _CLASSES_FROM_Y:
@@ -593,6 +629,28 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         return self._fit_or_partial(
             X, y, classes, sample_weight, None, None, 1, first_call=first_call
         )
+
+    def decision_function(self, X):
+        """Confidence scores: signed distances to each class's hyperplane.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, GPU array} of shape (n_samples, n_features)
+            Samples. A GPU array (``__cuda_array_interface__``, with
+            ``device='cuda'`` or ``'auto'``) is scored on the GPU.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The scores (NumPy); in the binary case, the score of
+            ``classes_[1]``.
+        """
+        if is_device_array(X):
+            check_is_fitted(self)
+            X = validate_X(self, X)
+            scores = gpu_scores(X, np.atleast_2d(self.coef_), self.intercept_)
+            return scores.ravel() if scores.shape[1] == 1 else scores
+        return super().decision_function(X)
 
     def _has_proba(self):
         return self.loss in ("log_loss", "modified_huber")
@@ -732,6 +790,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     ----------
     coef_ : ndarray of shape (n_features,)
         Weights.
+    device_ : {'cpu', 'cuda'}
+        Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
     intercept_ : ndarray of shape (1,)
         Intercept.
     n_iter_ : int
@@ -792,6 +852,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         momentum=0.0,
         dampening=0.0,
         nesterov=False,
+        device="cpu",
     ):
         self.loss = loss
         self.penalty = penalty
@@ -817,6 +878,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.momentum = momentum
         self.dampening = dampening
         self.nesterov = nesterov
+        self.device = device
 
     def _coef_shape(self, n_heads, n_features):
         return (n_features,)
@@ -834,6 +896,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _fit_or_partial(self, X, y, sample_weight, coef_init, intercept_init,
                         max_iter, first_call):  # fmt: skip
+        self._fit_device()
         X, y = validate_X_y(self, X, y, reset=first_call, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
         targets = (
@@ -914,4 +977,6 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         check_is_fitted(self)
         X = validate_X(self, X)
+        if is_device_array(X):
+            return gpu_scores(X, self.coef_[None, :], self.intercept_).ravel()
         return np.asarray(X @ self.coef_).ravel() + self.intercept_[0]

@@ -31,7 +31,16 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastsgd import _mlp_trainer
-from fastsgd._base import as_kernel_data, check_sample_weight, validate_X, validate_X_y
+from fastsgd._base import (
+    DEVICE_CONSTRAINT,
+    as_kernel_data,
+    check_sample_weight,
+    fit_device,
+    take_rows,
+    validate_X,
+    validate_X_y,
+)
+from fastsgd._device import is_device_array
 from fastsgd._math import codes
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
@@ -40,6 +49,7 @@ _NEW_PARAMETERS = {
     "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "n_jobs": [Integral, None],
+    "device": DEVICE_CONSTRAINT,
 }
 
 
@@ -125,6 +135,7 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        device = fit_device(self)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         sample_weight_given = sample_weight is not None
@@ -147,6 +158,7 @@ class _BaseMLP(BaseEstimator):
         data = _mlp_trainer.MLPData(
             *as_kernel_data(X), np.ascontiguousarray(Y), sample_weight
         )
+        data = _mlp_trainer.resident(data, device)
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(
@@ -178,7 +190,7 @@ class _BaseMLP(BaseEstimator):
         try:
             self.n_iter_, self.loss_ = _mlp_trainer.train_stochastic(
                 data, train_index, state, config, self.max_iter, rng, incremental,
-                validation_score,
+                validation_score, self.device_,
             )  # fmt: skip
         finally:
             self.t_ = state.t
@@ -218,11 +230,14 @@ class _BaseMLP(BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        X_val = X[val_index]
+        if is_device_array(X):
+            X_val = take_rows(X, val_index)
+        else:
+            X_val = X[val_index]
         y_val = self._validation_targets(Y[val_index])
 
         def validation_score(theta):
-            prediction = self._output(theta, X_val)
+            prediction = self._output(theta, X_val, self.device_)
             if not np.isfinite(prediction).all():
                 return np.nan
             return self._score_prediction(y_val, prediction, sw_val)
@@ -235,7 +250,7 @@ class _BaseMLP(BaseEstimator):
 
         def objective(theta):
             with np.errstate(all="ignore"):
-                return _mlp_trainer.loss_and_gradient(theta, data, config)
+                return _mlp_trainer.loss_and_gradient(theta, data, config, self.device_)
 
         result = scipy.optimize.minimize(
             objective,
@@ -272,11 +287,16 @@ class _BaseMLP(BaseEstimator):
         self._no_improvement_count = state.no_improvement
 
     # ------------------------------------------------------------ predicting
-    def _output(self, theta, X):
-        """Output-layer activations for an already validated ``X``."""
+    def _output(self, theta, X, device="cpu"):
+        """Output-layer activations for an already validated ``X``.
+
+        A GPU ``X`` is always run on the GPU; a host ``X`` on ``device``.
+        """
         config = self._config(self._units)
+        if is_device_array(X):
+            device = "cuda"
         return _mlp_trainer.forward(
-            theta, config, *as_kernel_data(X), np.arange(X.shape[0])
+            theta, config, *as_kernel_data(X), np.arange(X.shape[0]), device=device
         )
 
     def _forward_pass_fast(self, X, check_input=True):
@@ -386,11 +406,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_jobs : int, default=None
         Threads of the kernels (``None``: all of Numba's). The result does not
         depend on it.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where to train. ``'cuda'`` runs every solver's epochs (or L-BFGS's
+        loss and gradient) in ``numba.cuda`` kernels on the GPU; ``'auto'``
+        takes the GPU when ``numba.cuda.is_available()``, else the CPU.
+        ``X`` and ``y`` may be GPU arrays (``__cuda_array_interface__``),
+        used without a copy; prediction runs where its ``X`` is. Fitted
+        attributes are NumPy arrays either way.
 
     Attributes
     ----------
     classes_ : ndarray
         The class labels.
+    device_ : {'cpu', 'cuda'}
+        Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
     loss_ : float
         The loss of the last epoch (or of the L-BFGS solution).
     best_loss_ : float or None
@@ -464,6 +493,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun=15000,
         weight_decay=0.01,
         n_jobs=None,
+        device="cpu",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -490,6 +520,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.max_fun = max_fun
         self.weight_decay = weight_decay
         self.n_jobs = n_jobs
+        self.device = device
 
     def _output_activation(self):
         if self._label_binarizer.y_type_ == "multiclass":
@@ -680,6 +711,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Decoupled weight decay of 'adamw'.
     n_jobs : int, default=None
         Threads of the kernels; the result does not depend on it.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where to train, as in ``MLPClassifier``.
 
     Attributes
     ----------
@@ -688,6 +721,8 @@ t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_, 
 n_outputs_, out_activation_
         As in ``MLPClassifier``; ``out_activation_`` is 'identity' (or 'exp'
         for the Poisson loss) and the validation score is R².
+    device_ : {'cpu', 'cuda'}
+        Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
 
     Examples
     --------
@@ -735,6 +770,7 @@ n_outputs_, out_activation_
         max_fun=15000,
         weight_decay=0.01,
         n_jobs=None,
+        device="cpu",
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -762,6 +798,7 @@ n_outputs_, out_activation_
         self.max_fun = max_fun
         self.weight_decay = weight_decay
         self.n_jobs = n_jobs
+        self.device = device
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"

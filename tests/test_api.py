@@ -255,8 +255,11 @@ NEW_CLASSIFIER_PARAMS = {
     "dampening",
     "nesterov",
     "multi_class",
+    "device",
 }
-NEW_REGRESSOR_PARAMS = {"batch_size", "momentum", "dampening", "nesterov", "n_jobs"}
+NEW_REGRESSOR_PARAMS = {
+    "batch_size", "momentum", "dampening", "nesterov", "n_jobs", "device"
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,8 @@ def test_params_are_sklearns_plus_the_new_ones():
         (MLPRegressor(), SkMLPRegressor()),
     ):
         our_params, their_params = ours.get_params(), theirs.get_params()
-        assert set(our_params) == set(their_params) | {"weight_decay", "n_jobs"}, (
+        new = {"weight_decay", "n_jobs", "device"}
+        assert set(our_params) == set(their_params) | new, (
             f"{type(ours).__name__}: parameters differ from scikit-learn's"
         )
         for name, value in their_params.items():
@@ -117,6 +118,7 @@ def test_params_are_sklearns_plus_the_new_ones():
             )
         assert our_params["weight_decay"] == 0.01, "torch.optim.AdamW's default"
         assert our_params["n_jobs"] is None
+        assert our_params["device"] == "cpu"
 
 
 # --------------------------------------------------------------------------
@@ -618,13 +620,17 @@ def test_fitted_attributes_are_sklearns(params, ours_cls, ref_cls, X, y):
     ours = ours_cls(**FAST, **params).fit(X, y)
     ref = ref_cls(**FAST, **params).fit(X, y)
     ours_set, ref_set = _public_fitted_attributes(ours), _public_fitted_attributes(ref)
+    assert ours.device_ == "cpu"
+    ours_set.discard("device_")  # where the model was trained (fastsgd's own)
     assert ours_set == ref_set, (
         f"fitted attributes differ: only ours {ours_set - ref_set}, "
         f"only scikit-learn's {ref_set - ours_set}"
     )
     if params["solver"] == "adam":  # adamw sets what adam sets
         adamw = ours_cls(**FAST, **{**params, "solver": "adamw"}).fit(X, y)
-        assert _public_fitted_attributes(adamw) == ref_set, "adamw's attributes"
+        assert _public_fitted_attributes(adamw) - {"device_"} == ref_set, (
+            "adamw's attributes"
+        )
 
 
 @ignore_convergence

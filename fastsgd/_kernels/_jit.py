@@ -73,3 +73,23 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def gpu_function(fn):
+    """Compile a math-layer function (or a kernel helper) for the GPU.
+
+    ``cuda.jit(device=True)`` on the same plain Python function the CPU
+    kernels compile with ``cpu_function``: one source per formula. Imported
+    from ``_kernels/cuda*.py`` only, so ``numba.cuda`` loads only when a GPU is
+    asked for.
+    """
+    from numba import cuda
+
+    return cuda.jit(device=True)(fn)
+
+
+def gpu_kernel(fn):
+    """Compile a GPU kernel (launched from Python): cached like the CPU kernels."""
+    from numba import cuda
+
+    return cuda.jit(cache=True)(fn)

@@ -1,0 +1,445 @@
+"""GPU twins of the linear kernels in ``cpu.py`` (``numba.cuda``), and launch helpers.
+
+Imported only when a GPU is asked for. The math (losses, schedules, penalty,
+the ``torch.optim.SGD`` momentum rule) is the math layer's, compiled with
+``cuda.jit(device=True)``; nothing here re-writes a formula.
+
+``sgd_epoch_minibatch`` takes the CPU kernel's arguments and trains one epoch
+in one persistent kernel launch: every block loops over the batches, and a
+grid-wide barrier (``cuda.cg.this_grid().sync()``) separates the phases of a
+batch. Per batch:
+
+A. one thread per (row, head): the score ``x . w_k + b_k`` and, unless the
+   model is multinomial, the weighted loss derivative and the loss;
+A2. (multinomial only) one thread per row: the softmax cross-entropy;
+B. one thread per (row chunk, head, feature): the chunk's gradient sum
+   ``sum_r d_rk x_rj`` over its ``CHUNK`` rows, in row order (a CSR batch: one
+   thread per (chunk, head) scatters the chunk's rows in order);
+C. one thread per (head, feature): the chunk sums added in chunk order, the
+   penalty, ``momentum_step`` and the running average; one thread per head
+   does the intercept and adds the batch's loss, rows in order.
+
+Every sum runs in a fixed order inside one thread: no atomics, so the result
+does not depend on the number of blocks or threads (and is the same run to
+run). The data (``X``, targets, weights) stays on the GPU across epochs;
+the epoch's order (a permutation drawn on the host, the same one the CPU
+kernel gets) is copied in once per epoch and rows are gathered through it.
+"""
+
+import math
+import warnings
+
+import numpy as np
+from numba import config as numba_config
+from numba import cuda
+from numba.core.errors import NumbaPerformanceWarning
+
+from fastsgd._device import device_view, is_device_array
+from fastsgd._kernels._jit import gpu_function, gpu_kernel
+from fastsgd._math import codes, losses, schedules, updates
+
+loss_value = gpu_function(losses.loss_value)
+loss_derivative = gpu_function(losses.loss_derivative)
+binary_target = gpu_function(losses.binary_target)
+clip_derivative = gpu_function(losses.clip_derivative)
+softmax_cross_entropy = gpu_function(losses.softmax_cross_entropy)
+learning_rate = gpu_function(schedules.learning_rate)
+penalty_gradient = gpu_function(updates.penalty_gradient)
+momentum_step = gpu_function(updates.momentum_step)
+running_mean = gpu_function(updates.running_mean)
+
+#: Rows per gradient chunk of a dense batch (phase B's unit of work).
+CHUNK = 64
+#: Rows per chunk of a CSR batch (one thread scatters a chunk for one head).
+SPARSE_CHUNK = 16
+
+#: Threads per block, and the most blocks (``None``: one per multiprocessor,
+#: which a cooperative launch can always keep resident). Tests make them small
+#: so that several blocks and ragged tails are exercised.
+LAUNCH = {"threads": 256, "blocks": None}
+
+
+def simulated():
+    """Whether Numba's CUDA simulator stands in for a GPU."""
+    return bool(numba_config.ENABLE_CUDASIM)
+
+
+def launch(kernel, shape, *args):
+    """Launch ``kernel[shape](*args)``.
+
+    Numba warns about grids smaller than the GPU; a small problem makes a
+    small grid on purpose, so that warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        warnings.filterwarnings("ignore", message=".*under-utilization")
+        kernel[shape](*args)
+
+
+def launch_shape(work_items):
+    """``(blocks, threads)`` of a persistent kernel with ``work_items`` per phase.
+
+    The simulator runs a grid-wide barrier for one block only, so it gets one
+    block (its thread-stride loops still cut the work into many pieces).
+    """
+    threads = int(LAUNCH["threads"])
+    if simulated():
+        return 1, threads
+    blocks = LAUNCH["blocks"] or cuda.get_current_device().MULTIPROCESSOR_COUNT
+    return max(1, min(int(blocks), -(-int(work_items) // threads))), threads
+
+
+# --------------------------------------------------------------------------
+# Moving arrays
+# --------------------------------------------------------------------------
+
+
+def to_device(array):
+    """A device array for ``array`` (no copy if it already lives on the GPU)."""
+    if is_device_array(array):
+        return device_view(array, "array")
+    return cuda.to_device(np.ascontiguousarray(array))
+
+
+class _Arguments:
+    """Host arrays of a kernel call moved to the GPU, and copied back after it."""
+
+    def __init__(self):
+        self.copies = []
+
+    def __call__(self, array, writes=False):
+        if is_device_array(array):
+            return device_view(array, "array")
+        device = cuda.to_device(np.ascontiguousarray(array))
+        if writes:
+            self.copies.append((device, array))
+        return device
+
+    def copy_back(self):
+        for device, host in self.copies:
+            host[...] = device.copy_to_host()
+
+
+# --------------------------------------------------------------------------
+# Checks and small helpers
+# --------------------------------------------------------------------------
+
+
+@gpu_kernel
+def _count_nonfinite(values, out):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    count = 0
+    for i in range(start, values.shape[0], stride):
+        v = values[i]
+        if not math.isfinite(v):
+            count += 1
+    out[start] = count
+
+
+def all_finite(values):
+    """Whether a flat device array holds no NaN or infinity (one pass on the GPU)."""
+    shape = launch_shape(values.shape[0])
+    counts = cuda.device_array(shape[0] * shape[1], dtype=np.int64)
+    launch(_count_nonfinite, shape, values, counts)
+    return int(counts.copy_to_host().sum()) == 0
+
+
+@gpu_kernel
+def _gather_rows(X, rows, out):
+    start = cuda.grid(1)
+    n_features = X.shape[1]
+    for u in range(start, rows.shape[0] * n_features, cuda.gridsize(1)):
+        r = u // n_features
+        j = u - r * n_features
+        out[r, j] = X[rows[r], j]
+
+
+def take_rows(X, rows):
+    """``X[rows]`` of a 2-D device array, as a host array."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = cuda.device_array((rows.shape[0], X.shape[1]), dtype=X.dtype)
+    launch(_gather_rows, launch_shape(out.size), X, cuda.to_device(rows), out)
+    return out.copy_to_host()
+
+
+@gpu_kernel
+def _linear_scores(X_data, X_indices, X_indptr, n_features, is_sparse, coef,
+                   intercept, out):  # fmt: skip
+    n_heads = coef.shape[0]
+    start = cuda.grid(1)
+    for u in range(start, out.shape[0] * n_heads, cuda.gridsize(1)):
+        i = u // n_heads
+        k = u - i * n_heads
+        out[i, k] = _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i,
+                             coef, k) + intercept[k]  # fmt: skip
+
+
+def linear_scores(X, coef, intercept):
+    """``X @ coef.T + intercept`` for a 2-D device ``X`` (host result, float64)."""
+    n = X.shape[0]
+    out = cuda.device_array((n, coef.shape[0]), dtype=np.float64)
+    empty = cuda.to_device(np.zeros(0, np.int32))
+    launch(
+        _linear_scores, launch_shape(out.size), X.reshape(X.size), empty, empty, X.shape[1], False,
+        to_device(coef.astype(X.dtype)), to_device(np.asarray(intercept, np.float64)),
+        out,
+    )  # fmt: skip
+    return out.copy_to_host()
+
+
+# --------------------------------------------------------------------------
+# Mini-batch training
+# --------------------------------------------------------------------------
+
+
+@gpu_function
+def _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i, coef, k):
+    """``x_i . coef[k]`` (a dense row or a CSR row)."""
+    acc = 0.0
+    if is_sparse:
+        for p in range(X_indptr[i], X_indptr[i + 1]):
+            acc += X_data[p] * coef[k, X_indices[p]]
+    else:
+        start = i * n_features
+        for j in range(n_features):
+            acc += X_data[start + j] * coef[k, j]
+    return acc
+
+
+@gpu_function
+def _head_derivative(targets, i, k, p, loss_code, epsilon):
+    """``(weighted dL/dp, loss)`` of OvR or regression head ``k`` for sample ``i``."""
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight = (
+        targets
+    )
+    if task == codes.REGRESSION:
+        y = y_float[i]
+    else:
+        y = binary_target(y_class[i] == head_positive[k], loss_code)
+    lv = loss_value(loss_code, y, p, epsilon)
+    class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
+    d = clip_derivative(loss_derivative(loss_code, y, p, epsilon))
+    return d * class_w * sample_weight[i], lv
+
+
+@gpu_kernel
+def _minibatch_kernel(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active, batch_size,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    momentum, dampening, nesterov, fit_intercept,
+    step_start, samples_seen_start, average, n_averaged_start,
+    scores, deriv, partial, row_loss, chunk_sums, loss_sum,
+):  # fmt: skip
+    grid = cuda.cg.this_grid()
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    targets = (y_float, y_class, task, head_positive, weight_pos, weight_neg,
+               sample_weight)  # fmt: skip
+    n_heads = coef.shape[0]
+    n = order.shape[0]
+    chunk = SPARSE_CHUNK if is_sparse else CHUNK
+    n_batches = (n + batch_size - 1) // batch_size
+    samples_seen = samples_seen_start
+    n_averaged = n_averaged_start
+    for batch in range(n_batches):
+        batch_start = batch * batch_size
+        batch_len = min(batch_size, n - batch_start)
+        n_chunks = (batch_len + chunk - 1) // chunk
+        first_step = step_start + batch + 1 == 1
+        t_batch = samples_seen + 1.0
+        samples_seen += batch_len
+        if average > 0 and samples_seen >= average:
+            n_averaged += 1
+        inv_batch = 1.0 / batch_len
+
+        # A. scores, and the derivatives of independent heads
+        for u in range(start, batch_len * n_heads, stride):
+            r = u // n_heads
+            k = u - r * n_heads
+            i = order[batch_start + r]
+            p = _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i,
+                         coef, k) + intercept[k]  # fmt: skip
+            if task == codes.MULTINOMIAL:
+                scores[r, k] = p
+            elif active[k]:
+                d, lv = _head_derivative(targets, i, k, p, loss_code, epsilon)
+                deriv[r, k] = d
+                row_loss[r, k] = lv
+            else:
+                deriv[r, k] = 0.0
+                row_loss[r, k] = 0.0
+        grid.sync()
+        # A2. softmax cross-entropy of each row
+        if task == codes.MULTINOMIAL:
+            for r in range(start, batch_len, stride):
+                i = order[batch_start + r]
+                label = y_class[i]
+                loss = softmax_cross_entropy(scores[r], label, deriv[r])
+                w = sample_weight[i] * weight_pos[label]
+                for k in range(n_heads):
+                    deriv[r, k] *= w
+                    row_loss[r, k] = 0.0
+                row_loss[r, 0] = loss
+            grid.sync()
+
+        # B. gradient sums per chunk of rows, rows in order; per (chunk, head)
+        # also the sums of the derivatives (intercept) and of the losses
+        if is_sparse:
+            for u in range(start, n_chunks * n_heads, stride):
+                c = u // n_heads
+                k = u - c * n_heads
+                g_b = 0.0
+                loss = 0.0
+                for r in range(c * chunk, min((c + 1) * chunk, batch_len)):
+                    d = deriv[r, k]
+                    g_b += d
+                    loss += row_loss[r, k]
+                    if d != 0.0:
+                        i = order[batch_start + r]
+                        for p in range(X_indptr[i], X_indptr[i + 1]):
+                            partial[c, k, X_indices[p]] += d * X_data[p]
+                chunk_sums[c, 0, k] = g_b
+                chunk_sums[c, 1, k] = loss
+        else:
+            per_chunk = n_heads * n_features
+            n_units = n_chunks * per_chunk
+            for u in range(start, n_units + n_chunks * n_heads, stride):
+                if u >= n_units:
+                    c = (u - n_units) // n_heads
+                    k = u - n_units - c * n_heads
+                    g_b = 0.0
+                    loss = 0.0
+                    for r in range(c * chunk, min((c + 1) * chunk, batch_len)):
+                        g_b += deriv[r, k]
+                        loss += row_loss[r, k]
+                    chunk_sums[c, 0, k] = g_b
+                    chunk_sums[c, 1, k] = loss
+                    continue
+                c = u // per_chunk
+                rest = u - c * per_chunk
+                k = rest // n_features
+                j = rest - k * n_features
+                acc = 0.0
+                for r in range(c * chunk, min((c + 1) * chunk, batch_len)):
+                    acc += deriv[r, k] * X_data[order[batch_start + r] * n_features + j]
+                partial[c, k, j] = acc
+        grid.sync()
+
+        # C. reduce the chunks in order and step; intercepts and the loss
+        n_weights = n_heads * n_features
+        for u in range(start, n_weights + n_heads, stride):
+            if u < n_weights:
+                k = u // n_features
+                j = u - k * n_features
+                g_sum = partial[0, k, j]
+                partial[0, k, j] = 0.0
+                for c in range(1, n_chunks):
+                    g_sum += partial[c, k, j]
+                    partial[c, k, j] = 0.0
+                if active[k]:
+                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
+                                       t_batch, batch_len)  # fmt: skip
+                    w = coef[k, j]
+                    g = g_sum * inv_batch + penalty_gradient(
+                        penalty, alpha, l1_ratio, w
+                    )
+                    if momentum != 0.0:
+                        w, b = momentum_step(w, g, coef_buf[k, j], first_step, lr,
+                                             momentum, dampening, nesterov)  # fmt: skip
+                        coef_buf[k, j] = b
+                    else:
+                        w, b = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0,
+                                             False)  # fmt: skip
+                    coef[k, j] = w
+                    if n_averaged > 0:
+                        avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
+            else:
+                k = u - n_weights
+                g = 0.0
+                loss = 0.0
+                for c in range(n_chunks):
+                    g += chunk_sums[c, 0, k]
+                    loss += chunk_sums[c, 1, k]
+                loss_sum[k] += loss
+                if active[k]:
+                    if fit_intercept:
+                        lr = learning_rate(schedule, eta[k], alpha, power_t,
+                                           optimal_t0, t_batch, batch_len)  # fmt: skip
+                        b, buf = momentum_step(intercept[k], g * inv_batch,
+                                               intercept_buf[k], first_step, lr,
+                                               momentum, dampening, nesterov)  # fmt: skip
+                        intercept[k] = b
+                        intercept_buf[k] = buf
+                    if n_averaged > 0:
+                        avg_intercept[k] = running_mean(avg_intercept[k], intercept[k],
+                                                        n_averaged)  # fmt: skip
+        grid.sync()
+
+
+def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
+    """GPU scratch of ``sgd_epoch_minibatch``: scores, deriv, partial, row losses.
+
+    The CPU twin's signature; the shapes are this backend's: per-row
+    derivatives, per-chunk gradient sums (zeros), and in float64 the per-row
+    losses followed by the per-chunk sums of derivatives and losses.
+    """
+    chunk = SPARSE_CHUNK if is_sparse else CHUNK
+    n_chunks = (batch_size + chunk - 1) // chunk
+    return (
+        cuda.device_array((batch_size, n_heads), dtype=dtype),
+        cuda.device_array((batch_size, n_heads), dtype=dtype),
+        cuda.to_device(np.zeros((n_chunks, n_heads, n_features), dtype=dtype)),
+        cuda.device_array((batch_size + 2 * n_chunks, n_heads), dtype=np.float64),
+    )
+
+
+def sgd_epoch_minibatch(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active, batch_size,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    momentum, dampening, nesterov, fit_intercept,
+    step_start, samples_seen_start, average, n_averaged_start,
+    scores, deriv, partial, partial_b, loss_sum,
+):  # fmt: skip
+    """The GPU twin of ``cpu.sgd_epoch_minibatch``: same arguments, same result.
+
+    Host arrays are copied to the GPU (and the ones the epoch updates copied
+    back); device arrays are used in place. Returns ``(steps, n_averaged)``.
+    """
+    n = int(order.shape[0])
+    batch_size = int(batch_size)
+    n_heads = coef.shape[0]
+    capacity = scores.shape[0]
+    row_loss = partial_b[:capacity]
+    n_chunks = (partial_b.shape[0] - capacity) // 2
+    chunk_sums = partial_b[capacity:].reshape((n_chunks, 2, n_heads))
+    arg = _Arguments()
+    work = max(batch_size * n_heads, CHUNK * n_heads * n_features)
+    launch(
+        _minibatch_kernel, launch_shape(work), arg(X_data), arg(X_indices), arg(X_indptr), int(n_features), bool(is_sparse),
+        arg(y_float), arg(y_class), int(task), arg(head_positive), arg(weight_pos),
+        arg(weight_neg), arg(sample_weight), arg(order.astype(np.int64, copy=False)),
+        arg(active), batch_size,
+        arg(coef, True), arg(intercept, True), arg(coef_buf, True),
+        arg(intercept_buf, True), arg(avg_coef, True), arg(avg_intercept, True),
+        int(loss_code), float(epsilon), int(penalty), float(alpha), float(l1_ratio),
+        int(schedule), arg(eta), float(power_t), float(optimal_t0), float(momentum),
+        float(dampening), bool(nesterov), bool(fit_intercept), int(step_start),
+        int(samples_seen_start), int(average), int(n_averaged_start),
+        scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True),
+    )  # fmt: skip
+    arg.copy_back()
+    n_steps = -(-n // batch_size)
+    seen = int(samples_seen_start) + np.minimum(
+        n, batch_size * np.arange(1, n_steps + 1)
+    )
+    n_averaged = int(n_averaged_start)
+    if average > 0:
+        n_averaged += int(np.count_nonzero(seen >= average))
+    return n_steps, n_averaged
