@@ -119,6 +119,24 @@ class TeacherData:
 
 
 # ------------------------------------------------------------------------ peers
+def glorot_relu_mlp(units, dtype, generator):
+    """A PyTorch ``Linear``/``ReLU`` stack (no ReLU on the logits) from
+    scikit-learn's Glorot-uniform start: weights and biases in
+    ``±sqrt(6 / (fan_in + fan_out))``, drawn on the host from ``generator``."""
+    import torch
+    from torch import nn
+
+    layers = []
+    for fan_in, fan_out in layer_shapes(units):
+        linear = nn.Linear(fan_in, fan_out, dtype=dtype)
+        bound = np.sqrt(6 / (fan_in + fan_out))
+        with torch.no_grad():
+            for p in (linear.weight, linear.bias):
+                p.uniform_(-bound, bound, generator=generator)
+        layers += [linear, nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
 class TorchMLP:
     """A plain PyTorch loop: ``nn.Sequential`` of ``Linear`` and ``ReLU``,
     ``CrossEntropyLoss``, ``torch.optim.SGD`` with Nesterov momentum.
@@ -146,15 +164,7 @@ class TorchMLP:
         generator = torch.Generator().manual_seed(SEED)
         n, d = X.shape
         units = [d, *self.hidden, int(y.max()) + 1]
-        layers = []
-        for fan_in, fan_out in layer_shapes(units):
-            linear = nn.Linear(fan_in, fan_out, dtype=X.dtype)
-            bound = np.sqrt(6 / (fan_in + fan_out))
-            with torch.no_grad():
-                for p in (linear.weight, linear.bias):
-                    p.uniform_(-bound, bound, generator=generator)
-            layers += [linear, nn.ReLU()]
-        model = nn.Sequential(*layers[:-1])  # no ReLU on the logits
+        model = glorot_relu_mlp(units, X.dtype, generator)
         loss_fn = nn.CrossEntropyLoss()
         optimizer = torch.optim.SGD(
             model.parameters(), lr=self.lr, momentum=MOMENTUM, nesterov=True
