@@ -32,6 +32,39 @@ from fastsgd._kernels.cpu import empty_index
 DEVICE_CONSTRAINT = [StrOptions(set(DEVICES))]
 
 
+class GPUScoreMixin:
+    """``score`` that also takes GPU inputs: ``y``/``sample_weight`` go to the host.
+
+    Placed before scikit-learn's ``ClassifierMixin``/``RegressorMixin``, whose
+    metric needs host targets while ``predict`` runs where ``X`` is.
+    """
+
+    def score(self, X, y, sample_weight=None):
+        """The mean accuracy (classifiers) or R² (regressors) on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, GPU array} of shape (n_samples, n_features)
+            Test samples; a GPU array (with ``device='cuda'`` or ``'auto'``)
+            is predicted on the GPU.
+        y : array-like or GPU array of shape (n_samples,) or (n_samples, n_outputs)
+            True targets, on the same side as ``X``.
+        sample_weight : array-like or GPU array of shape (n_samples,), default=None
+            Sample weights, on the same side as ``X``.
+
+        Returns
+        -------
+        float
+            scikit-learn's score of ``self.predict(X)`` against ``y``.
+        """
+        check_same_side(X, y=y, sample_weight=sample_weight)
+        if is_device_array(y):
+            y = host_copy(y, "y")
+        if is_device_array(sample_weight):
+            sample_weight = host_copy(sample_weight, "sample_weight")
+        return super().score(X, y, sample_weight=sample_weight)
+
+
 def fit_device(estimator, gpu_capable=True):
     """Resolve ``estimator.device`` for a fit; sets and returns ``device_``.
 

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from fastsgd import _trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
+    GPUScoreMixin,
     as_kernel_data,
     check_sample_weight,
     fit_device,
@@ -291,7 +292,7 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return tags
 
 
-class SGDClassifier(LinearClassifierMixin, _BaseSGD):
+class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     """Linear classifiers (SVM, logistic regression, ...) trained by SGD on Numba.
 
     A drop-in replacement for :class:`sklearn.linear_model.SGDClassifier`:
@@ -725,7 +726,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD):
         return prob
 
 
-class SGDRegressor(RegressorMixin, _BaseSGD):
+class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     """Linear regression trained by SGD on Numba kernels.
 
     A drop-in replacement for :class:`sklearn.linear_model.SGDRegressor`

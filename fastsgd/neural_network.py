@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from fastsgd import _mlp_trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
+    GPUScoreMixin,
     as_kernel_data,
     check_sample_weight,
     fit_device,
@@ -340,7 +341,7 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier (scikit-learn's, on Numba kernels).
 
     Optimizes the log-loss with L-BFGS, SGD, Adam or AdamW. The parameters are
@@ -651,7 +652,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(GPUScoreMixin, RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor (scikit-learn's, on Numba kernels).
 
     Optimizes the half squared error (or the half Poisson deviance) with

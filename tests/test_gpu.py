@@ -398,6 +398,13 @@ def test_gpu_inputs_are_used_in_place_and_give_the_host_result():
     lin.fit(on_device(X), on_device(y))
     assert_close(lin.decision_function(on_device(X)), lin.decision_function(X), "df")
     np.testing.assert_array_equal(lin.predict(on_device(X)), lin.predict(X))
+    assert lin.score(on_device(X), on_device(y)) == lin.score(X, y)
+    assert dev.score(on_device(X), on_device(target), on_device(sw)) == pytest.approx(
+        dev.score(X, target, sw)
+    )
+    assert clf.score(on_device(X), on_device(y)) == ref.score(X, y)
+    with pytest.raises(ValueError, match="y is a host array"):
+        clf.score(on_device(X), y)
 
 
 def test_gpu_input_errors():
