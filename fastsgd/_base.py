@@ -90,6 +90,15 @@ def _check_gpu_input(estimator, where):
         )
 
 
+def _validate_gpu_X(estimator, X, where, reset):
+    """A GPU ``X`` for ``where``: the device allows it, the array is sound
+    (``check_device_X``) and its features match the fit's (or set them)."""
+    _check_gpu_input(estimator, where)
+    X = check_device_X(X, type(estimator).__name__)
+    _check_n_features(estimator, X, reset=reset)
+    return X
+
+
 def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False):
     """Validate ``X`` and ``y`` through the one funnel.
 
@@ -99,9 +108,7 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False)
     """
     if is_device_array(X) or is_device_array(y):
         check_same_side(X, y=y)
-        _check_gpu_input(estimator, "fit")
-        X = check_device_X(X, type(estimator).__name__)
-        _check_n_features(estimator, X, reset=reset)
+        X = _validate_gpu_X(estimator, X, "fit", reset)
         _check_feature_names(estimator, X, reset=reset)
         y = _check_y(
             host_copy(y, "y"), multi_output=multi_output, y_numeric=y_numeric,
@@ -147,10 +154,7 @@ def validate_X(estimator, X):
     A GPU ``X`` is checked on the GPU and returned as a Numba device array.
     """
     if is_device_array(X):
-        _check_gpu_input(estimator, "prediction")
-        X = check_device_X(X, type(estimator).__name__)
-        _check_n_features(estimator, X, reset=False)
-        return X
+        return _validate_gpu_X(estimator, X, "prediction", reset=False)
     return validate_data(
         estimator,
         X,

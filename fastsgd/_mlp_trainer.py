@@ -215,12 +215,10 @@ def resident(data, device):
     """``data`` with its arrays on ``device`` (copied to the GPU once per fit)."""
     if device != "cuda":
         return data
-    from fastsgd._kernels.cuda import to_device
+    from fastsgd._kernels.cuda import to_device_args
 
     with device_errors("copying the training data to the GPU"):
-        return MLPData(
-            *(to_device(a) if hasattr(a, "shape") else a for a in data.args())
-        )
+        return MLPData(*to_device_args(data.args()))
 
 
 def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype,
@@ -258,8 +256,9 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     validation_score : callable, optional
         ``validation_score(theta) -> float`` when ``config.early_stopping``.
     device : {"cpu", "cuda"}
-        Where the epochs run. On ``"cuda"`` the data is copied to the GPU once,
-        here, and stays there; the parameters and optimizer state are copied
+        Where the epochs run. On ``"cuda"``, ``data`` should already be
+        resident (``resident``: copied to the GPU once per fit, as the estimator
+        does for every solver); the parameters and optimizer state are copied
         in and out around each epoch's kernel.
 
     Returns
@@ -281,7 +280,6 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     sample_idx = np.arange(n_train)
     n_iter, loss = 0, None
     start_time = time.perf_counter()
-    data = resident(data, device)
     with _Compute(config.n_jobs, batch_size, units), device_errors("training"):
         for epoch in range(1, max_iter + 1):
             if config.shuffle:

@@ -299,8 +299,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         from fastsgd._kernels import cuda as kernels
 
         with device_errors("copying the training data to the GPU"):
-            data_args = _resident(data_args)
-            target_args = _resident(target_args)
+            data_args = kernels.to_device_args(data_args)
+            target_args = kernels.to_device_args(target_args)
     if per_sample:
         call = _PerSampleCall(state.coef, config)
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
@@ -432,13 +432,6 @@ _PER_SAMPLE_ON_GPU = (
     "momentum > 0) for the GPU, or use device='cpu' (device='auto' picks the CPU "
     "for it)."
 )
-
-
-def _resident(args):
-    """The array arguments moved to the GPU (GPU arrays stay where they are)."""
-    from fastsgd._kernels import cuda as gpu
-
-    return tuple(gpu.to_device(a) if hasattr(a, "shape") else a for a in args)
 
 
 class _PerSampleCall(_RollBack):

@@ -101,6 +101,12 @@ def to_device(array):
     return cuda.to_device(np.ascontiguousarray(array))
 
 
+def to_device_args(args):
+    """The array arguments of a kernel moved to the GPU once (GPU arrays stay
+    where they are; scalars pass through): the data a fit keeps resident."""
+    return tuple(to_device(a) if hasattr(a, "shape") else a for a in args)
+
+
 class _Arguments:
     """Host arrays of a kernel call moved to the GPU, and copied back after it."""
 
