@@ -8,14 +8,15 @@ early-stopping validation scores against the same split recomputed by hand.
 
 import pickle
 import re
+from functools import partial
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from datasets import classification, regression
 from scipy.special import softmax
 from sklearn import linear_model as sk_linear_model
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -29,26 +30,10 @@ from sklearn.preprocessing import StandardScaler
 
 from fastsgd import SGDClassifier, SGDRegressor
 
-
-def _classification(n_classes=2, n_samples=60, n_features=4, seed=0):
-    X, y = make_classification(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        n_clusters_per_class=1,
-        class_sep=1.5,
-        random_state=seed,
-    )
-    return StandardScaler().fit_transform(X), y
+_classification = partial(classification, n_samples=60, n_features=4, n_informative=3)
 
 
-def _regression(n_samples=60, n_features=4, seed=0):
-    X, y = make_regression(
-        n_samples=n_samples, n_features=n_features, noise=0.1, random_state=seed
-    )
-    return X, y / np.std(y)
+_regression = partial(regression, n_samples=60, n_features=4)
 
 
 X2, Y2 = _classification(2)

@@ -18,14 +18,15 @@ that warning.
 import pickle
 import re
 import warnings
+from functools import partial
 
 import numba
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from datasets import classification, regression
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -44,29 +45,10 @@ ignore_convergence = pytest.mark.filterwarnings(
 )
 
 
-def _classification(n_classes=2, n_samples=120, n_features=6, seed=0):
-    X, y = make_classification(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_informative=4,
-        n_redundant=0,
-        n_classes=n_classes,
-        n_clusters_per_class=1,
-        class_sep=1.5,
-        random_state=seed,
-    )
-    return StandardScaler().fit_transform(X), y
+_classification = partial(classification, n_samples=120, n_features=6, n_informative=4)
 
 
-def _regression(n_samples=120, n_features=6, n_targets=1, seed=0):
-    X, y = make_regression(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_targets=n_targets,
-        noise=0.1,
-        random_state=seed,
-    )
-    return X, y / np.std(y)
+_regression = partial(regression, n_samples=120, n_features=6)
 
 
 X2, Y2 = _classification(2)
