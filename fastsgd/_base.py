@@ -2,12 +2,19 @@
 
 One funnel (``validate_data(..., dtype=[np.float64, np.float32], order="C",
 accept_sparse="csr")``): float32 stays float32, a C-contiguous array is not
-copied, CSR stays sparse. ``as_kernel_data`` turns the result into the flat
-arrays every kernel takes.
+copied, CSR stays sparse. Every SciPy sparse type is accepted: CSC, COO (and
+the other formats) are converted to CSR, and int64 indices to int32, once per
+call, with an ``EfficiencyWarning`` naming the copy (``as_csr``).
+``as_kernel_data`` turns the result into the flat arrays every kernel takes.
 """
+
+import os
+import sys
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import EfficiencyWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
@@ -27,6 +34,66 @@ from fastsgd._device import (
     resolve_device,
 )
 from fastsgd._kernels.cpu import empty_index
+
+_INT32_MAX = np.iinfo(np.int32).max
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_stacklevel():
+    """The ``stacklevel`` of the first frame outside fastsgd (pandas'
+    ``find_stack_level``): a warning then names the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def as_csr(X, what="X"):
+    """A sparse ``X`` as CSR with int32 indices, the layout the kernels read.
+
+    Other formats (CSC, COO, ...) and int64 indices (``load_svmlight_file``
+    makes them) are converted here, once per call, with an
+    ``EfficiencyWarning`` that names the copy and its size. Dense input is
+    returned as it is.
+
+    Raises
+    ------
+    ValueError
+        When the matrix has more stored values or columns than int32 indices
+        can address.
+    """
+    if not sp.issparse(X):
+        return X
+    steps = []
+    if X.format != "csr":
+        steps.append(f"converted from {X.format.upper()} to CSR")
+        X = X.tocsr()
+    if X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:
+        if X.nnz > _INT32_MAX or X.shape[1] > _INT32_MAX:
+            raise ValueError(
+                f"{what} has {X.nnz} stored values and {X.shape[1]} columns; "
+                "fastsgd's kernels index sparse rows with int32, which addresses "
+                f"at most {_INT32_MAX} of each. Split the data into smaller "
+                "blocks (partial_fit) instead."
+            )
+        steps.append(f"its {X.indices.dtype} indices cast to int32")
+        X = type(X)(
+            (X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)),
+            shape=X.shape,
+        )
+    if steps:
+        size = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+        warnings.warn(
+            f"{what} was copied for fastsgd's kernels, which read CSR rows with "
+            f"int32 indices: {' and '.join(steps)} ({size:.3g} MiB, on every "
+            "call). Pass a CSR matrix with int32 indices to avoid the copy: "
+            "X = X.tocsr(); X.indices = X.indices.astype('int32'); "
+            "X.indptr = X.indptr.astype('int32').",
+            EfficiencyWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+    return X
+
 
 #: The ``device`` parameter's constraint (all four estimators).
 DEVICE_CONSTRAINT = [StrOptions(set(DEVICES))]
@@ -122,7 +189,7 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False)
         return X, y
     return validate_data(
         estimator,
-        X,
+        as_csr(X),
         y,
         accept_sparse="csr",
         dtype=[np.float64, np.float32],
@@ -157,7 +224,7 @@ def validate_X(estimator, X):
         return _validate_gpu_X(estimator, X, "prediction", reset=False)
     return validate_data(
         estimator,
-        X,
+        as_csr(X),
         accept_sparse="csr",
         dtype=[np.float64, np.float32],
         order="C",

@@ -4,14 +4,14 @@ Between kernel calls, in Python once per epoch: the shuffle (drawn from the
 estimator's ``RandomState`` exactly as scikit-learn draws it, so a seed gives
 scikit-learn's order), the learning-rate schedule, the stopping rules, the
 early-stopping validation score and best weights, divergence roll-back and
-verbose output. Each epoch is one call of ``cpu_mlp.mlp_epoch``.
+verbose output. Each epoch is one call of ``cpu_mlp.mlp_epoch`` (with
+``verbose=2``, several calls over runs of whole batches: ``_progress``).
 
 Also here: the L-BFGS objective (loss and gradient by the same kernel) and
 the forward pass used for prediction.
 """
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -23,6 +23,7 @@ from threadpoolctl import ThreadpoolController
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
+from fastsgd._progress import Reporter
 from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
 
 #: Rows per kernel call when predicting (bounds the activations' memory).
@@ -279,16 +280,26 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     grad = np.zeros_like(state.theta)
     sample_idx = np.arange(n_train)
     n_iter, loss = 0, None
-    start_time = time.perf_counter()
-    with _Compute(config.n_jobs, batch_size, units), device_errors("training"):
+    with (
+        Reporter(config.verbose, max_iter, n_train, batch_size) as reporter,
+        _Compute(config.n_jobs, batch_size, units),
+        device_errors("training"),
+    ):
         for epoch in range(1, max_iter + 1):
             if config.shuffle:
                 sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
             order = train_index[sample_idx]
             snapshot = (state.theta.copy(), state.state1.copy(), state.state2.copy(),
                         state.step)  # fmt: skip
-            total, step = _epoch(data, order, batch_size, units, state, config,
-                                 config.solver, grad, dtype, device)  # fmt: skip
+            total, step = 0.0, state.step
+            for start, stop in reporter.spans():  # one span unless verbose=2
+                state.step = step
+                span_total, step = _epoch(
+                    data, order[start:stop], batch_size, units, state, config,
+                    config.solver, grad, dtype, device,
+                )  # fmt: skip
+                total += span_total
+                reporter.batches_done(start, stop)
             loss = total / n_train
             if not (math.isfinite(loss) and np.isfinite(state.theta).all()):
                 state.theta[...], state.state1[...], state.state2[...] = snapshot[:3]
@@ -301,15 +312,17 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             n_iter = epoch
             state.t += n_train
             state.loss_curve.append(loss)
-            if config.verbose:
-                print(f"Iteration {n_iter}, loss = {loss:.8f}")
             _update_no_improvement(state, config, validation_score)
             if config.schedule == "invscaling" and config.solver == codes.SGD:
                 state.learning_rate = config.learning_rate_init / (
                     (state.t + 1) ** config.power_t
                 )
+            reporter.epoch(
+                epoch, loss, state.learning_rate,
+                state.validation_scores[-1] if config.early_stopping else None,
+            )  # fmt: skip
             if state.no_improvement > config.n_iter_no_change:
-                if _stop_or_decay(state, config):
+                if _stop_or_decay(state, config, reporter):
                     break
                 state.no_improvement = 0
             if incremental:
@@ -321,8 +334,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                     ConvergenceWarning,
                     stacklevel=2,
                 )
-        if config.verbose:
-            print(f"Training took {time.perf_counter() - start_time:.2f} s")
+        reporter.message(f"Training took {reporter.elapsed():.2f} s")
     return n_iter, loss
 
 
@@ -331,8 +343,6 @@ def _update_no_improvement(state, config, validation_score):
     if config.early_stopping:
         score = validation_score(state.theta)
         state.validation_scores.append(score)
-        if config.verbose:
-            print(f"Validation score: {score:f}")
         if score < state.best_validation_score + config.tol:
             state.no_improvement += 1
         else:
@@ -349,7 +359,7 @@ def _update_no_improvement(state, config, validation_score):
             state.best_loss = state.loss_curve[-1]
 
 
-def _stop_or_decay(state, config):
+def _stop_or_decay(state, config, reporter):
     """After a stall: stop, or (adaptive SGD) divide the rate by 5 and go on."""
     what = "Validation score" if config.early_stopping else "Training loss"
     msg = (
@@ -357,16 +367,13 @@ def _stop_or_decay(state, config):
         f"{config.n_iter_no_change} consecutive epochs."
     )
     if config.solver != codes.SGD or config.schedule != "adaptive":
-        if config.verbose:
-            print(msg + " Stopping.")
+        reporter.message(msg + " Stopping.")
         return True
     if state.learning_rate <= 1e-6:
-        if config.verbose:
-            print(msg + " Learning rate too small. Stopping.")
+        reporter.message(msg + " Learning rate too small. Stopping.")
         return True
     state.learning_rate /= 5.0
-    if config.verbose:
-        print(msg + f" Setting learning rate to {state.learning_rate:f}")
+    reporter.message(msg + f" Setting learning rate to {state.learning_rate:f}")
     return False
 
 

@@ -6,11 +6,12 @@ training objective or on a validation score), divergence detection with a
 roll-back to the last finite epoch, and verbose output. It sees arrays and
 scalars only; the estimators translate labels, strings and weights into them.
 
-One kernel call trains one epoch; shuffling happens inside that call.
+One kernel call trains one epoch (with ``verbose=2``, several calls over
+consecutive runs of whole batches, so that the progress bar moves; the calls
+carry the step and sample counters, so the model does not change).
 """
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numba
@@ -19,7 +20,9 @@ import numpy as np
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu
 from fastsgd._math import codes
+from fastsgd._math.schedules import learning_rate
 from fastsgd._math.updates import penalty_value
+from fastsgd._progress import Reporter
 
 #: A mini-batch below this many multiply-adds runs on one thread.
 PARALLEL_WORK = 1 << 18
@@ -281,7 +284,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     head_track = _track_of_heads(problem, n_heads)
     n_train = problem.train_index.shape[0]
     order = problem.train_index.copy()
-    track_objective = bool(config.verbose) or not config.early_stopping
+    track_objective = not config.early_stopping
     tol = -math.inf if config.tol is None else config.tol
     l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
 
@@ -304,22 +307,20 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     if per_sample:
         call = _PerSampleCall(state.coef, config)
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
-        if config.schedule == codes.PA1:
-            row_sq = _row_sqnorms(problem)[problem.train_index]
-            n_counted = int(np.count_nonzero(row_sq))
-        else:
-            n_counted = n_train
+        # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
+        row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
     else:
         scratch = kernels.minibatch_scratch(
             min(config.batch_size, max(n_train, 1)), n_heads, n_features, dtype,
             problem.is_sparse,
         )  # fmt: skip
+    step_batch = 1 if per_sample else min(config.batch_size, max(n_train, 1))
 
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
-    start_time = time.perf_counter()
     n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
     with (
+        Reporter(config.verbose, max_iter, n_train, step_batch) as reporter,
         _Threads(n_threads),
         _folded_at_exit(call if per_sample else None, state),
         device_errors("training"),
@@ -332,37 +333,46 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             seed = rng.randint(_MAX_SEED) if config.shuffle else -1
             if seed >= 0:
                 cpu.shuffle(order, seed)
+            objective_sum = np.zeros(n_heads, dtype=np.float64)
+            for start, stop in reporter.spans():  # one span unless verbose=2
+                part = order[start:stop]
+                if per_sample:
+                    cpu.sgd_epoch_per_sample(
+                        *problem.data_args(), *problem.target_args(), part, active,
+                        state.coef, call.wscale, state.intercept, state.avg_coef,
+                        state.avg_intercept, call.avg_a, call.avg_b, call.l1_q,
+                        call.l1_u, call.sq_norm, call.l1_norm,
+                        config.loss, config.epsilon, config.penalty, config.alpha,
+                        l1_ratio, config.schedule, state.eta, config.power_t,
+                        config.optimal_t0, t_kernel, config.fit_intercept,
+                        config.intercept_decay, config.average, wscale_floor,
+                        track_objective, n_threads,
+                        loss_sum, objective_sum,
+                    )  # fmt: skip
+                    t_kernel += (
+                        stop - start
+                        if row_sq is None
+                        else int(np.count_nonzero(row_sq[part]))
+                    )
+                else:
+                    steps, n_averaged = kernels.sgd_epoch_minibatch(
+                        *data_args, *target_args, part, active,
+                        config.batch_size, state.coef, state.intercept,
+                        state.coef_buf, state.intercept_buf, state.avg_coef,
+                        state.avg_intercept, config.loss, config.epsilon,
+                        config.penalty, config.alpha, l1_ratio, config.schedule,
+                        state.eta, config.power_t, config.optimal_t0,
+                        config.momentum, config.dampening, config.nesterov,
+                        config.fit_intercept, state.n_steps, int(t_kernel - 1),
+                        config.average, state.n_averaged, *scratch, loss_sum,
+                    )  # fmt: skip
+                    state.n_steps += steps
+                    state.n_averaged = n_averaged
+                    t_kernel += stop - start
+                reporter.batches_done(start, stop)
             if per_sample:
-                objective_sum = np.zeros(n_heads, dtype=np.float64)
-                cpu.sgd_epoch_per_sample(
-                    *problem.data_args(), *problem.target_args(), order, active,
-                    state.coef, call.wscale, state.intercept, state.avg_coef,
-                    state.avg_intercept, call.avg_a, call.avg_b, call.l1_q,
-                    call.l1_u, call.sq_norm, call.l1_norm,
-                    config.loss, config.epsilon, config.penalty, config.alpha,
-                    l1_ratio, config.schedule, state.eta, config.power_t,
-                    config.optimal_t0, t_kernel, config.fit_intercept,
-                    config.intercept_decay, config.average, wscale_floor,
-                    track_objective, n_threads,
-                    loss_sum, objective_sum,
-                )  # fmt: skip
-                t_kernel += n_counted
                 objective = np.bincount(head_track, objective_sum, n_tracks) / n_train
             else:
-                steps, n_averaged = kernels.sgd_epoch_minibatch(
-                    *data_args, *target_args, order, active,
-                    config.batch_size, state.coef, state.intercept, state.coef_buf,
-                    state.intercept_buf, state.avg_coef, state.avg_intercept,
-                    config.loss, config.epsilon, config.penalty, config.alpha,
-                    l1_ratio, config.schedule, state.eta, config.power_t,
-                    config.optimal_t0, config.momentum, config.dampening,
-                    config.nesterov, config.fit_intercept, state.n_steps,
-                    int(t_kernel - 1), config.average, state.n_averaged,
-                    *scratch, loss_sum,
-                )  # fmt: skip
-                state.n_steps += steps
-                state.n_averaged = n_averaged
-                t_kernel += n_train
                 objective = (
                     np.bincount(head_track, loss_sum, n_tracks) / n_train
                     + _penalty_per_track(
@@ -390,21 +400,22 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 log.validation_scores.append(float(np.mean(score)))
                 worse = (score < best_score + tol) if tol > -math.inf else False
                 best_score = np.maximum(best_score, score)
-                value = score
             else:
                 worse = (objective > best_objective - tol) if tol > -math.inf else False
                 best_objective = np.minimum(best_objective, objective)
-                value = objective
             no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
 
-            if config.verbose:
-                lr = float(state.eta.max())
-                label = "validation score" if config.early_stopping else "objective"
-                print(
-                    f"-- Epoch {epoch}: loss {mean_loss:.6f}, {label} "
-                    f"{float(np.mean(value[active_track])):.6f}, eta {lr:.3g}, "
-                    f"{time.perf_counter() - start_time:.2f} s"
-                )
+            reporter.epoch(
+                epoch, mean_loss,
+                max(
+                    learning_rate(
+                        config.schedule, float(eta), config.alpha, config.power_t,
+                        config.optimal_t0, float(t_kernel), step_batch,
+                    )
+                    for eta in state.eta
+                ),
+                log.validation_scores[-1] if config.early_stopping else None,
+            )  # fmt: skip
 
             stalled = active_track & (no_improvement >= config.n_iter_no_change)
             for track in np.flatnonzero(stalled):
@@ -415,11 +426,10 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 else:
                     active_track[track] = False
             if not active_track.any():
-                if config.verbose:
-                    elapsed = time.perf_counter() - start_time
-                    print(
-                        f"Convergence after {epoch} epochs took {elapsed:.2f} seconds"
-                    )
+                reporter.message(
+                    f"Convergence after {epoch} epochs took "
+                    f"{reporter.elapsed():.2f} seconds"
+                )
                 break
     state.t = t_start + log.n_iter * n_samples
     return log

@@ -323,7 +323,11 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     shuffle : bool, default=True
         Whether to shuffle the training data each epoch.
     verbose : int, default=0
-        Print one line per epoch when > 0.
+        0: silent. 1: print one line per epoch (epoch, mean loss, validation
+        score with ``early_stopping``, learning rate of the next step, time).
+        2: a tqdm progress bar over the batches on stderr instead (the epoch
+        then runs as up to 20 kernel calls, so the bar moves within an epoch;
+        the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     n_jobs : int, default=None
@@ -390,7 +394,7 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         Class labels.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     loss_curve_ : list of float
         Mean training loss of each epoch (summed over OvR heads), across
@@ -754,7 +758,11 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     shuffle : bool, default=True
         Shuffle each epoch.
     verbose : int, default=0
-        Print one line per epoch when > 0.
+        0: silent. 1: print one line per epoch (epoch, mean loss, validation
+        score with ``early_stopping``, learning rate of the next step, time).
+        2: a tqdm progress bar over the batches on stderr instead (the epoch
+        then runs as up to 20 kernel calls, so the bar moves within an epoch;
+        the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     random_state : int, RandomState instance or None, default=None
@@ -801,7 +809,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         ``n_iter_ * n_samples + 1``.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     loss_curve_ : list of float
         Mean training loss of each epoch.

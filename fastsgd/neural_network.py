@@ -8,6 +8,7 @@ scikit-learn, so it trains scikit-learn's model (to floating-point rounding).
 See ``docs/mlp.md`` for the equations.
 """
 
+import itertools
 import warnings
 from numbers import Integral, Real
 
@@ -43,6 +44,7 @@ from fastsgd._base import (
 )
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
+from fastsgd._progress import Reporter
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
 
@@ -253,17 +255,25 @@ class _BaseMLP(BaseEstimator):
             with np.errstate(all="ignore"):
                 return _mlp_trainer.loss_and_gradient(theta, data, config, self.device_)
 
-        result = scipy.optimize.minimize(
-            objective,
-            self._state.theta.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-            },
-        )
+        n_samples = data.Y.shape[0]
+        with Reporter(self.verbose, self.max_iter, n_samples, n_samples) as reporter:
+            iteration = itertools.count(1)
+
+            def report(intermediate_result):  # SciPy's new callback form
+                reporter.epoch(next(iteration), intermediate_result.fun)
+
+            result = scipy.optimize.minimize(
+                objective,
+                self._state.theta.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                callback=report,
+                options={
+                    "maxfun": self.max_fun,
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                },
+            )
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         theta = result.x.astype(dtype)
@@ -381,8 +391,12 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
         draws them.
     tol : float, default=1e-4
         Tolerance of the stopping rule.
-    verbose : bool, default=False
-        Print the loss after each epoch.
+    verbose : int or bool, default=False
+        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
+        validation score with ``early_stopping``, learning rate, time; for
+        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
+        batches on stderr instead (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9
@@ -688,8 +702,12 @@ class MLPRegressor(GPUScoreMixin, RegressorMixin, _BaseMLP):
         Drawn as scikit-learn draws it.
     tol : float, default=1e-4
         Tolerance of the stopping rule.
-    verbose : bool, default=False
-        Print the loss after each epoch.
+    verbose : int or bool, default=False
+        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
+        validation score with ``early_stopping``, learning rate, time; for
+        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
+        batches on stderr instead (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9

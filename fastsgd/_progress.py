@@ -1,0 +1,192 @@
+"""Training progress: ``verbose`` output, tqdm bars and epoch listeners.
+
+The trainers report through one ``Reporter`` per fit:
+
+- ``verbose=1`` prints one line per epoch (epoch, loss, validation score when
+  there is one, learning rate, time since the fit started), as scikit-learn's
+  estimators print theirs;
+- ``verbose=2`` shows a tqdm progress bar over the fit's batches instead. The
+  epoch then runs as several kernel calls over consecutive runs of whole
+  batches (``Reporter.spans``), so the bar moves inside an epoch; the calls
+  carry the step and sample counters, so the model is the same as with
+  ``verbose=0``;
+- ``listen(callback)`` registers a callback that receives an ``Epoch`` after
+  every epoch of every fit run inside the ``with`` block (the command line's
+  per-epoch bar uses it).
+"""
+
+import contextlib
+import contextvars
+import dataclasses
+import math
+import sys
+import time
+
+_LISTENERS = contextvars.ContextVar("fastsgd_epoch_listeners", default=())
+
+# verbose=2 cuts an epoch into at most this many kernel calls
+_SPANS_PER_EPOCH = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Epoch:
+    """What a fit reports after each epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch just finished, from 1 within this ``fit`` call.
+    max_iter : int
+        The most epochs this call may run.
+    loss : float
+        The epoch's mean training loss.
+    validation_score : float or None
+        The validation score with ``early_stopping=True``, else None.
+    learning_rate : float or None
+        The learning rate of the next step (None for L-BFGS, whose epochs are
+        its iterations).
+    elapsed : float
+        Seconds since the fit started.
+    """
+
+    epoch: int
+    max_iter: int
+    loss: float
+    validation_score: float | None
+    learning_rate: float | None
+    elapsed: float
+
+
+@contextlib.contextmanager
+def listen(callback):
+    """Call ``callback(epoch)`` after every epoch of every fit in the block.
+
+    Parameters
+    ----------
+    callback : callable
+        Receives an ``Epoch``. Listeners nest; each sees every epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsgd import SGDRegressor
+    >>> from fastsgd._progress import listen
+    >>> X = np.random.RandomState(0).rand(50, 3)
+    >>> seen = []
+    >>> with listen(seen.append):
+    ...     _ = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X, X[:, 0])
+    >>> [event.epoch for event in seen]
+    [1, 2, 3]
+    """
+    token = _LISTENERS.set(_LISTENERS.get() + (callback,))
+    try:
+        yield
+    finally:
+        _LISTENERS.reset(token)
+
+
+class Reporter:
+    """One fit's progress output.
+
+    Parameters
+    ----------
+    verbose : int
+        0: silent; 1: a line per epoch; 2: a tqdm bar over batches.
+    max_iter : int
+        The most epochs of the fit.
+    n_samples : int
+        Samples per epoch.
+    batch_size : int
+        Samples per batch.
+    """
+
+    def __init__(self, verbose, max_iter, n_samples, batch_size):
+        self.verbose = int(verbose)
+        self.max_iter = max_iter
+        self.n_samples = n_samples
+        self.batch_size = max(1, min(batch_size, max(n_samples, 1)))
+        self.listeners = _LISTENERS.get()
+        self.start = time.perf_counter()
+        self.bar = None
+        if self.verbose >= 2:
+            from tqdm.auto import tqdm
+
+            n_batches = math.ceil(n_samples / self.batch_size)
+            self.bar = tqdm(
+                total=max_iter * n_batches, unit="batch", desc="epoch 1",
+                file=sys.stderr, dynamic_ncols=True,
+            )  # fmt: skip
+
+    def spans(self):
+        """The ``(start, stop)`` sample ranges of one epoch's kernel calls.
+
+        One call for the whole epoch, unless the bar is shown: then up to
+        ``_SPANS_PER_EPOCH`` calls, each over whole batches.
+        """
+        n = self.n_samples
+        if self.bar is None or n == 0:
+            return [(0, n)]
+        n_batches = math.ceil(n / self.batch_size)
+        per_span = math.ceil(n_batches / min(n_batches, _SPANS_PER_EPOCH))
+        step = per_span * self.batch_size
+        return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+    def batches_done(self, start, stop):
+        """Advance the bar by the batches of samples ``start:stop``."""
+        if self.bar is not None:
+            self.bar.update(math.ceil((stop - start) / self.batch_size))
+
+    def elapsed(self):
+        """Seconds since the fit started."""
+        return time.perf_counter() - self.start
+
+    def epoch(self, epoch, loss, learning_rate=None, validation_score=None):
+        """Report a finished epoch to the output and the listeners."""
+        event = Epoch(
+            epoch, self.max_iter, float(loss),
+            None if validation_score is None else float(validation_score),
+            None if learning_rate is None else float(learning_rate), self.elapsed(),
+        )  # fmt: skip
+        if self.verbose == 1:
+            score = (
+                ""
+                if event.validation_score is None
+                else f", validation score {event.validation_score:.6f}"
+            )
+            rate = (
+                ""
+                if event.learning_rate is None
+                else f", learning rate {event.learning_rate:.6g}"
+            )
+            print(
+                f"Epoch {epoch}/{self.max_iter}: loss {event.loss:.6f}{score}"
+                f"{rate}, {event.elapsed:.2f} s",
+                flush=True,
+            )
+        elif self.bar is not None:
+            postfix = {"loss": f"{event.loss:.4g}"}
+            if event.validation_score is not None:
+                postfix["val"] = f"{event.validation_score:.4g}"
+            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.set_description(f"epoch {epoch + 1}", refresh=True)
+        for callback in self.listeners:
+            callback(event)
+
+    def message(self, text):
+        """A line of ``verbose`` output (stopping, convergence)."""
+        if self.verbose == 1:
+            print(text, flush=True)
+        elif self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+
+    def close(self):
+        """Close the bar (the fit may have stopped before ``max_iter``)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,182 @@
+"""``verbose`` output, the tqdm bar and epoch listeners (``fastsgd._progress``).
+
+``verbose=2`` runs each epoch as several kernel calls so that its bar moves;
+the tests check that this leaves every training path's model bitwise equal to
+the ``verbose=0`` fit (whose paths the parity tests check against scikit-learn
+and the NumPy references), and that what is printed and reported is what the
+fit recorded.
+"""
+
+import contextlib
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+
+from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor
+from fastsgd._progress import listen
+
+X_CLS, Y_CLS = make_classification(
+    n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
+)
+X_REG, Y_REG = make_regression(n_samples=300, n_features=8, noise=1.0, random_state=0)
+X_REG /= X_REG.std(axis=0)
+Y_REG /= Y_REG.std()
+
+# Every kernel path whose epoch verbose=2 cuts into spans.
+PATHS = {
+    "per-sample hinge, averaged": (
+        SGDClassifier(average=10, max_iter=4, tol=None, random_state=0),
+        X_CLS, Y_CLS,
+    ),
+    "per-sample PA-I, zero rows": (
+        SGDClassifier(loss="hinge", learning_rate="pa1", eta0=0.1, max_iter=3,
+                      tol=None, random_state=0),
+        np.vstack([X_CLS[:150], np.zeros((20, 8)), X_CLS[150:]]),
+        np.concatenate([Y_CLS[:150], np.zeros(20, dtype=int), Y_CLS[150:]]),
+    ),
+    "mini-batch multinomial, momentum, invscaling": (
+        SGDClassifier(loss="log_loss", multi_class="multinomial", batch_size=8,
+                      momentum=0.9, nesterov=True, learning_rate="invscaling",
+                      eta0=0.05, average=True, max_iter=4, tol=None, random_state=0),
+        X_CLS, Y_CLS,
+    ),
+    "mini-batch regression, CSR, early stopping": (
+        SGDRegressor(batch_size=7, momentum=0.5, early_stopping=True,
+                     n_iter_no_change=2, max_iter=6, random_state=0),
+        sp.csr_matrix(np.where(np.abs(X_REG) > 0.5, X_REG, 0.0)), Y_REG,
+    ),
+    "MLP adam": (
+        MLPClassifier(hidden_layer_sizes=(6,), batch_size=8, max_iter=3,
+                      random_state=0),
+        X_CLS, Y_CLS,
+    ),
+    "MLP sgd, invscaling, early stopping": (
+        MLPRegressor(hidden_layer_sizes=(5,), solver="sgd", batch_size=9,
+                     learning_rate="invscaling", early_stopping=True, max_iter=3,
+                     random_state=0),
+        X_REG, Y_REG,
+    ),
+}  # fmt: skip
+
+
+def _fitted_parameters(est):
+    if hasattr(est, "coefs_"):
+        return [*est.coefs_, *est.intercepts_]
+    return [est.coef_, est.intercept_]
+
+
+@contextlib.contextmanager
+def _no_convergence_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _fit_quietly(est, X, y, verbose):
+    est.set_params(verbose=verbose)
+    with _no_convergence_warning():
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_progress_bar_leaves_the_model_unchanged(path, capsys):
+    estimator, X, y = PATHS[path]
+    quiet = _fit_quietly(estimator.__class__(**estimator.get_params()), X, y, 0)
+    barred = _fit_quietly(estimator.__class__(**estimator.get_params()), X, y, 2)
+    for a, b in zip(_fitted_parameters(quiet), _fitted_parameters(barred), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=f"{path}: verbose=2 changed it")
+    assert quiet.n_iter_ == barred.n_iter_
+    np.testing.assert_allclose(barred.loss_curve_, quiet.loss_curve_, rtol=1e-12)
+    err = capsys.readouterr().err
+    # the bar: batches done of the fit's total, in batch units
+    assert re.search(r"\d+/\d+ \[", err) and "batch" in err, err[-500:]
+
+
+def test_progress_bar_on_the_gpu_kernels_leaves_the_model_unchanged(capsys):
+    params = dict(loss="log_loss", batch_size=16, momentum=0.9, max_iter=2, tol=None,
+                  random_state=0)  # fmt: skip
+    cpu = SGDClassifier(**params).fit(X_CLS, Y_CLS)
+    gpu = SGDClassifier(**params, device="cuda", verbose=2).fit(X_CLS, Y_CLS)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-10, atol=1e-12)
+    assert "batch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SGDClassifier(max_iter=5, tol=None, random_state=0),
+        SGDClassifier(
+            batch_size=10, early_stopping=True, max_iter=5, tol=None, random_state=0
+        ),
+        MLPClassifier(
+            hidden_layer_sizes=(5,), max_iter=4, early_stopping=True, random_state=0
+        ),
+    ],  # fmt: skip
+    ids=["linear", "linear early stopping", "MLP early stopping"],
+)
+def test_verbose_prints_one_line_per_epoch(estimator, capsys):
+    _fit_quietly(estimator, X_CLS, Y_CLS, 1)
+    lines = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith("Epoch ")
+    ]  # fmt: skip
+    assert len(lines) == estimator.n_iter_
+    pattern = re.compile(
+        r"Epoch (\d+)/(\d+): loss ([\d.e+-]+)(?:, validation score ([\d.e+-]+))?, "
+        r"learning rate ([\d.e+-]+), ([\d.]+) s"
+    )
+    for i, line in enumerate(lines):
+        match = pattern.fullmatch(line)
+        assert match, f"unexpected verbose line: {line!r}"
+        assert int(match[1]) == i + 1 and int(match[2]) == estimator.max_iter
+        assert float(match[3]) == pytest.approx(estimator.loss_curve_[i], rel=1e-5)
+        if estimator.early_stopping:
+            assert float(match[4]) == pytest.approx(
+                estimator.validation_scores_[i], rel=1e-5
+            )
+        else:
+            assert match[4] is None
+        assert float(match[5]) > 0
+
+
+def test_verbose_reports_the_decaying_learning_rate():
+    # scikit-learn's per-sample 'invscaling': eta0 / t**power_t, t counts samples
+    est = SGDRegressor(learning_rate="invscaling", eta0=0.1, power_t=0.5, max_iter=3,
+                       tol=None, random_state=0)  # fmt: skip
+    events = []
+    with listen(events.append):
+        est.fit(X_REG, Y_REG)
+    n = X_REG.shape[0]
+    expected = [0.1 / (epoch * n + 1) ** 0.5 for epoch in (1, 2, 3)]
+    np.testing.assert_allclose([e.learning_rate for e in events], expected)
+
+
+def test_listeners_see_every_epoch_and_nest():
+    outer, inner = [], []
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with listen(outer.append), _no_convergence_warning():
+        SGDRegressor(max_iter=2, tol=None, random_state=0).fit(X_REG, Y_REG)
+        with listen(inner.append):
+            est.fit(X_REG, Y_REG)
+    assert [e.epoch for e in outer] == [1, 2, 1, 2, 3]
+    assert [e.epoch for e in inner] == [1, 2, 3]
+    assert [e.loss for e in inner] == pytest.approx(est.loss_curve_, rel=1e-12)
+    assert all(e.max_iter == 3 and e.validation_score is None for e in inner)
+    assert all(e.elapsed >= 0 for e in inner)
+
+
+def test_lbfgs_reports_each_iteration():
+    est = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5,
+                       random_state=0)  # fmt: skip
+    events = []
+    with listen(events.append), _no_convergence_warning():
+        est.fit(X_REG, Y_REG)
+    assert len(events) == est.n_iter_
+    assert all(e.learning_rate is None for e in events)
+    # L-BFGS-B's losses decrease; the last one reported is the fitted loss
+    assert events[-1].loss == pytest.approx(est.loss_, rel=1e-10)
