@@ -209,8 +209,12 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config
             )
             self._loss_history = []
-        elif self._state.coef.dtype != X.dtype:
-            self._state.cast(X.dtype)
+        else:
+            if self._state.coef.dtype != X.dtype:
+                self._state.cast(X.dtype)
+            # each call starts at the current eta0, as scikit-learn's does (an
+            # 'adaptive' decay lasts one call; set_params(eta0=...) takes effect)
+            self._state.eta[:] = config.eta0
         validation_mask = validation_split(
             self, split_on, sample_weight, stratify=self._task != codes.REGRESSION
         )

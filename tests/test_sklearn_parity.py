@@ -980,3 +980,21 @@ def test_float32(task, params):
     )
     assert ref.coef_.dtype == np.float32  # the reference trains in float32 too
     assert_parity(fast, ref, label, rtol=RTOL32)
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "adaptive", "invscaling"])
+def test_partial_fit_starts_each_call_at_the_current_eta0(learning_rate):
+    # scikit-learn restarts its rate at eta0 on every call: a set_params(eta0=...)
+    # between partial_fit calls takes effect, and an adaptive decay lasts one call.
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4)
+    y = (X[:, 0] + 0.3 * rng.randn(100) > 0).astype(int)
+    coefs = []
+    for cls in (sklm.SGDClassifier, SGDClassifier):
+        est = cls(learning_rate=learning_rate, eta0=0.1, shuffle=False, tol=None,
+                  random_state=0)  # fmt: skip
+        est.partial_fit(X, y, classes=[0, 1])
+        est.set_params(eta0=0.01)
+        est.partial_fit(X, y)
+        coefs.append(est.coef_)
+    np.testing.assert_allclose(coefs[1], coefs[0], rtol=1e-10, atol=1e-12)
