@@ -10,8 +10,10 @@ for is kept as it is in ``--out``, so a run of the MLP benchmarks alone
 same tests the last file's results are shown, or with ``--best`` each test's
 lowest median (noise on shared cores only adds time).
 
-Prints the markdown and writes it to ``--out``; with matplotlib installed it also
-writes bar charts next to it (``benchmarks.png``, ``benchmarks_mlp.png``).
+Prints the markdown and writes it to ``--out``. The linear chart is drawn when the
+docs are built (``PLOT_SECTION``, ``docs/_ext/bench_plots.py`` calls ``chart``);
+with matplotlib installed the MLP chart is written next to ``--out``
+(``benchmarks_mlp.png``).
 """
 
 import argparse
@@ -399,6 +401,23 @@ def _pyplot():
     return plt
 
 
+PLOT_SECTION = """
+## Plot
+
+Time per epoch (per process for the start-up) of every peer above, drawn when this
+page is built from `bench/results/latest.json` by `bench/report.py`'s `chart`
+(`docs/_ext/bench_plots.py`).
+
+```{eval-rst}
+.. plot::
+   :alt: Time per epoch of fastsgd, scikit-learn and PyTorch on each linear workload
+
+   from bench_plots import linear_figure
+   linear_figure()
+```
+"""
+
+
 def chart(groups, path):
     """A bar chart of the times, if matplotlib is installed; returns whether."""
     plt = _pyplot()
@@ -496,10 +515,8 @@ def main(argv=None):
     out = Path(args.out)
     old_linear, old_mlp = split(out.read_text()) if out.exists() else ("", "")
     if linear:
-        text = markdown(linear.date, linear.info, linear.groups)
-        png = out.with_suffix(".png")
-        if chart(linear.groups, png):
-            text += f"\n![time per epoch]({png.name})\n"
+        # the docs build draws the linear chart from the JSON (docs/_ext)
+        text = markdown(linear.date, linear.info, linear.groups) + PLOT_SECTION
     else:
         text = old_linear
     if mlp:
