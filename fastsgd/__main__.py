@@ -1,13 +1,30 @@
-"""Command line: ``python -m fastsgd demo`` (or the ``fastsgd`` console script).
+"""Command line: ``python -m fastsgd`` (or the ``fastsgd`` console script).
 
-``demo`` trains fastsgd and scikit-learn side by side on scikit-learn's bundled
-``load_digits`` data and prints held-out accuracy and fit time of each.
+- ``demo`` trains fastsgd and scikit-learn side by side on scikit-learn's
+  bundled ``load_digits`` data and prints held-out accuracy and fit time of each;
+- ``fit`` trains a model on a data file (CSV, ``.npz`` or svmlight) and saves it;
+- ``predict`` writes a saved model's predictions on a data file as CSV;
+- ``score`` prints a saved model's ``score`` on a data file.
+
+Errors print one line on stderr and exit with status 1 (usage errors: 2).
+``docs/cli.md`` describes the commands and the file formats.
 """
 
 import argparse
+import difflib
 import sys
 import time
 import warnings
+
+from fastsgd._cli_data import (
+    CLIError,
+    data_format,
+    load_model,
+    make_artifact,
+    parse_param,
+    read_data,
+    save_model,
+)
 
 
 def _timed_fit(estimator, X, y):
@@ -72,9 +89,226 @@ def demo(args):
     return 0
 
 
+MODELS = {
+    "sgd-classifier": "SGDClassifier",
+    "sgd-regressor": "SGDRegressor",
+    "mlp-classifier": "MLPClassifier",
+    "mlp-regressor": "MLPRegressor",
+}
+
+
+def _estimator_class(model):
+    import fastsgd
+
+    return getattr(fastsgd, MODELS[model])
+
+
+def _is_regressor(model):
+    return model.endswith("regressor")
+
+
+def _estimator(model, params):
+    """A ``model`` estimator with the ``--param KEY=VALUE`` settings."""
+
+    cls = _estimator_class(model)
+    valid = sorted(cls().get_params())
+    settings = {}
+    for text in params or []:
+        name, value = parse_param(text)
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CLIError(
+                f"unknown parameter {name!r} for {model}{hint}; valid parameters: "
+                + ", ".join(valid)
+            )
+        if name in settings:
+            raise CLIError(f"--param {name} given twice")
+        settings[name] = value
+    return cls(**settings)
+
+
+class EpochBar:
+    """A tqdm bar on stderr over a fit's epochs, fed by ``fastsgd._progress``.
+
+    Parameters
+    ----------
+    description : str
+        The bar's label.
+    """
+
+    def __init__(self, description):
+        self.description = description
+        self.bar = None
+
+    def __call__(self, event):
+        """Advance the bar by one finished epoch (an ``Epoch`` event)."""
+        if self.bar is not None and event.epoch <= self.bar.n:
+            self.close()  # a new fit in the same command: a new bar
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=event.max_iter, desc=self.description, unit="epoch",
+                file=sys.stderr, dynamic_ncols=True,
+            )  # fmt: skip
+        postfix = {"loss": f"{event.loss:.4g}"}
+        if event.validation_score is not None:
+            postfix["validation"] = f"{event.validation_score:.4g}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(event.epoch - self.bar.n)
+
+    def close(self):
+        """Close the bar, saying so where the fit stopped before ``max_iter``."""
+        if self.bar is None:
+            return
+        if self.bar.n < self.bar.total:
+            self.bar.set_description(
+                f"{self.description}: stopped after {self.bar.n} of "
+                f"{self.bar.total} epochs",
+                refresh=False,
+            )
+        self.bar.close()
+        self.bar = None
+
+
+def _fit_with_progress(estimator, X, y, description, quiet):
+    """Fit, with the epoch bar unless ``quiet``; warnings come after the bar."""
+
+    bar = None if quiet else EpochBar(description)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            if bar is None:
+                estimator.fit(X, y)
+            else:
+                from fastsgd._progress import listen
+
+                with listen(bar):
+                    estimator.fit(X, y)
+        except (ValueError, TypeError) as error:
+            raise CLIError(str(error)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+            _print_warnings(caught)
+
+
+def _print_warnings(caught):
+    """Print and forget the recorded warnings, one line each, on stderr."""
+    for warning in caught:
+        print(f"fastsgd: warning: {warning.message}", file=sys.stderr)
+    caught.clear()
+
+
+def _check_target_option(args, kind):
+
+    if args.target is not None and kind != "csv":
+        raise CLIError(
+            f"--target names a CSV column; {args.data} holds its targets itself "
+            "(.npz: the array 'y'; svmlight: the first field of each line)"
+        )
+
+
+def fit(args):
+    """Fit a model on a data file and save it."""
+    import fastsgd
+
+    kind = data_format(args.data)
+    _check_target_option(args, kind)
+    if kind == "csv" and args.target is None:
+        raise CLIError(f"{args.data}: which column is the target? Pass --target COLUMN")
+    estimator = _estimator(args.model, args.param)
+    dataset = read_data(
+        args.data, target=args.target, need_target=True,
+        regression=_is_regressor(args.model),
+    )  # fmt: skip
+    _fit_with_progress(estimator, dataset.X, dataset.y, args.model, args.quiet)
+    save_model(
+        args.output, make_artifact(estimator, args.model, dataset, fastsgd.__version__)
+    )
+    if not args.quiet:
+        n_samples, n_features = dataset.X.shape
+        print(
+            f"fitted {args.model} on {n_samples} samples, {n_features} features "
+            f"({estimator.n_iter_} epochs); saved to {args.output}",
+            flush=True,
+        )
+    return 0
+
+
+def _read_for_model(args, artifact, need_target):
+    """Read ``args.data`` the way the model in ``artifact`` was fed."""
+
+    kind = data_format(args.data)
+    _check_target_option(args, kind)
+    estimator = artifact["estimator"]
+    target = args.target if args.target is not None else artifact["target"]
+    if kind == "csv" and need_target and target is None:
+        raise CLIError(
+            f"{args.data}: which column is the target? Pass --target COLUMN "
+            "(the model file names none)"
+        )
+    zero_based = artifact["svmlight_zero_based"]
+    classes = getattr(estimator, "classes_", None)
+    return read_data(
+        args.data, target=target, features=artifact["feature_names"],
+        need_target=need_target, regression=_is_regressor(artifact["model"]),
+        label_dtype=None if classes is None else classes.dtype,
+        n_features=estimator.n_features_in_ if kind == "svmlight" else None,
+        svmlight_zero_based="auto" if zero_based is None else zero_based,
+    )  # fmt: skip
+
+
+def _format_value(value):
+    """A prediction as CSV text (floats in full precision)."""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def predict(args):
+    """Write a saved model's predictions on a data file as CSV."""
+    import csv
+
+    artifact = load_model(args.model_file)
+    dataset = _read_for_model(args, artifact, need_target=False)
+    try:
+        predictions = artifact["estimator"].predict(dataset.X)
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"{args.data}: {error}") from None
+    rows = [["prediction"]] + [[_format_value(v)] for v in predictions.tolist()]
+    if args.output in (None, "-"):
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        sys.stdout.flush()
+        return 0
+    try:
+        with open(args.output, "w", newline="", encoding="utf-8") as file:
+            csv.writer(file, lineterminator="\n").writerows(rows)
+    except OSError as error:
+        raise CLIError(
+            f"{args.output}: cannot write: {error.strerror or error}"
+        ) from None
+    return 0
+
+
+def score(args):
+    """Print a saved model's ``score`` on a data file."""
+
+    artifact = load_model(args.model_file)
+    dataset = _read_for_model(args, artifact, need_target=True)
+    try:
+        value = artifact["estimator"].score(dataset.X, dataset.y)
+    except (ValueError, TypeError) as error:
+        raise CLIError(f"{args.data}: {error}") from None
+    print(repr(float(value)), flush=True)
+    return 0
+
+
 def build_parser():
+    """The argument parser of ``fastsgd``."""
     parser = argparse.ArgumentParser(
-        prog="fastsgd", description="SGD estimators on Numba kernels."
+        prog="fastsgd",
+        description="SGD estimators on Numba kernels.",
+        epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser(
@@ -82,12 +316,84 @@ def build_parser():
     )
     demo_parser.add_argument("--epochs", type=int, default=20, help="epochs per fit")
     demo_parser.set_defaults(run=demo)
+
+    data_help = (
+        "data file: .csv (header row), .npz (arrays X and y) or "
+        "svmlight/libsvm (.svm, .svmlight, .libsvm)"
+    )
+    fit_parser = commands.add_parser(
+        "fit", help="fit a model on a data file and save it",
+        description="Fit a model on a data file and save it with joblib.",
+    )  # fmt: skip
+    fit_parser.add_argument("data", metavar="DATA", help=data_help)
+    fit_parser.add_argument(
+        "--model", required=True, choices=list(MODELS), help="the estimator"
+    )
+    fit_parser.add_argument(
+        "--target", metavar="COLUMN", help="CSV: the column to predict"
+    )
+    fit_parser.add_argument(
+        "-p", "--param", action="append", metavar="KEY=VALUE",
+        help="an estimator parameter; VALUE is read as a Python literal, "
+        "else as a string (repeat for several)",
+    )  # fmt: skip
+    fit_parser.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="model file to write"
+    )
+    fit_parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress bar and no summary line",
+    )  # fmt: skip
+    fit_parser.set_defaults(run=fit)
+
+    predict_parser = commands.add_parser(
+        "predict", help="write a saved model's predictions as CSV",
+        description="Write a saved model's predictions on a data file as CSV.",
+    )  # fmt: skip
+    predict_parser.add_argument("model_file", metavar="MODEL", help="model file")
+    predict_parser.add_argument("data", metavar="DATA", help=data_help)
+    predict_parser.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="CSV file to write (default: standard output)",
+    )  # fmt: skip
+    predict_parser.add_argument(
+        "--target", metavar="COLUMN",
+        help="CSV: the target column, left out of the features where the model "
+        "file names no feature columns",
+    )  # fmt: skip
+    predict_parser.set_defaults(run=predict)
+
+    score_parser = commands.add_parser(
+        "score", help="print a saved model's score on a data file",
+        description="Print a saved model's score (accuracy or R²) on a data file.",
+    )  # fmt: skip
+    score_parser.add_argument("model_file", metavar="MODEL", help="model file")
+    score_parser.add_argument("data", metavar="DATA", help=data_help)
+    score_parser.add_argument(
+        "--target", metavar="COLUMN",
+        help="CSV: the target column (default: the one the model was fit on)",
+    )  # fmt: skip
+    score_parser.set_defaults(run=score)
     return parser
 
 
 def main(argv=None):
+    """Run the command line; returns the exit status."""
+
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            return args.run(args)
+        except CLIError as error:
+            _print_warnings(caught)
+            print(f"fastsgd: error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("fastsgd: interrupted", file=sys.stderr)
+            return 130
+        finally:
+            _print_warnings(caught)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,821 @@
+"""The command line: ``fastsgd fit``, ``predict`` and ``score``, and docs/cli.md.
+
+The round trips run ``python -m fastsgd`` in subprocesses on files written here,
+and check the predictions against an in-process fit of the same estimator with
+the same parameters on the arrays the files were written from, and the printed
+score against scikit-learn's metric on those predictions. The subprocesses
+inherit the session's ``NUMBA_CACHE_DIR`` (tests/conftest.py), so the kernels
+compile at most once per session. Every command shown in docs/cli.md is run, in
+order, and its output compared with the page.
+
+Errors found before a fit are checked in process, through
+``fastsgd.__main__.main`` (the same code without an interpreter start-up); the
+docs' error examples run as subprocesses (exit status, message, no traceback).
+"""
+
+import csv
+import os
+import re
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from datasets import classification, regression
+from sklearn.datasets import dump_svmlight_file, load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+
+import fastsgd
+from fastsgd.__main__ import build_parser, demo, main
+from fastsgd._cli_data import parse_param
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+LABELS = np.array(["cat", "dog", "emu"])
+FLOAT = re.compile(r"-?\d+\.\d+")
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def run_cli(args, cwd):
+    """Run ``python -m fastsgd ARGS`` in ``cwd``; the CompletedProcess."""
+    assert "NUMBA_CACHE_DIR" in os.environ, "set by tests/conftest.py"
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    for name in ("COLUMNS", "LINES"):  # tqdm's width on a non-terminal
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastsgd", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    # decoded by hand: text mode would turn tqdm's carriage returns into newlines
+    result.stdout = result.stdout.decode("utf-8")
+    result.stderr = result.stderr.decode("utf-8")
+    return result
+
+
+def ok(result):
+    """Assert a subprocess succeeded; return it."""
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+    return result
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def read_predictions(path):
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["prediction"], rows[:2]
+    return [row[0] for row in rows[1:]]
+
+
+def fit_in_process(cls, X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cls(**params).fit(X, y)
+
+
+def call_main(args, capsys):
+    """Run ``main(args)`` in process: (exit status, stdout, stderr)."""
+    status = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_error(args, capsys, *fragments):
+    """``main(args)`` exits 1 with one ``fastsgd: error:`` line holding fragments."""
+    status, out, err = call_main(args, capsys)
+    assert status == 1, (status, out, err)
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("fastsgd: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[-1], (fragment, lines[-1])
+    return lines[-1]
+
+
+def params_args(params):
+    return [arg for name, value in params.items() for arg in ("-p", f"{name}={value}")]
+
+
+# --- round trips: fit and predict in subprocesses ----------------------------
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+MLPC_PARAMS = dict(
+    hidden_layer_sizes=(5,), max_iter=15, learning_rate_init=0.05, random_state=0
+)
+
+
+@pytest.fixture(scope="module")
+def mlp_classifier_csv(workdir):
+    """mlp-classifier on a CSV file with string labels; predict on a CSV file
+    with the columns shuffled, an extra text column and no target."""
+    X, y = classification(3, n_samples=60, n_features=4, n_informative=3, seed=1)
+    labels = LABELS[y]
+    names = ["f0", "f1", "f2", "f3"]
+    train = workdir / "animals.csv"
+    write_csv(
+        train,
+        [*names[:2], "kind", *names[2:]],
+        [[*x[:2], label, *x[2:]] for x, label in zip(X, labels, strict=True)],
+    )
+    X_new = X[::-1][:25] + 0.25
+    order = [3, 1, 0, 2]
+    write_csv(
+        workdir / "animals_new.csv",
+        ["note", *[names[i] for i in order]],
+        [[f"row {i}, unlabelled", *x[order]] for i, x in enumerate(X_new)],
+    )
+    fit_args = ["--model", "mlp-classifier", "--target", "kind"]
+    fitted = ok(
+        run_cli(
+            ["fit", "animals.csv", *fit_args, *params_args(MLPC_PARAMS),
+             "-o", "animals.joblib"],
+            workdir,
+        )
+    )  # fmt: skip
+    predicted = ok(
+        run_cli(
+            ["predict", "animals.joblib", "animals_new.csv", "-o", "animals.out.csv"],
+            workdir,
+        )
+    )
+    reference = fit_in_process(fastsgd.MLPClassifier, X, labels, **MLPC_PARAMS)
+    return dict(
+        X=X, y=labels, X_new=X_new, fit=fitted, predict=predicted,
+        reference=reference, model=workdir / "animals.joblib",
+    )  # fmt: skip
+
+
+def test_mlp_classifier_csv_predictions_match_an_in_process_fit(
+    mlp_classifier_csv, workdir
+):
+    run = mlp_classifier_csv
+    expected = run["reference"].predict(run["X_new"])
+    assert len(set(expected)) > 1, "a test that could not tell labels apart"
+    assert read_predictions(workdir / "animals.out.csv") == expected.tolist()
+    assert run["predict"].stdout == "" and run["predict"].stderr == ""
+
+
+def test_mlp_classifier_csv_score_is_the_accuracy(mlp_classifier_csv, capsys):
+    run = mlp_classifier_csv
+    expected = accuracy_score(run["y"], run["reference"].predict(run["X"]))
+    # the target column is the one the model was fit on
+    status, out, err = call_main(["score", run["model"], run["model"].parent /
+                                  "animals.csv"], capsys)  # fmt: skip
+    assert (status, err) == (0, "")
+    assert float(out) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fit_shows_an_epoch_bar_then_the_warnings(mlp_classifier_csv):
+    result = mlp_classifier_csv["fit"]
+    lines = result.stderr.rstrip("\n").split("\n")
+    last_frame = lines[0].split("\r")[-1]
+    assert last_frame.startswith("mlp-classifier: 100%"), result.stderr
+    assert "| 15/15 [" in last_frame and re.search(r"loss=\d", last_frame), last_frame
+    assert lines[1:] == [
+        "fastsgd: warning: Stochastic Optimizer: Maximum iterations (15) reached "
+        "and the optimization hasn't converged yet."
+    ]
+    assert result.stdout == (
+        "fitted mlp-classifier on 60 samples, 4 features (15 epochs); "
+        "saved to animals.joblib\n"
+    )
+
+
+SGDC_PARAMS = dict(random_state=0)  # default tol: the fit stops early
+
+
+@pytest.fixture(scope="module")
+def sgd_classifier_svmlight(workdir):
+    """sgd-classifier on a one-based svmlight file with integer labels 1 and 2;
+    predict on a file whose last feature never occurs."""
+    X, y = classification(2, n_samples=60, n_features=5, n_informative=3, seed=3)
+    X[np.abs(X) < 0.5] = 0.0  # sparse rows
+    y = y + 1
+    dump_svmlight_file(X, y, str(workdir / "bin.svm"), zero_based=False)
+    X_new = X[10:40].copy()
+    X_new[:, -1] = 0.0
+    dump_svmlight_file(
+        X_new, np.zeros(len(X_new)), str(workdir / "bin_new.libsvm"), zero_based=False
+    )
+    fitted = ok(
+        run_cli(
+            ["fit", "bin.svm", "--model", "sgd-classifier",
+             *params_args(SGDC_PARAMS), "-o", "bin.joblib"],
+            workdir,
+        )
+    )  # fmt: skip
+    predicted = ok(
+        run_cli(["predict", "bin.joblib", "bin_new.libsvm", "-o", "bin.out.csv"],
+                workdir)
+    )  # fmt: skip
+    reference = fit_in_process(
+        fastsgd.SGDClassifier, sp.csr_matrix(X), y, **SGDC_PARAMS
+    )
+    return dict(
+        X=X, y=y, X_new=X_new, fit=fitted, predict=predicted, reference=reference,
+        model=workdir / "bin.joblib",
+    )  # fmt: skip
+
+
+def test_sgd_classifier_svmlight_predictions_match_an_in_process_fit(
+    sgd_classifier_svmlight, workdir
+):
+    run = sgd_classifier_svmlight
+    expected = run["reference"].predict(sp.csr_matrix(run["X_new"]))
+    assert set(expected) == {1, 2}
+    assert read_predictions(workdir / "bin.out.csv") == [str(k) for k in expected]
+
+
+def test_sgd_classifier_svmlight_score_is_the_accuracy(
+    sgd_classifier_svmlight, workdir, capsys
+):
+    run = sgd_classifier_svmlight
+    expected = accuracy_score(
+        run["y"], run["reference"].predict(sp.csr_matrix(run["X"]))
+    )
+    status, out, _ = call_main(["score", run["model"], workdir / "bin.svm"], capsys)
+    assert status == 0
+    assert float(out) == pytest.approx(expected, rel=1e-12)
+
+
+def test_bar_says_when_the_fit_stopped_early(sgd_classifier_svmlight):
+    n_iter = sgd_classifier_svmlight["reference"].n_iter_
+    assert n_iter < 1000
+    last_frame = sgd_classifier_svmlight["fit"].stderr.rstrip("\n").split("\r")[-1]
+    assert last_frame.startswith(
+        f"sgd-classifier: stopped after {n_iter} of 1000 epochs:"
+    ), last_frame
+    assert f"| {n_iter}/1000 [" in last_frame, last_frame
+
+
+def test_model_file_holds_the_estimator_and_metadata(sgd_classifier_svmlight):
+    artifact = joblib.load(sgd_classifier_svmlight["model"])
+    assert artifact["model"] == "sgd-classifier"
+    assert artifact["fastsgd_version"] == fastsgd.__version__
+    assert artifact["svmlight_zero_based"] is False
+    assert artifact["feature_names"] is None and artifact["target"] is None
+    reference = sgd_classifier_svmlight["reference"]
+    np.testing.assert_allclose(artifact["estimator"].coef_, reference.coef_)
+
+
+MLPR_PARAMS = dict(
+    hidden_layer_sizes=(4,), max_iter=12, early_stopping=True, random_state=0,
+    learning_rate_init=0.01,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mlp_regressor_csv(workdir):
+    """mlp-regressor on a numeric CSV with early stopping (validation in the bar);
+    predict on the training file itself to stdout (the target column unused)."""
+    X, y = regression(n_samples=60, n_features=3, seed=4)
+    write_csv(
+        workdir / "reg.csv",
+        ["a", "b", "c", "target"],
+        [[*x, t] for x, t in zip(X, y, strict=True)],
+    )
+    fitted = ok(
+        run_cli(
+            ["fit", "reg.csv", "--model", "mlp-regressor", "--target", "target",
+             *params_args(MLPR_PARAMS), "-o", "mlpr.joblib"],
+            workdir,
+        )
+    )  # fmt: skip
+    predicted = ok(run_cli(["predict", "mlpr.joblib", "reg.csv"], workdir))
+    reference = fit_in_process(fastsgd.MLPRegressor, X, y, **MLPR_PARAMS)
+    return dict(
+        X=X, y=y, fit=fitted, predict=predicted, reference=reference,
+        model=workdir / "mlpr.joblib",
+    )  # fmt: skip
+
+
+def test_mlp_regressor_csv_predictions_and_score(mlp_regressor_csv, workdir, capsys):
+    run = mlp_regressor_csv
+    lines = run["predict"].stdout.splitlines()
+    assert lines[0] == "prediction"
+    got = np.array([float(value) for value in lines[1:]])
+    np.testing.assert_allclose(got, run["reference"].predict(run["X"]), rtol=1e-12)
+    status, out, _ = call_main(
+        ["score", run["model"], workdir / "reg.csv", "--target", "target"], capsys
+    )
+    assert status == 0
+    assert float(out) == pytest.approx(r2_score(run["y"], got), rel=1e-10)
+    assert re.search(r"validation=-?\d", run["fit"].stderr), run["fit"].stderr
+
+
+# --- docs/cli.md: every command shown there, with its output -----------------
+
+
+def docs_blocks():
+    """docs/cli.md's fenced blocks: (section heading, language, text)."""
+    blocks, section, language, lines = [], None, None, None
+    for line in DOCS.read_text(encoding="utf-8").splitlines():
+        if lines is None and line.startswith("## "):
+            section = line[3:].strip()
+        elif lines is None and line.startswith("```"):
+            language, lines = line[3:].strip(), []
+        elif lines is not None and line.startswith("```"):
+            blocks.append((section, language, "\n".join(lines)))
+            lines = None
+        elif lines is not None:
+            lines.append(line)
+    return blocks
+
+
+def docs_commands():
+    """The ``$ fastsgd ...`` commands of the console blocks, with their output."""
+    commands = []
+    for _, language, text in docs_blocks():
+        if language != "console":
+            continue
+        command = None  # a block starts with a command
+        for line in text.splitlines():
+            if command is not None and command.endswith("\\"):
+                command = command[:-1] + " " + line.strip()
+                commands[-1] = (command, [])
+            elif line.startswith("$ "):
+                command = line[2:]
+                commands.append((command, []))
+            else:
+                commands[-1][1].append(line)
+    return [(command, "\n".join(output)) for command, output in commands]
+
+
+def terminal_text(text):
+    """What a terminal shows: the last ``\\r`` frame of each line, with tqdm's
+    elapsed/remaining time and rate masked."""
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    shown = "\n".join(line for line in lines if line).strip()
+    return re.sub(r"\[\d+:\d+<[^,\]]*, *[^,\]]*epoch/s", "[TIME", shown)
+
+
+@pytest.fixture(scope="module")
+def docs_session(tmp_path_factory):
+    """Run the example session of docs/cli.md in a fresh directory."""
+    where = tmp_path_factory.mktemp("docs-session")
+    setup = [
+        text
+        for section, language, text in docs_blocks()
+        if section == "Example session" and language == "python"
+    ]
+    assert len(setup) == 1
+    subprocess.run([sys.executable, "-c", setup[0]], cwd=where, check=True, timeout=120)
+    results = []
+    for command, shown in docs_commands():
+        words = shlex.split(command)
+        assert words[0] == "fastsgd", f"docs/cli.md shows a command not run: {command}"
+        results.append((command, shown, run_cli(words[1:], where)))
+    return where, results
+
+
+def test_docs_session_commands_print_what_the_page_shows(docs_session):
+    _, results = docs_session
+    assert len(results) >= 8
+    for command, shown, result in results:
+        expected_status = 1 if "fastsgd: error:" in shown else 0
+        assert result.returncode == expected_status, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        # stdout comes last in every command (the summary, the score)
+        got = terminal_text(result.stderr + "\n" + result.stdout)
+        want = terminal_text(shown)
+        # decimals to 1e-9 (another CPU may round a kernel's sums differently)
+        assert FLOAT.sub("<float>", got) == FLOAT.sub("<float>", want), (
+            f"{command}\n{got!r}"
+        )
+        got_floats = [float(x) for x in FLOAT.findall(got)]
+        assert got_floats == pytest.approx(
+            [float(x) for x in FLOAT.findall(want)], rel=1e-9
+        ), command
+
+
+def test_docs_session_data_file_starts_as_shown(docs_session):
+    where, _ = docs_session
+    shown = [
+        text
+        for section, language, text in docs_blocks()
+        if section == "Example session" and language == "text"
+    ][0]
+    lines = (where / "iris.csv").read_text().splitlines()
+    assert lines[: len(shown.splitlines())] == shown.splitlines()
+
+
+IRIS_PARAMS = dict(
+    loss="log_loss", multi_class="multinomial", batch_size=16, momentum=0.9,
+    learning_rate="constant", eta0=0.01, random_state=0,
+)  # fmt: skip
+
+
+def test_docs_session_iris_matches_an_in_process_fit(docs_session, capsys):
+    where, _ = docs_session
+    iris = load_iris()
+    species = iris.target_names[iris.target]
+    reference = fit_in_process(fastsgd.SGDClassifier, iris.data, species, **IRIS_PARAMS)
+    expected = reference.predict(iris.data)
+    assert read_predictions(where / "predictions.csv") == expected.tolist()
+    _, shown, _ = next(
+        r for r in docs_session[1] if r[0].startswith("fastsgd score iris")
+    )
+    assert float(shown) == pytest.approx(accuracy_score(species, expected), rel=1e-12)
+    assert f"{reference.n_iter_} of 1000 epochs" in docs_session[1][0][1]
+
+
+def test_docs_session_diabetes_scores_match_in_process_fits(docs_session, capsys):
+    where, results = docs_session
+    X, y = load_diabetes(return_X_y=True)
+    shown = {r[0].split()[2]: float(r[1]) for r in results
+             if r[0].startswith("fastsgd score") and "diabetes" in r[0]}  # fmt: skip
+    sgd = fit_in_process(fastsgd.SGDRegressor, X, y, eta0=0.1, random_state=0)
+    assert shown["diabetes.joblib"] == pytest.approx(
+        r2_score(y, sgd.predict(X)), rel=1e-10
+    )
+    mlp = fit_in_process(
+        fastsgd.MLPRegressor, sp.csr_matrix(X), y, hidden_layer_sizes=(16, 8),
+        learning_rate_init=0.05, random_state=0,
+    )  # fmt: skip
+    assert shown["mlp.joblib"] == pytest.approx(r2_score(y, mlp.predict(X)), rel=1e-10)
+    # predict on an .npz file without targets, to stdout
+    np.savez(where / "X_only.npz", X=X[:7])
+    status, out, _ = call_main(["predict", where / "diabetes.joblib",
+                                where / "X_only.npz"], capsys)  # fmt: skip
+    assert status == 0
+    got = [float(value) for value in out.splitlines()[1:]]
+    np.testing.assert_allclose(got, sgd.predict(X[:7]), rtol=1e-12)
+
+
+# --- --param ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("alpha=1e-4", ("alpha", 1e-4)),
+        ("max_iter=50", ("max_iter", 50)),
+        ("loss=log_loss", ("loss", "log_loss")),
+        ("early_stopping=True", ("early_stopping", True)),
+        ("tol=None", ("tol", None)),
+        ("hidden_layer_sizes=(16, 8)", ("hidden_layer_sizes", (16, 8))),
+        ("class_weight={'setosa': 2}", ("class_weight", {"setosa": 2})),
+        ("loss='123'", ("loss", "123")),
+        (" eta0 = 0.5 ", ("eta0", 0.5)),
+        ("learning_rate=", ("learning_rate", "")),
+        ("x=a=b", ("x", "a=b")),
+    ],
+)
+def test_param_values_are_python_literals_or_strings(text, expected):
+    name, value = parse_param(text)
+    assert (name, value) == expected
+    assert type(value) is type(expected[1])
+
+
+# --- errors, in process -------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b,label\n1,2,x\n3,4,y\n5,6,x\n")
+    return path
+
+
+def test_missing_data_file(tmp_path, capsys):
+    missing = tmp_path / "nothing.csv"
+    assert_error(
+        [
+            "fit",
+            missing,
+            "--model",
+            "sgd-classifier",
+            "--target",
+            "y",
+            "-o",
+            tmp_path / "m.joblib",
+        ],
+        capsys,
+        f"{missing}: no such file",
+    )
+    for suffix in ("npz", "svm"):
+        missing = tmp_path / f"nothing.{suffix}"
+        assert_error(
+            ["fit", missing, "--model", "sgd-regressor", "-o", tmp_path / "m.joblib"],
+            capsys,
+            f"{missing}: no such file",
+        )
+
+
+def test_unknown_extension(tmp_path, capsys):
+    path = tmp_path / "data.xlsx"
+    path.write_text("a")
+    assert_error(
+        ["fit", path, "--model", "sgd-regressor", "-o", tmp_path / "m"],
+        capsys,
+        "unknown data file type '.xlsx'",
+        ".csv, .npz, .svm",
+    )
+
+
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        ("a,b,label\n1,2,x\n3,4\n", ["line 3: 2 fields, but the header has 3"]),
+        ("a,b,label\n1,2,x\n\n3,4,y,9\n", ["line 4: 4 fields, but the header has 3"]),
+        ("a,b,label\n1,2,x\n3,abc,y\n", ["line 3, column 'b': 'abc' is not a number"]),
+        ("a,b,label\n1,,x\n", ["line 2, column 'b': empty value"]),
+        ("a,b,label\n1,nan,x\n", ["line 2, column 'b': 'nan' is not a finite number"]),
+        ("a,b,label\n1,2,\n", ["line 2, column 'label': empty target"]),
+        ("a,a,label\n1,2,x\n", ["line 1: duplicate column name(s) 'a'"]),
+        ("a,b,label\n", ["no data rows"]),
+        ("", ["empty file"]),
+        ("a,b,c\n1,2,3\n", ["no target column 'label' (columns: 'a', 'b', 'c')"]),
+        ("label\nx\n", ["no feature columns"]),
+    ],
+)
+def test_malformed_csv(tmp_path, capsys, content, fragments):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    args = [
+        "fit",
+        path,
+        "--model",
+        "sgd-classifier",
+        "--target",
+        "label",
+        "-o",
+        tmp_path / "m.joblib",
+    ]
+    message = assert_error(args, capsys, str(path), *fragments)
+    assert not (tmp_path / "m.joblib").exists(), message
+
+
+def test_regression_target_must_be_numbers(tmp_path, capsys):
+    path = tmp_path / "reg.csv"
+    path.write_text("a,t\n1,2.5\n2,high\n")
+    assert_error(
+        [
+            "fit",
+            path,
+            "--model",
+            "sgd-regressor",
+            "--target",
+            "t",
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        "line 3, column 't': 'high' is not a number",
+    )
+
+
+def test_csv_fit_needs_a_target_and_other_formats_refuse_one(
+    tmp_path, tiny_csv, capsys
+):
+    assert_error(
+        ["fit", tiny_csv, "--model", "sgd-classifier", "-o", tmp_path / "m"],
+        capsys,
+        "Pass --target COLUMN",
+    )
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 2)), y=np.arange(3.0))
+    assert_error(
+        [
+            "fit",
+            tmp_path / "d.npz",
+            "--model",
+            "sgd-regressor",
+            "--target",
+            "y",
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        "--target names a CSV column",
+    )
+
+
+def test_malformed_npz(tmp_path, capsys):
+    np.savez(tmp_path / "noX.npz", data=np.ones((3, 2)), y=np.arange(3.0))
+    assert_error(
+        ["fit", tmp_path / "noX.npz", "--model", "sgd-regressor", "-o", tmp_path / "m"],
+        capsys,
+        "no array 'X' (arrays in the file: 'data', 'y')",
+    )
+    np.savez(tmp_path / "noy.npz", X=np.ones((3, 2)))
+    assert_error(
+        ["fit", tmp_path / "noy.npz", "--model", "sgd-regressor", "-o", tmp_path / "m"],
+        capsys,
+        "no array 'y'",
+    )
+    (tmp_path / "text.npz").write_text("not a zip")
+    assert_error(
+        [
+            "fit",
+            tmp_path / "text.npz",
+            "--model",
+            "sgd-regressor",
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        "not a NumPy .npz file",
+    )
+
+
+def test_malformed_svmlight(tmp_path, capsys):
+    path = tmp_path / "bad.svmlight"
+    path.write_text("1 1:0.5 2:x\n")
+    assert_error(
+        ["fit", path, "--model", "sgd-classifier", "-o", tmp_path / "m"],
+        capsys,
+        "not a valid svmlight/libsvm file",
+    )
+
+
+def test_unknown_param_lists_the_valid_ones(tmp_path, tiny_csv, capsys):
+    message = assert_error(
+        [
+            "fit",
+            tiny_csv,
+            "--model",
+            "mlp-classifier",
+            "--target",
+            "label",
+            "-p",
+            "hiden_layer_sizes=(3,)",
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        "unknown parameter 'hiden_layer_sizes' for mlp-classifier",
+        "did you mean 'hidden_layer_sizes'?",
+    )
+    valid = message.split("valid parameters: ")[1].split(", ")
+    assert valid == sorted(fastsgd.MLPClassifier().get_params())
+
+
+@pytest.mark.parametrize(
+    "param, fragment",
+    [
+        (
+            "alpha=-1",
+            "The 'alpha' parameter of SGDClassifier must be a float in the "
+            "range [0.0, inf). Got -1 instead.",
+        ),
+        ("loss=hingee", "The 'loss' parameter of SGDClassifier must be a str among"),
+        ("alpha", "--param expects KEY=VALUE, got 'alpha'"),
+        ("=3", "--param expects KEY=VALUE, got '=3'"),
+    ],
+)
+def test_bad_param_value(tmp_path, tiny_csv, capsys, param, fragment):
+    assert_error(
+        [
+            "fit",
+            tiny_csv,
+            "--model",
+            "sgd-classifier",
+            "--target",
+            "label",
+            "-p",
+            param,
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        fragment,
+    )
+
+
+def test_param_given_twice(tmp_path, tiny_csv, capsys):
+    assert_error(
+        [
+            "fit",
+            tiny_csv,
+            "--model",
+            "sgd-classifier",
+            "--target",
+            "label",
+            "-p",
+            "alpha=1",
+            "-p",
+            "alpha=2",
+            "-o",
+            tmp_path / "m",
+        ],
+        capsys,
+        "--param alpha given twice",
+    )
+
+
+def test_usage_errors_exit_2(tmp_path, tiny_csv, capsys):
+    for args in [
+        ["fit", tiny_csv, "--model", "sgd-classifer", "-o", tmp_path / "m"],
+        ["fit", tiny_csv, "--model", "sgd-classifier"],  # no -o
+        ["predict", tmp_path / "m"],  # no DATA
+        ["train"],
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(arg) for arg in args])
+        assert exit_info.value.code == 2
+        assert "usage: fastsgd" in capsys.readouterr().err
+
+
+def test_demo_is_still_a_command():
+    args = build_parser().parse_args(["demo", "--epochs", "3"])
+    assert args.run is demo and args.epochs == 3
+
+
+def test_not_a_fastsgd_model_file(tmp_path, tiny_csv, capsys):
+    not_joblib = tmp_path / "text.joblib"
+    not_joblib.write_text("hello")
+    other_pickle = tmp_path / "dict.joblib"
+    joblib.dump({"estimator": "something"}, other_pickle)
+    for path in (not_joblib, other_pickle, tiny_csv):
+        for command in ("predict", "score"):
+            assert_error(
+                [command, path, tiny_csv], capsys, f"{path} is not a fastsgd model file"
+            )
+    assert_error(
+        ["predict", tmp_path / "none.joblib", tiny_csv],
+        capsys,
+        "none.joblib: no such file",
+    )
+
+
+def test_predict_needs_the_models_feature_columns(
+    mlp_classifier_csv, workdir, tmp_path, capsys
+):
+    path = tmp_path / "partial.csv"
+    path.write_text("f0,f2,f3,kind\n1,2,3,cat\n")
+    assert_error(
+        ["predict", workdir / "animals.joblib", path],
+        capsys,
+        "missing feature column(s) 'f1' (the model's features: 'f0', 'f1', 'f2', 'f3')",
+    )
+    assert_error(
+        ["score", workdir / "animals.joblib", path, "--target", "species"],
+        capsys,
+        "no target column 'species'",
+    )
+
+
+def test_model_without_column_names_takes_csv_columns_in_order(
+    docs_session, tmp_path, capsys
+):
+    model = docs_session[0] / "diabetes.joblib"  # fit on an .npz file
+    row = np.linspace(-0.05, 0.05, 10)
+    path = tmp_path / "rows.csv"
+    write_csv(path, [f"x{i}" for i in range(10)] + ["t"], [[*row, 1.0]])
+    assert_error(["score", model, path], capsys, "Pass --target COLUMN")
+    np.savez(tmp_path / "noy.npz", X=row[None, :])
+    assert_error(["score", model, tmp_path / "noy.npz"], capsys, "no array 'y'")
+    # --target leaves the target column out of the features
+    status, out, _ = call_main(["predict", model, path, "--target", "t"], capsys)
+    assert status == 0
+    estimator = joblib.load(model)["estimator"]
+    expected = row @ estimator.coef_ + estimator.intercept_[0]
+    assert float(out.splitlines()[1]) == pytest.approx(expected, rel=1e-12)
+    assert_error(
+        ["predict", model, path], capsys, "X has 11 features, but SGDRegressor"
+    )
+
+
+def test_predict_cannot_write(mlp_classifier_csv, workdir, tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "dir.csv"
+    assert_error(
+        ["predict", workdir / "animals.joblib", workdir / "animals_new.csv", "-o", out],
+        capsys,
+        f"{out}: cannot write",
+    )
+
+
+def test_model_file_of_another_version_loads_with_a_warning(
+    sgd_classifier_svmlight, workdir, tmp_path, capsys
+):
+    artifact = joblib.load(sgd_classifier_svmlight["model"])
+    artifact["fastsgd_version"] = "0.0.1"
+    old = tmp_path / "old.joblib"
+    joblib.dump(artifact, old)
+    status, out, err = call_main(["score", old, workdir / "bin.svm"], capsys)
+    assert status == 0 and float(out) > 0.5
+    assert err == (
+        f"fastsgd: warning: {old} was written by fastsgd 0.0.1; "
+        f"this is fastsgd {fastsgd.__version__}\n"
+    )
