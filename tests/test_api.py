@@ -482,10 +482,10 @@ def test_verbose_prints_one_line_per_epoch(est, capsys):
     assert capsys.readouterr().out == "", "verbose=0 must print nothing"
     loud = clone(est).set_params(verbose=1).fit(X, y)
     out = capsys.readouterr().out
-    epoch_lines = [ln for ln in out.splitlines() if ln.startswith("-- Epoch")]
+    epoch_lines = [ln for ln in out.splitlines() if ln.startswith("Epoch ")]
     assert len(epoch_lines) == loud.n_iter_, out
     assert [
-        int(re.match(r"-- Epoch (\d+)", ln).group(1)) for ln in epoch_lines
+        int(re.match(r"Epoch (\d+)/", ln).group(1)) for ln in epoch_lines
     ] == list(range(1, loud.n_iter_ + 1))
     # printing must not change training
     np.testing.assert_array_equal(loud.coef_, quiet.coef_)
