@@ -314,8 +314,8 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             state.loss_curve.append(loss)
             _update_no_improvement(state, config, validation_score)
             if config.schedule == "invscaling" and config.solver == codes.SGD:
-                state.learning_rate = config.learning_rate_init / (
-                    (state.t + 1) ** config.power_t
+                state.learning_rate = invscaling_rate(
+                    config.learning_rate_init, config.power_t, state.t
                 )
             reporter.epoch(
                 epoch, loss, state.learning_rate,
@@ -336,6 +336,11 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 )
         reporter.message(f"Training took {reporter.elapsed():.2f} s")
     return n_iter, loss
+
+
+def invscaling_rate(learning_rate_init, power_t, t):
+    """scikit-learn's MLP 'invscaling' rate after ``t`` samples, set once an epoch."""
+    return learning_rate_init / (t + 1) ** power_t
 
 
 def _update_no_improvement(state, config, validation_score):

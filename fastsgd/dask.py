@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import check_random_state
 
-from fastsgd import _trainer
+from fastsgd import _mlp_trainer, _trainer
 from fastsgd.linear_model import _BaseSGD
 from fastsgd.neural_network import _STOCHASTIC_SOLVERS, _BaseMLP
 
@@ -521,8 +521,8 @@ class _MLP:
         state = model._state
         if model.solver == "sgd" and model.learning_rate == "invscaling":
             # the trainer's rule, at the summed sample count
-            state.learning_rate = float(model.learning_rate_init) / (
-                (state.t + 1) ** float(model.power_t)
+            state.learning_rate = _mlp_trainer.invscaling_rate(
+                float(model.learning_rate_init), float(model.power_t), state.t
             )
         state.loss_curve = list(curve)
         model._publish()
