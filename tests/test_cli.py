@@ -409,6 +409,16 @@ def test_docs_session_commands_print_what_the_page_shows(docs_session):
         ), command
 
 
+def test_docs_model_file_example_runs(docs_session):
+    where, _ = docs_session
+    (example,) = [
+        text
+        for section, language, text in docs_blocks()
+        if section == "Model files" and language == "python"
+    ]
+    subprocess.run([sys.executable, "-c", example], cwd=where, check=True, timeout=120)
+
+
 def test_docs_session_data_file_starts_as_shown(docs_session):
     where, _ = docs_session
     shown = [

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -509,3 +510,12 @@ def test_cpu_use_never_imports_numba_cuda():
             text=True, check=True, env=os.environ | {"PYTHONPATH": os.getcwd()},
         )  # fmt: skip
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_docs_gpu_example_runs():
+    # docs/gpu.md's example, as written (ConvergenceWarning: it trains 3 epochs)
+    page = (Path(__file__).parent.parent / "docs" / "gpu.md").read_text()
+    example = page.split("```python\n", 1)[1].split("```", 1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(compile(example, "docs/gpu.md", "exec"), {})
