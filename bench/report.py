@@ -418,11 +418,15 @@ page is built from `bench/results/latest.json` by `bench/report.py`'s `chart`
 """
 
 
-def chart(groups, path):
-    """A bar chart of the times, if matplotlib is installed; returns whether."""
+def chart(groups):
+    """A bar chart of the times (the figure, left open), or None without matplotlib.
+
+    The docs build draws it (``docs/_ext/bench_plots.py``): the ``plot``
+    directive collects the figures still open.
+    """
     plt = _pyplot()
     if plt is None:
-        return False
+        return None
     fig, axes = plt.subplots(
         len(groups), 1, figsize=(8, 2.5 * len(groups)), squeeze=False
     )
@@ -433,9 +437,7 @@ def chart(groups, path):
         ax.set_title(benches[0]["extra_info"]["title"], fontsize=9)
         ax.set_xlabel(benches[0]["extra_info"].get("unit", "ms"))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return fig
 
 
 def mlp_chart(part, path):
