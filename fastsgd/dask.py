@@ -306,18 +306,14 @@ def _as_dask(da, X, y, sample_weight):
             return None
         if not isinstance(values, da.Array):
             values = np.asarray(values)
-            if values.ndim not in (1, 2) or values.shape[0] != n_samples:
-                raise ValueError(
-                    f"{name} must have one row per sample of X ({n_samples}); got "
-                    f"shape {values.shape}."
-                )
-            chunks = (X.chunks[0],) + ((values.shape[1],) if values.ndim == 2 else ())
-            return da.from_array(values, chunks=chunks)
         if values.ndim not in (1, 2) or values.shape[0] != n_samples:
             raise ValueError(
                 f"{name} must have one row per sample of X ({n_samples}); got "
                 f"shape {values.shape}."
             )
+        if not isinstance(values, da.Array):
+            chunks = (X.chunks[0],) + ((values.shape[1],) if values.ndim == 2 else ())
+            return da.from_array(values, chunks=chunks)
         if values.chunks[0] != X.chunks[0]:
             raise ValueError(
                 f"The row chunks of {name} {values.chunks[0]} differ from those of "

@@ -438,6 +438,8 @@ def test_bad_input_raises_value_error(client):
         )
     with pytest.raises(ValueError, match="one row per sample"):
         fit_parameter_mixing(est, Xd, y[:-1])
+    with pytest.raises(ValueError, match="one row per sample"):
+        fit_parameter_mixing(est, Xd, da.from_array(y[:-1], chunks=CHUNK))
     with pytest.raises(ValueError, match="early_stopping"):
         fit_parameter_mixing(clone(est).set_params(early_stopping=True), Xd, y)
     with pytest.raises(ValueError, match="solver='lbfgs'"):
