@@ -216,8 +216,6 @@ def fit(args):
 
     kind = data_format(args.data)
     _check_target_option(args, kind)
-    if kind == "csv" and args.target is None:
-        raise CLIError(f"{args.data}: which column is the target? Pass --target COLUMN")
     estimator = _estimator(args.model, args.param)
     dataset = read_data(
         args.data, target=args.target, need_target=True,
