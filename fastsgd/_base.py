@@ -48,6 +48,12 @@ def _caller_stacklevel():
     return level
 
 
+def int32_indexable(X):
+    """Whether int32 indices, which the kernels read, address the sparse ``X``
+    (its stored values and its columns)."""
+    return X.nnz <= _INT32_MAX and X.shape[1] <= _INT32_MAX
+
+
 def as_csr(X, what="X"):
     """A sparse ``X`` as CSR with int32 indices, the layout the kernels read.
 
@@ -69,7 +75,7 @@ def as_csr(X, what="X"):
         steps.append(f"converted from {X.format.upper()} to CSR")
         X = X.tocsr()
     if X.indices.dtype != np.int32 or X.indptr.dtype != np.int32:
-        if X.nnz > _INT32_MAX or X.shape[1] > _INT32_MAX:
+        if not int32_indexable(X):
             raise ValueError(
                 f"{what} has {X.nnz} stored values and {X.shape[1]} columns; "
                 "fastsgd's kernels index sparse rows with int32, which addresses "

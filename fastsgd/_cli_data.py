@@ -308,6 +308,8 @@ def _npz_array(path, arrays, name):
 def _read_svmlight(path, n_features, zero_based, label_dtype, regression):
     from sklearn.datasets import load_svmlight_file
 
+    from fastsgd._base import int32_indexable
+
     if not Path(path).is_file():
         raise CLIError(f"{path}: no such file")
     try:
@@ -324,8 +326,9 @@ def _read_svmlight(path, n_features, zero_based, label_dtype, regression):
             )
     except (ValueError, UnicodeDecodeError) as error:
         raise CLIError(f"{path}: not a valid svmlight/libsvm file: {error}") from None
-    if X.nnz < np.iinfo(np.int32).max:
-        # fastsgd's kernels read CSR with int32 indices (int64 ones get copied)
+    if int32_indexable(X):
+        # fastsgd's kernels read CSR with int32 indices (as_csr would copy and
+        # warn on every call; a file's matrix is cast once, here)
         X.indices = X.indices.astype(np.int32)
         X.indptr = X.indptr.astype(np.int32)
     if not regression:
