@@ -51,18 +51,23 @@ def _teacher_block(seed, n_rows, n_features, n_classes):
     return X, y.astype(np.int64)
 
 
+def _hinge_classifier():
+    """The linear workloads' binary model (hinge, mini-batch 256, momentum)."""
+    return fastsgd.SGDClassifier(
+        batch_size=256,
+        momentum=0.9,
+        learning_rate="constant",
+        eta0=0.01,
+        n_jobs=1,
+        random_state=0,
+    )
+
+
 WORKLOADS = {
     "linear": dict(
         shape=(200_000, 100),
         n_classes=1,
-        make=lambda: fastsgd.SGDClassifier(
-            batch_size=256,
-            momentum=0.9,
-            learning_rate="constant",
-            eta0=0.01,
-            n_jobs=1,
-            random_state=0,
-        ),  # fmt: skip
+        make=_hinge_classifier,
         title="SGDClassifier hinge, batch 256, momentum 0.9, 200k x 100 float64",
     ),
     "linear-10": dict(
@@ -96,14 +101,7 @@ WORKLOADS = {
     "tiny": dict(
         shape=(8_000, 10),
         n_classes=1,
-        make=lambda: fastsgd.SGDClassifier(
-            batch_size=256,
-            momentum=0.9,
-            learning_rate="constant",
-            eta0=0.01,
-            n_jobs=1,
-            random_state=0,
-        ),  # fmt: skip
+        make=_hinge_classifier,
         title="tiny: SGDClassifier, 8k x 10 (the cost of a round itself)",
     ),
 }
