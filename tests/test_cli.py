@@ -508,6 +508,13 @@ def tiny_csv(tmp_path):
     return path
 
 
+def fit_tiny(tiny_csv, tmp_path, *params, model="sgd-classifier"):
+    """``fit`` arguments for ``tiny_csv`` (target ``label``) with ``-p`` params."""
+    return ["fit", tiny_csv, "--model", model, "--target", "label",
+            *[arg for param in params for arg in ("-p", param)],
+            "-o", tmp_path / "m"]  # fmt: skip
+
+
 def test_missing_data_file(tmp_path, capsys):
     missing = tmp_path / "nothing.csv"
     assert_error(
@@ -661,18 +668,7 @@ def test_malformed_svmlight(tmp_path, capsys):
 
 def test_unknown_param_lists_the_valid_ones(tmp_path, tiny_csv, capsys):
     message = assert_error(
-        [
-            "fit",
-            tiny_csv,
-            "--model",
-            "mlp-classifier",
-            "--target",
-            "label",
-            "-p",
-            "hiden_layer_sizes=(3,)",
-            "-o",
-            tmp_path / "m",
-        ],
+        fit_tiny(tiny_csv, tmp_path, "hiden_layer_sizes=(3,)", model="mlp-classifier"),
         capsys,
         "unknown parameter 'hiden_layer_sizes' for mlp-classifier",
         "did you mean 'hidden_layer_sizes'?",
@@ -695,40 +691,12 @@ def test_unknown_param_lists_the_valid_ones(tmp_path, tiny_csv, capsys):
     ],
 )
 def test_bad_param_value(tmp_path, tiny_csv, capsys, param, fragment):
-    assert_error(
-        [
-            "fit",
-            tiny_csv,
-            "--model",
-            "sgd-classifier",
-            "--target",
-            "label",
-            "-p",
-            param,
-            "-o",
-            tmp_path / "m",
-        ],
-        capsys,
-        fragment,
-    )
+    assert_error(fit_tiny(tiny_csv, tmp_path, param), capsys, fragment)
 
 
 def test_param_given_twice(tmp_path, tiny_csv, capsys):
     assert_error(
-        [
-            "fit",
-            tiny_csv,
-            "--model",
-            "sgd-classifier",
-            "--target",
-            "label",
-            "-p",
-            "alpha=1",
-            "-p",
-            "alpha=2",
-            "-o",
-            tmp_path / "m",
-        ],
+        fit_tiny(tiny_csv, tmp_path, "alpha=1", "alpha=2"),
         capsys,
         "--param alpha given twice",
     )
