@@ -171,22 +171,23 @@ def torch_sgd(rates, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0
     return var.item()
 
 
+#: ``SGDRegressor`` on the one sample ``x = 1, y = 0`` without an intercept: its
+#: one coefficient has the loss ``var**2 / 2``; one epoch is one step.
+VAR_SQUARED = dict(
+    loss="squared_error",
+    penalty=None,
+    fit_intercept=False,
+    learning_rate="constant",
+    eta0=0.1,
+    momentum=0.9,
+    tol=None,
+    shuffle=False,
+)
+
+
 def fastsgd_regressor(n_steps=2, **settings):
     """``SGDRegressor`` whose one coefficient has the loss ``var**2 / 2``."""
-    params = (
-        dict(
-            loss="squared_error",
-            penalty=None,
-            fit_intercept=False,
-            learning_rate="constant",
-            eta0=0.1,
-            momentum=0.9,
-            max_iter=n_steps,
-            tol=None,
-            shuffle=False,
-        )
-        | settings
-    )
+    params = VAR_SQUARED | dict(max_iter=n_steps) | settings
     reg = SGDRegressor(**params).fit(np.ones((1, 1)), [0.0], coef_init=[1.0])
     return float(reg.coef_[0])
 
@@ -226,17 +227,7 @@ def test_keras_documented_numbers():
 
 
 def test_regressor_partial_fit_continues_the_momentum():
-    reg = SGDRegressor(
-        loss="squared_error",
-        penalty=None,
-        fit_intercept=False,
-        learning_rate="constant",
-        eta0=0.1,
-        momentum=0.9,
-        max_iter=1,
-        tol=None,
-        shuffle=False,
-    )
+    reg = SGDRegressor(**VAR_SQUARED, max_iter=1)
     reg.fit(np.ones((1, 1)), [0.0], coef_init=[1.0])
     reg.partial_fit(np.ones((1, 1)), [0.0])
     assert float(reg.coef_[0]) == pytest.approx(keras_sgd([0.1, 0.1]), abs=1e-15)
