@@ -51,8 +51,9 @@ def _teacher_block(seed, n_rows, n_features, n_classes):
     return X, y.astype(np.int64)
 
 
-def _hinge_classifier():
-    """The linear workloads' binary model (hinge, mini-batch 256, momentum)."""
+def _sgd_classifier(**params):
+    """The linear workloads' model: mini-batch 256, momentum 0.9, constant rate
+    0.01, one thread (hinge unless ``params`` say otherwise)."""
     return fastsgd.SGDClassifier(
         batch_size=256,
         momentum=0.9,
@@ -60,6 +61,7 @@ def _hinge_classifier():
         eta0=0.01,
         n_jobs=1,
         random_state=0,
+        **params,
     )
 
 
@@ -67,22 +69,13 @@ WORKLOADS = {
     "linear": dict(
         shape=(200_000, 100),
         n_classes=1,
-        make=_hinge_classifier,
+        make=_sgd_classifier,
         title="SGDClassifier hinge, batch 256, momentum 0.9, 200k x 100 float64",
     ),
     "linear-10": dict(
         shape=(200_000, 100),
         n_classes=10,
-        make=lambda: fastsgd.SGDClassifier(
-            loss="log_loss",
-            multi_class="multinomial",
-            batch_size=256,
-            momentum=0.9,
-            learning_rate="constant",
-            eta0=0.01,
-            n_jobs=1,
-            random_state=0,
-        ),  # fmt: skip
+        make=lambda: _sgd_classifier(loss="log_loss", multi_class="multinomial"),
         title="SGDClassifier multinomial, 10 classes, batch 256, momentum 0.9, "
         "200k x 100 float64",
     ),
@@ -101,7 +94,7 @@ WORKLOADS = {
     "tiny": dict(
         shape=(8_000, 10),
         n_classes=1,
-        make=_hinge_classifier,
+        make=_sgd_classifier,
         title="tiny: SGDClassifier, 8k x 10 (the cost of a round itself)",
     ),
 }
