@@ -12,7 +12,11 @@ The trainers report through one ``Reporter`` per fit:
   ``verbose=0``;
 - ``listen(callback)`` registers a callback that receives an ``Epoch`` after
   every epoch of every fit run inside the ``with`` block (the command line's
-  per-epoch bar uses it).
+  per-epoch bar uses it);
+- when a fit must compile its kernel first (Numba's cache does not hold it
+  yet), ``verbose>=1`` prints a line saying so before the fit starts, and
+  ``announce_compilation(callback)`` hands the same text to ``callback``
+  (the command line and the demo print it).
 """
 
 import contextlib
@@ -23,6 +27,7 @@ import sys
 import time
 
 _LISTENERS = contextvars.ContextVar("fastsgd_epoch_listeners", default=())
+_ANNOUNCERS = contextvars.ContextVar("fastsgd_compile_announcers", default=())
 
 # verbose=2 cuts an epoch into at most this many kernel calls
 _SPANS_PER_EPOCH = 20
@@ -83,6 +88,35 @@ def listen(callback):
         yield
     finally:
         _LISTENERS.reset(token)
+
+
+@contextlib.contextmanager
+def announce_compilation(callback):
+    """Call ``callback(text)`` whenever a fit in the block compiles a kernel.
+
+    ``text`` says what is compiling and that it is cached afterwards; it is
+    the line ``verbose>=1`` prints. Fits whose kernels Numba's cache already
+    holds say nothing.
+
+    Parameters
+    ----------
+    callback : callable
+        Receives a ``str``.
+    """
+    token = _ANNOUNCERS.set(_ANNOUNCERS.get() + (callback,))
+    try:
+        yield
+    finally:
+        _ANNOUNCERS.reset(token)
+
+
+def compile_notice(what):
+    """The line that announces the compilation of ``what``."""
+    return (
+        f"fastsgd: compiling the {what} (first use only: a few seconds, then it "
+        "loads from Numba's cache; `python -m fastsgd compile` fills the cache "
+        "ahead of time)"
+    )
 
 
 class Reporter:
@@ -178,6 +212,18 @@ class Reporter:
             print(text, flush=True)
         elif self.bar is not None:
             self.bar.write(text, file=sys.stderr)
+
+    def wants_compile_notice(self):
+        """Whether anyone hears ``compiling`` (checking the cache costs a read)."""
+        return self.verbose >= 1 or bool(_ANNOUNCERS.get())
+
+    def compiling(self, what):
+        """Announce that ``what`` compiles now (``compile_notice``)."""
+        text = compile_notice(what)
+        if self.verbose >= 1:
+            self.message(text)
+        for callback in _ANNOUNCERS.get():
+            callback(text)
 
     def close(self):
         """Close the bar (the fit may have stopped before ``max_iter``)."""

@@ -19,13 +19,11 @@ import numpy as np
 
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu
+from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
 from fastsgd._math.updates import penalty_value
 from fastsgd._progress import Reporter
-
-#: A mini-batch below this many multiply-adds runs on one thread.
-PARALLEL_WORK = 1 << 18
 
 #: Largest seed passed to the kernel's shuffle.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -218,19 +216,19 @@ class _Threads:
 def _kernel_threads(problem, config, n_heads, n_train, per_sample):
     """Threads worth starting for each parallel region of an epoch.
 
-    Per-sample training splits the heads; a mini-batch is split only when its
-    work (multiply-adds) reaches ``PARALLEL_WORK``: a parallel region costs a
-    few microseconds, and far more when other processes hold the cores.
-    Results do not depend on this choice.
+    Per-sample training splits the heads; a mini-batch is split only when the
+    kernels run its parallel variant (``cpu.minibatch_parallel``: its work
+    reaches ``cpu.PARALLEL_WORK`` multiply-adds). Results do not depend on
+    this choice.
     """
     n_threads = resolve_n_jobs(config.n_jobs)
     if per_sample:
         return max(1, min(n_threads, n_heads))
-    if problem.is_sparse:
-        work = n_heads * problem.n_features
-    else:
-        work = min(config.batch_size, n_train) * problem.n_features * n_heads
-    return n_threads if work >= PARALLEL_WORK else 1
+    batch = min(config.batch_size, max(n_train, 1))
+    parallel = cpu.minibatch_parallel(
+        batch, n_heads, problem.n_features, problem.is_sparse
+    )
+    return n_threads if parallel else 1
 
 
 def _n_tracks(problem, n_heads):
@@ -316,6 +314,29 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         )  # fmt: skip
     step_batch = 1 if per_sample else min(config.batch_size, max(n_train, 1))
 
+    def per_sample_args(part, t_kernel):
+        return (
+            *problem.data_args(), *problem.target_args(), part, active,
+            state.coef, call.wscale, state.intercept, state.avg_coef,
+            state.avg_intercept, call.avg_a, call.avg_b, call.l1_q, call.l1_u,
+            call.sq_norm, call.l1_norm, config.loss, config.epsilon, config.penalty,
+            config.alpha, l1_ratio, config.schedule, state.eta, config.power_t,
+            config.optimal_t0, t_kernel, config.fit_intercept,
+            config.intercept_decay, config.average, wscale_floor, track_objective,
+            n_threads, loss_sum, objective_sum,
+        )  # fmt: skip
+
+    def minibatch_args(part, t_kernel):
+        return (
+            *data_args, *target_args, part, active, step_batch, state.coef,
+            state.intercept, state.coef_buf, state.intercept_buf, state.avg_coef,
+            state.avg_intercept, config.loss, config.epsilon, config.penalty,
+            config.alpha, l1_ratio, config.schedule, state.eta, config.power_t,
+            config.optimal_t0, config.momentum, config.dampening, config.nesterov,
+            config.fit_intercept, state.n_steps, int(t_kernel - 1), config.average,
+            state.n_averaged, *scratch, loss_sum,
+        )  # fmt: skip
+
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
     n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
@@ -327,28 +348,23 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     ):
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
+            loss_sum = np.zeros(n_heads, dtype=np.float64)
+            objective_sum = np.zeros(n_heads, dtype=np.float64)
+            if epoch == 1 and device == "cpu":
+                _announce_compilation(
+                    reporter, config, problem, n_heads, dtype, per_sample,
+                    per_sample_args(order, t_kernel) if per_sample
+                    else minibatch_args(order, t_kernel),
+                )  # fmt: skip
             snap = state.snapshot()
             call_snap = call.snapshot() if per_sample else None
-            loss_sum = np.zeros(n_heads, dtype=np.float64)
             seed = rng.randint(_MAX_SEED) if config.shuffle else -1
             if seed >= 0:
                 cpu.shuffle(order, seed)
-            objective_sum = np.zeros(n_heads, dtype=np.float64)
             for start, stop in reporter.spans():  # one span unless verbose=2
                 part = order[start:stop]
                 if per_sample:
-                    cpu.sgd_epoch_per_sample(
-                        *problem.data_args(), *problem.target_args(), part, active,
-                        state.coef, call.wscale, state.intercept, state.avg_coef,
-                        state.avg_intercept, call.avg_a, call.avg_b, call.l1_q,
-                        call.l1_u, call.sq_norm, call.l1_norm,
-                        config.loss, config.epsilon, config.penalty, config.alpha,
-                        l1_ratio, config.schedule, state.eta, config.power_t,
-                        config.optimal_t0, t_kernel, config.fit_intercept,
-                        config.intercept_decay, config.average, wscale_floor,
-                        track_objective, n_threads,
-                        loss_sum, objective_sum,
-                    )  # fmt: skip
+                    cpu.sgd_epoch_per_sample(*per_sample_args(part, t_kernel))
                     t_kernel += (
                         stop - start
                         if row_sq is None
@@ -356,16 +372,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     )
                 else:
                     steps, n_averaged = kernels.sgd_epoch_minibatch(
-                        *data_args, *target_args, part, active,
-                        config.batch_size, state.coef, state.intercept,
-                        state.coef_buf, state.intercept_buf, state.avg_coef,
-                        state.avg_intercept, config.loss, config.epsilon,
-                        config.penalty, config.alpha, l1_ratio, config.schedule,
-                        state.eta, config.power_t, config.optimal_t0,
-                        config.momentum, config.dampening, config.nesterov,
-                        config.fit_intercept, state.n_steps, int(t_kernel - 1),
-                        config.average, state.n_averaged, *scratch, loss_sum,
-                    )  # fmt: skip
+                        *minibatch_args(part, t_kernel)
+                    )
                     state.n_steps += steps
                     state.n_averaged = n_averaged
                     t_kernel += stop - start
@@ -433,6 +441,31 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 break
     state.t = t_start + log.n_iter * n_samples
     return log
+
+
+def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,
+                          args):  # fmt: skip
+    """Say, before the first epoch, that this fit's kernel has to be compiled.
+
+    Only when Numba's cache does not hold it yet (``verbose >= 1``, or a
+    listener of ``_progress.announce_compilation``, as the command line's).
+    """
+    select = cpu.per_sample_variant if per_sample else cpu.minibatch_variant
+    if not reporter.wants_compile_notice() or is_cached(select(*args), args):
+        return
+    names = {value: name for name, value in codes.LOSS_CODES.items()}
+    penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}
+    schedules = {value: name for name, value in codes.SCHEDULE_CODES.items()}
+    algorithm = "per-sample" if per_sample else "mini-batch"
+    task = {codes.MULTINOMIAL: "multinomial", codes.REGRESSION: "regression"}.get(
+        problem.task, "one-vs-rest" if n_heads > 1 else "binary"
+    )
+    reporter.compiling(
+        f"{algorithm} {task} training kernel (loss={names[config.loss]}, "
+        f"penalty={penalties[config.penalty]}, "
+        f"learning_rate={schedules[config.schedule]}, "
+        f"{'CSR' if problem.is_sparse else 'dense'} {np.dtype(dtype).name})"
+    )
 
 
 _PER_SAMPLE_ON_GPU = (

@@ -1,45 +1,225 @@
-"""Few specialisations: each epoch kernel compiles once per dtype, whatever the
-layout (dense or CSR) and hyper-parameters."""
+"""Compile only what runs: a fit compiles the kernel of its own configuration,
+each variant is shared by every fit that needs it, the first fit says that it
+compiles, and ``python -m fastsgd compile`` fills the cache ahead of time.
+
+The subprocess tests use a fresh Numba cache each, so that what they see
+compiled is what that process's fits asked for.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from fastsgd import SGDClassifier, SGDRegressor
 from fastsgd._kernels import cpu
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def _fit_everything(X, y):
-    SGDClassifier(max_iter=2, tol=None, random_state=0).fit(X, y)
-    SGDClassifier(
-        loss="log_loss", penalty="elasticnet", average=True, max_iter=2, tol=None
-    ).fit(X, y)
-    SGDClassifier(batch_size=8, momentum=0.9, nesterov=True, max_iter=2, tol=None).fit(
-        X, y
+
+def _run(script, cache_dir, *args):
+    """Run ``script`` in a new interpreter on ``cache_dir``; its stdout, stderr."""
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=path)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, f"subprocess failed:\n{done.stderr}"
+    return done.stdout, done.stderr
+
+
+def test_a_fit_compiles_only_its_own_configuration():
+    """A hinge fit compiles one per-sample variant, with no code of log loss
+    (no exp/log1p in its LLVM); a log-loss fit's variant has that code."""
+    script = """
+        import json
+        import numpy as np
+        from fastsgd import SGDClassifier
+        from fastsgd._kernels import cpu
+
+        rng = np.random.RandomState(0)
+        X = rng.randn(50, 5)
+        y = (X[:, 0] > 0).astype(int)
+        SGDClassifier(max_iter=2, tol=None).fit(X, y)
+        after_hinge = [list(map(str, key)) for key in cpu._PER_SAMPLE_VARIANTS]
+        hinge_ir = "".join(
+            "".join(v.inspect_llvm().values())
+            for v in cpu._PER_SAMPLE_VARIANTS.values()
+        )
+        n_minibatch = len(cpu._MINIBATCH_VARIANTS)
+        SGDClassifier(loss="log_loss", max_iter=2, tol=None).fit(X, y)
+        log_ir = "".join(
+            "".join(v.inspect_llvm().values())
+            for key, v in cpu._PER_SAMPLE_VARIANTS.items()
+            if key[0][0] == 1  # LOSS=LOG_LOSS
+        )
+        print(json.dumps(dict(
+            after_hinge=after_hinge, n_minibatch=n_minibatch,
+            hinge_has_exp="llvm.exp" in hinge_ir or "@exp" in hinge_ir,
+            hinge_has_log1p="log1p" in hinge_ir,
+            log_has_exp="llvm.exp" in log_ir or "@exp" in log_ir,
+            log_has_log1p="log1p" in log_ir,
+        )))
+    """
+    with tempfile.TemporaryDirectory() as cache:
+        out, _ = _run(script, cache)
+    seen = json.loads(out.splitlines()[-1])
+    assert len(seen["after_hinge"]) == 1, seen["after_hinge"]
+    assert seen["n_minibatch"] == 0, "a per-sample fit compiled a mini-batch kernel"
+    assert not seen["hinge_has_exp"] and not seen["hinge_has_log1p"], (
+        "the hinge kernel holds the log loss's exp/log1p: dead branches not pruned"
     )
-    SGDClassifier(
-        loss="log_loss", multi_class="multinomial", batch_size=4, max_iter=2, tol=None
-    ).fit(X, y)
-    SGDRegressor(max_iter=2, tol=None, learning_rate="adaptive").fit(X, y.astype(float))
-    SGDRegressor(batch_size=5, max_iter=2, tol=None, penalty="l1").fit(
-        X, y.astype(float)
+    assert seen["log_has_exp"] and seen["log_has_log1p"], (
+        "the log-loss kernel lacks exp/log1p: the LLVM check above proves nothing"
     )
 
 
-@pytest.mark.parametrize("kernel", ["sgd_epoch_per_sample", "sgd_epoch_minibatch"])
-def test_one_compilation_per_dtype(kernel):
+def _variant_of(estimator, X, y):
+    """The per-sample or mini-batch dispatcher a fit of ``estimator`` runs."""
+    seen = {}
+    real_per_sample, real_minibatch = cpu.per_sample_variant, cpu.minibatch_variant
+
+    def spy(real):
+        def select(*args):
+            seen["kernel"] = real(*args)
+            return seen["kernel"]
+
+        return select
+
+    cpu.per_sample_variant = spy(real_per_sample)
+    cpu.minibatch_variant = spy(real_minibatch)
+    try:
+        estimator.fit(X, y)
+    finally:
+        cpu.per_sample_variant, cpu.minibatch_variant = real_per_sample, real_minibatch
+    return seen["kernel"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **p: SGDClassifier(max_iter=2, tol=None, **p),
+        lambda **p: SGDClassifier(
+            batch_size=8, momentum=0.9, max_iter=2, tol=None, **p
+        ),  # fmt: skip
+        lambda **p: SGDRegressor(max_iter=2, tol=None, **p),
+    ],
+    ids=["per-sample", "mini-batch", "regressor"],
+)
+def test_runtime_values_share_one_variant(make):
+    """alpha, eta0, data sizes and dtype-independent values select no new
+    variant: one compiled signature per dtype."""
     rng = np.random.RandomState(0)
-    X = rng.randn(40, 6)
-    y = rng.randint(0, 3, 40)
+    kernels = set()
     for dtype in (np.float64, np.float32):
-        Xd = X.astype(dtype)
-        _fit_everything(Xd, y)
-        _fit_everything(sp.csr_matrix(Xd), y)
-        _fit_everything(sp.csr_array(Xd), y)
-    signatures = getattr(cpu, kernel).signatures
-    dtypes = sorted({str(sig[0].dtype) for sig in signatures})
-    assert len(signatures) == 2, (
-        f"{kernel} compiled {len(signatures)} times (expected one per dtype): "
-        f"{signatures}"
-    )
-    assert dtypes == ["float32", "float64"]
+        for n, alpha, eta0 in ((30, 1e-4, 0.01), (47, 0.1, 0.5)):
+            X = rng.randn(n, 4).astype(dtype)
+            y = (X[:, 0] > 0).astype(int) if n else None
+            params = dict(alpha=alpha, eta0=eta0, learning_rate="invscaling")
+            kernels.add(_variant_of(make(**params), X, y))
+    assert len(kernels) == 1, f"{len(kernels)} variants for one configuration"
+    (kernel,) = kernels
+    dtypes = sorted(str(sig[0].dtype) for sig in kernel.signatures)
+    assert dtypes == ["float32", "float64"], kernel.signatures
+
+
+def test_settings_select_distinct_variants():
+    """Loss, penalty, averaging and layout are compile-time: each its variant;
+    ``adaptive`` shares ``constant``'s code."""
+    rng = np.random.RandomState(1)
+    X = rng.randn(40, 4)
+    y = (X[:, 0] > 0).astype(int)
+
+    def variant(**params):
+        return _variant_of(SGDClassifier(max_iter=2, tol=None, **params), X, y)
+
+    base = variant(learning_rate="constant", eta0=0.1)
+    assert variant(learning_rate="adaptive", eta0=0.1) is base
+    for params in (
+        dict(loss="log_loss"),
+        dict(penalty="l1"),
+        dict(average=True),
+        dict(early_stopping=True),
+    ):
+        assert variant(learning_rate="constant", eta0=0.1, **params) is not base, params
+
+
+_NOTICE_SCRIPT = """
+    import sys
+    import numpy as np
+    from fastsgd import SGDClassifier
+    from fastsgd._progress import announce_compilation
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    y = (X[:, 0] > 0).astype(int)
+    heard = []
+    with announce_compilation(heard.append):
+        SGDClassifier(max_iter=2, tol=None, verbose=int(sys.argv[1])).fit(X, y)
+    print("HEARD", len(heard))
+"""
+
+
+def test_first_fit_says_it_compiles_once():
+    with tempfile.TemporaryDirectory() as cache:
+        cold, _ = _run(_NOTICE_SCRIPT, cache, "1")
+        warm, _ = _run(_NOTICE_SCRIPT, cache, "1")
+        quiet, _ = _run(_NOTICE_SCRIPT, cache, "0")
+    lines = cold.splitlines()
+    notices = [line for line in lines if "compiling" in line]
+    assert len(notices) == 1, cold
+    assert "loss=hinge, penalty=l2, learning_rate=optimal" in notices[0], notices
+    assert "cache" in notices[0], notices
+    assert lines.index(notices[0]) < min(
+        i for i, line in enumerate(lines) if line.startswith("Epoch 1")
+    ), "the notice came after training started"
+    assert lines[-1] == "HEARD 1", cold
+    assert "compiling" not in warm and warm.splitlines()[-1] == "HEARD 0", warm
+    assert quiet.splitlines() == ["HEARD 0"], quiet
+
+
+def test_compile_command_fills_the_cache():
+    """``fastsgd compile`` (two configurations here, to keep the suite short)
+    leaves nothing to compile for them in a new process; another configuration
+    still compiles."""
+    fill = """
+        import sys
+        from fastsgd import _precompile
+        from fastsgd.__main__ import main
+
+        _precompile.COMMON = (
+            _precompile.Configuration("SGDClassifier", {}),
+            _precompile.Configuration(
+                "SGDRegressor", {"batch_size": 16, "momentum": 0.9}, parallel=True
+            ),
+        )
+        sys.exit(main(["compile", "--only", "linear", "--dtype", "float64"]))
+    """
+    use = """
+        import numpy as np
+        from fastsgd import SGDClassifier, SGDRegressor
+        from fastsgd._progress import announce_compilation
+
+        rng = np.random.RandomState(3)
+        X = rng.randn(300, 7)
+        heard = []
+        with announce_compilation(heard.append):
+            SGDClassifier(alpha=0.01).fit(X, (X[:, 1] > 0).astype(int))
+            SGDRegressor(batch_size=32, momentum=0.5, eta0=0.001).fit(X, X[:, 0])
+            print("PRECOMPILED", len(heard))
+            SGDRegressor(loss="huber").fit(X, X[:, 0])
+            print("OTHER", len(heard))
+    """
+    with tempfile.TemporaryDirectory() as cache:
+        out, err = _run(fill, cache)
+        assert "compiled or loaded the kernels of 3 configurations" in out, out
+        assert "compiling" in err, "no progress bar on stderr"
+        used, _ = _run(use, cache)
+    assert "PRECOMPILED 0" in used, used
+    assert "OTHER 1" in used, used

@@ -286,7 +286,7 @@ def test_mlp_lbfgs_early_stopping_float32_gpu_match_cpu():
 # ------------------------------------------------------- kernel twins, determinism
 def test_twins_share_argument_lists():
     pairs = [
-        (cpu.sgd_epoch_minibatch.py_func, gpu.sgd_epoch_minibatch),
+        (cpu.sgd_epoch_minibatch, gpu.sgd_epoch_minibatch),
         (cpu.minibatch_scratch, gpu.minibatch_scratch),
         (cpu_mlp.mlp_epoch.py_func, cuda_mlp.mlp_epoch),
     ]

@@ -21,6 +21,7 @@ import reference
 import scipy.sparse as sp
 
 from fastsgd import SGDClassifier, SGDRegressor, _trainer
+from fastsgd._kernels import cpu
 
 # --------------------------------------------------------------------------
 # Data and helpers
@@ -266,17 +267,18 @@ def test_float32_matches_float64(task, params, sparse):
 def _fits_by_threads(task, X, y, params, monkeypatch):
     """Fits for n_jobs=1 and 2, and with the parallel path forced on / off.
 
-    ``_trainer.PARALLEL_WORK`` is the batch size (in multiply-adds) from which
-    a mini-batch runs on several threads: 1 forces the parallel path on every
-    batch, a huge value the serial one.
+    ``cpu.PARALLEL_WORK`` is the batch size (in multiply-adds) from which
+    a mini-batch runs the parallel kernel variant on several threads: 1 forces
+    the parallel variant on every batch, a huge value the serial one (two
+    different compiled kernels, which must agree bitwise).
     """
     out = {}
     for n_jobs in (1, 2):
         out[f"n_jobs={n_jobs}"] = estimator(task, n_jobs=n_jobs, **params).fit(X, y)
     with monkeypatch.context() as m:
-        m.setattr(_trainer, "PARALLEL_WORK", 1)
+        m.setattr(cpu, "PARALLEL_WORK", 1)
         out["always parallel"] = estimator(task, n_jobs=2, **params).fit(X, y)
-        m.setattr(_trainer, "PARALLEL_WORK", 1 << 62)
+        m.setattr(cpu, "PARALLEL_WORK", 1 << 62)
         out["always serial"] = estimator(task, n_jobs=2, **params).fit(X, y)
     return out
 
@@ -358,7 +360,7 @@ def test_minibatch_threads_bitwise(task, shape, params, sparse, monkeypatch):
     X, y = make_data(task, **shape)
     if sparse:
         X = sp.csr_matrix(X)
-    # Whatever _trainer.PARALLEL_WORK is, _fits_by_threads also forces every
+    # Whatever cpu.PARALLEL_WORK is, _fits_by_threads also forces every
     # batch onto the parallel path (and onto the serial one).
     params = {"max_iter": 2, **params}
     fits = _fits_by_threads(task, X, y, params, monkeypatch)

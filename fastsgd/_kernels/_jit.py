@@ -9,7 +9,10 @@ depend on the compiled code, never on the thread count: every reduction runs
 in a fixed order inside one thread.
 """
 
+import types as pytypes
+
 import numba
+import numba.core.registry
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -93,3 +96,115 @@ def gpu_kernel(fn):
     from numba import cuda
 
     return cuda.jit(cache=True)(fn)
+
+
+# --------------------------------------------------------------------------
+# Compile-time settings: one kernel per configuration, only its own code
+# --------------------------------------------------------------------------
+
+
+#: Helpers that read compile-time settings from their globals (``cpu_configured``),
+#: by dispatcher: their plain Python function.
+_CONFIGURED = {}
+
+
+def cpu_configured(fn=None, *, inline=True):
+    """A kernel helper that reads compile-time settings from its globals.
+
+    Like a kernel template, it names its settings (``LOSS``, ``SPARSE``, ...)
+    as globals; ``specialize`` compiles a copy bound to the kernel's settings
+    wherever a template (or another configured helper) calls it. ``inline``:
+    spliced into the caller at Numba's IR level, like ``cpu_function``;
+    otherwise compiled as a function of its own, which LLVM may still inline.
+    """
+    if fn is None:
+        return lambda f: cpu_configured(f, inline=inline)
+    dispatcher = cpu_function(fn)
+    _CONFIGURED[dispatcher] = (fn, inline)
+    return dispatcher
+
+
+def _bind(template, settings, tag, fastmath):
+    """A copy of ``template`` whose globals hold ``settings``, and whose
+    configured helpers are bound to them too (recursively; compiled with the
+    kernel's ``fastmath`` flags, which helpers compiled on their own do not
+    inherit)."""
+    namespace = dict(template.__globals__)
+    namespace.update(settings)
+    for name in template.__code__.co_names:
+        helper = namespace.get(name)
+        if isinstance(helper, numba.core.registry.CPUDispatcher) and (
+            helper in _CONFIGURED
+        ):
+            namespace[name] = _bound_helper(
+                helper, tuple(settings.items()), tag, frozenset(fastmath)
+            )
+    fn = pytypes.FunctionType(
+        template.__code__, namespace, template.__name__, template.__defaults__,
+        template.__closure__,
+    )  # fmt: skip
+    fn.__doc__ = template.__doc__
+    fn.__module__ = template.__module__
+    fn.__qualname__ = f"{template.__qualname__}[{tag}]"
+    return fn
+
+
+_BOUND_HELPERS = {}
+
+
+def _bound_helper(helper, settings, tag, fastmath):
+    key = (helper, settings, fastmath)
+    if key not in _BOUND_HELPERS:
+        template, inline = _CONFIGURED[helper]
+        fn = _bind(template, dict(settings), tag, fastmath)
+        _BOUND_HELPERS[key] = numba.njit(
+            inline="always" if inline else "never", fastmath=set(fastmath),
+            nogil=True,
+        )(fn)  # fmt: skip
+    return _BOUND_HELPERS[key]
+
+
+def specialize(template, settings, *, fastmath=FASTMATH, parallel=True):
+    """Compile ``template`` with ``settings`` bound as compile-time constants.
+
+    ``template`` is a plain Python kernel that reads its configuration (loss,
+    penalty, schedule, task, layout, ...) from module globals named in
+    ``settings`` (a ``dict`` of ``name -> int/bool``). A copy of the function
+    is made whose globals hold those values, and so is a copy of every
+    ``cpu_configured`` helper it calls. Numba freezes globals as constants,
+    and its dead-branch pruning (which also runs after the inlined helpers are
+    spliced in, so that a helper's ``code == HINGE`` sees the constant through
+    its argument) drops every branch the configuration never takes, before
+    typing. A hinge fit therefore types, optimises and caches no code of the
+    other losses, penalties or schedules. Pruning inside each configured
+    helper before it is inlined also keeps Numba's inliner fast: it copies a
+    callee's IR once per block, so a large unpruned callee costs seconds.
+
+    Each configuration gets its own ``__qualname__`` (``name[key=value,...]``),
+    hence its own cache file: Numba's cache keys on the function's code, not
+    its globals. The parallel flag is part of the name too.
+
+    Returns the (lazy) dispatcher; nothing compiles until it is called.
+    """
+    tag = ",".join(f"{key}={int(value)}" for key, value in sorted(settings.items()))
+    fn = _bind(template, settings, f"{tag},parallel={int(parallel)}", fastmath)
+    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=parallel)(fn)
+
+
+def is_cached(dispatcher, args):
+    """Whether calling ``dispatcher`` on ``args`` loads code rather than compiling it.
+
+    True when this process already compiled or loaded the signature, or when
+    Numba's on-disk cache index holds it. Reads Numba's cache index (not a
+    public API): if that ever fails, says False, so that the caller's notice
+    errs on the side of announcing a compilation.
+    """
+    try:
+        sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+        if any(tuple(s) == sig for s in dispatcher.signatures):
+            return True
+        cache = dispatcher._cache
+        key = cache._index_key(sig, dispatcher.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - a notice must never break a fit
+        return False

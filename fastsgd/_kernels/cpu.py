@@ -13,6 +13,17 @@ with label ``y_class``). ``weight_pos[k]``/``weight_neg[k]`` are the class
 weights of head ``k``'s positive and negative samples (for ``MULTINOMIAL``,
 ``weight_pos[c]`` is class ``c``'s weight).
 
+Compile only what runs: ``sgd_epoch_per_sample`` and ``sgd_epoch_minibatch``
+are thin Python entry points. From their arguments they pick the kernel of
+the fit's configuration (``per_sample_variant`` / ``minibatch_variant``): the
+template ``_per_sample_epoch`` / ``_minibatch_epoch`` compiled by
+``_jit.specialize`` with the loss, penalty, schedule, task, layout and the
+optional parts (averaging, objective tracking, momentum) as compile-time
+constants, so that Numba prunes every branch the fit never takes before it
+types the code. Each variant is compiled once and cached on disk; the
+arguments that select it are passed on as well (the GPU twins take the same
+list), and the variant ignores them.
+
 Determinism: per-sample OvR heads are independent, so spreading them over
 threads cannot change a bit. Mini-batch gradients are reduced over the samples
 of the batch in order, inside one thread per (head, feature block), so the
@@ -23,13 +34,33 @@ import numpy as np
 from numba import prange
 
 from fastsgd._kernels._jit import (
+    FASTMATH,
     FASTMATH_NO_FMA,
+    cpu_configured,
     cpu_function,
     cpu_kernel,
     cpu_math,
     prefetch,
+    specialize,
 )
-from fastsgd._math import codes, losses, schedules, updates
+from fastsgd._math import losses, schedules, updates
+from fastsgd._math.codes import (
+    ADAPTIVE,
+    CONSTANT,
+    ELASTICNET,
+    HINGE,
+    INVSCALING,
+    L1,
+    L2,
+    LOG_LOSS,
+    MULTINOMIAL,
+    NO_PENALTY,
+    OPTIMAL,
+    PA1,
+    PA2,
+    PERCEPTRON,
+    REGRESSION,
+)
 
 loss_value = cpu_function(losses.loss_value)
 loss_derivative = cpu_function(losses.loss_derivative)
@@ -53,6 +84,19 @@ CHUNK = 64
 
 #: How many samples ahead the per-sample loop prefetches rows.
 PREFETCH_AHEAD = 8
+
+#: A mini-batch below this many multiply-adds runs the serial variant of the
+#: kernel on one thread: a parallel region costs a few microseconds, and far
+#: more when other processes hold the cores.
+PARALLEL_WORK = 1 << 18
+
+# Compile-time settings of the kernel templates, bound per configuration by
+# ``_jit.specialize`` (these placeholders are never compiled): the loss, the
+# penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
+# the fit averages, tracks the objective (per-sample) or keeps momentum
+# buffers (mini-batch).
+LOSS = PENALTY = SCHEDULE = TASK = None
+SPARSE = AVERAGING = TRACK_OBJECTIVE = MOMENTUM = None
 
 
 # --------------------------------------------------------------------------
@@ -134,7 +178,7 @@ def prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse, i):
 @cpu_function
 def head_target(task, loss_code, y_float, y_class, head_positive, i, k):
     """Target of head ``k`` for sample ``i`` (REGRESSION or ONE_VS_REST)."""
-    if task == codes.REGRESSION:
+    if task == REGRESSION:
         return y_float[i]
     return binary_target(y_class[i] == head_positive[k], loss_code)
 
@@ -158,68 +202,69 @@ def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
     wscale[k] = 1.0
 
 
-@cpu_function
+@cpu_configured
 def _per_sample_head_step(
-    x_values, x_indices, is_sparse, x_sqnorm, skip, y, p, sample_w, k, t, eta_k,
+    x_values, x_indices, x_sqnorm, skip, y, p, sample_w, k, t, eta_k,
     weight_pos, weight_neg, heads, settings,
 ):  # fmt: skip
     """One sample's update of head ``k`` (``_plain_sgd``'s loop body).
 
     ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
-    ``heads`` and ``settings`` bundle the kernel's state arrays and scalars:
-    CPython passes a call of more than 30 arguments as ``*args``, which
-    Numba cannot inline.
+    ``heads`` and ``settings`` bundle the kernel's state arrays and run-time
+    scalars: CPython passes a call of more than 30 arguments as ``*args``,
+    which Numba cannot inline. The compile-time settings are the kernel's
+    (``LOSS``, ``PENALTY``, ``SCHEDULE``, ``SPARSE``, ``AVERAGING``,
+    ``TRACK_OBJECTIVE``).
     """
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
-    (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t, optimal_t0,
-     fit_intercept, intercept_decay, average, wscale_floor,
-     track_objective) = settings  # fmt: skip
-    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
-    if track_objective:
-        lv = loss_value(loss_code, y, p, epsilon)
+    (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
+     average, wscale_floor) = settings  # fmt: skip
+    eta = learning_rate(SCHEDULE, eta_k, alpha, power_t, optimal_t0, t, 1)
+    if TRACK_OBJECTIVE:
+        lv = loss_value(LOSS, y, p, epsilon)
         loss_sum[k] += lv
         objective_sum[k] += lv
-        if schedule < codes.PA1 and penalty != codes.NO_PENALTY:
+        if SCHEDULE < PA1 and PENALTY != NO_PENALTY:
             objective_sum[k] += penalty_value(
-                penalty, alpha, l1_ratio, sq_norm[k], l1_norm[k]
+                PENALTY, alpha, l1_ratio, sq_norm[k], l1_norm[k]
             )
     if skip:
         return
     class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
-    if schedule == codes.PA1:
-        update = min(eta_k, loss_value(loss_code, y, p, epsilon) / x_sqnorm)
-    elif schedule == codes.PA2:
-        update = loss_value(loss_code, y, p, epsilon) / (x_sqnorm + 0.5 / eta_k)
+    if SCHEDULE == PA1:
+        update = min(eta_k, loss_value(LOSS, y, p, epsilon) / x_sqnorm)
+    elif SCHEDULE == PA2:
+        update = loss_value(LOSS, y, p, epsilon) / (x_sqnorm + 0.5 / eta_k)
     else:
-        update = -eta * clip_derivative(loss_derivative(loss_code, y, p, epsilon))
-    if schedule >= codes.PA1:
-        if loss_code == codes.HINGE or loss_code == codes.PERCEPTRON:
+        update = -eta * clip_derivative(loss_derivative(LOSS, y, p, epsilon))
+    if SCHEDULE >= PA1:
+        if LOSS == HINGE or LOSS == PERCEPTRON:
             update *= y
         elif y - p < 0.0:
             update *= -1.0
     update *= class_w * sample_w
 
-    if penalty >= codes.L2:
+    if PENALTY >= L2:
         shrink = l2_shrink_factor(eta, alpha, l1_ratio)
         wscale[k] *= shrink
         sq_norm[k] *= shrink * shrink
         l1_norm[k] *= abs(shrink)
         if wscale[k] < wscale_floor:
-            _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, average > 0)
+            _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, AVERAGING)
 
     ws = wscale[k]
     w = coef[k]
     nnz = x_values.shape[0]
     if update != 0.0:
         c = update / ws
-        if track_objective:
+        if TRACK_OBJECTIVE:
             # scikit-learn's WeightVector.add re-sums the norms over the touched
             # coordinates only, in the same pass; the objective (so the stopping
             # rule) uses them.
             l2_acc = 0.0
             l1_acc = 0.0
-            if is_sparse:
+            if SPARSE:
                 for jj in range(nnz):
                     v = w[x_indices[jj]] + x_values[jj] * c
                     w[x_indices[jj]] = v
@@ -233,7 +278,7 @@ def _per_sample_head_step(
                     l1_acc += abs(v)
             sq_norm[k] = l2_acc * (ws * ws)
             l1_norm[k] = l1_acc * ws
-        elif is_sparse:
+        elif SPARSE:
             for jj in range(nnz):
                 w[x_indices[jj]] += x_values[jj] * c
         else:
@@ -242,13 +287,13 @@ def _per_sample_head_step(
     if fit_intercept and update != 0.0:
         intercept[k] += update * intercept_decay
 
-    if average > 0 and average <= t:
+    if AVERAGING and average <= t:
         num_iter = t - average + 1.0
         mu = 1.0 / num_iter
         if update != 0.0:
             c_avg = avg_a[k] * (-update / ws)
             a = avg_coef[k]
-            if is_sparse:
+            if SPARSE:
                 for jj in range(nnz):
                     a[x_indices[jj]] += x_values[jj] * c_avg
             else:
@@ -259,18 +304,17 @@ def _per_sample_head_step(
         avg_a[k] += mu * avg_b[k] * ws
         avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], num_iter)
 
-    if penalty == codes.L1 or penalty == codes.ELASTICNET:
+    if PENALTY == L1 or PENALTY == ELASTICNET:
         l1_u[k] += l1_ratio * eta * alpha
         u = l1_u[k]
         q = l1_q[k]
         for jj in range(nnz):
-            j = x_indices[jj] if is_sparse else jj
+            j = x_indices[jj] if SPARSE else jj
             v = w[j]
             w[j] = l1_truncate(v, ws, u, q[j])
             q[j] += ws * (w[j] - v)
 
 
-@cpu_kernel(fastmath=FASTMATH_NO_FMA)
 def sgd_epoch_per_sample(
     X_data, X_indices, X_indptr, n_features, is_sparse,
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
@@ -289,50 +333,137 @@ def sgd_epoch_per_sample(
     scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
     (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
     are folded in by ``fold_scale`` at its end, as scikit-learn does (the L1
-    truncation does not commute with folding). ``PA1`` skips all-zero rows without counting them in
-    ``t``, as scikit-learn does. Arrays a setting leaves unused (``avg_*``
-    without averaging, ``l1_q`` without an L1 part) may have zero columns.
+    truncation does not commute with folding). ``PA1`` skips all-zero rows
+    without counting them in ``t``, as scikit-learn does. Arrays a setting
+    leaves unused (``avg_*`` without averaging, ``l1_q`` without an L1 part)
+    may have zero columns.
+
+    Runs the variant of ``per_sample_variant`` for these arguments (compiled
+    on first use, then loaded from Numba's cache).
+    """
+    args = locals()
+    args = tuple(args[name] for name in PER_SAMPLE_ARGS)
+    per_sample_variant(*args)(*args)
+
+
+def _per_sample_epoch(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active,
+    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
+    l1_q, l1_u, sq_norm, l1_norm,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
+    n_groups, loss_sum, objective_sum,
+):  # fmt: skip
+    """Template of ``sgd_epoch_per_sample``'s variants (see ``specialize``).
+
+    Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
+    ``AVERAGING`` and ``TRACK_OBJECTIVE`` as constants; the arguments they
+    stand for (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
              l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
-    settings = (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, power_t,
-                optimal_t0, fit_intercept, intercept_decay, average, wscale_floor,
-                track_objective)  # fmt: skip
-    y_float_o, y_class_o, sample_weight_o = gather_in_order(
-        y_float, y_class, sample_weight, order
-    )
-    m = order.shape[0]
+    settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
+                intercept_decay, average, wscale_floor)  # fmt: skip
+    data = (X_data, X_indices, X_indptr, n_features)
+    ordered = gather_in_order(y_float, y_class, sample_weight, order)
     for g in prange(n_groups):
-        k_lo = g * n_heads // n_groups
-        k_hi = (g + 1) * n_heads // n_groups
-        t = t_start
-        for idx in range(m):
-            if idx + PREFETCH_AHEAD < m:
-                prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse,
-                             order[idx + PREFETCH_AHEAD])  # fmt: skip
-            i = order[idx]
-            x_values, x_indices = row_slices(
-                X_data, X_indices, X_indptr, n_features, is_sparse, i
-            )
-            x_sqnorm = 0.0
-            if schedule >= codes.PA1:
-                x_sqnorm = row_sqnorm(x_values)
-            skip = schedule == codes.PA1 and x_sqnorm == 0.0
-            for k in range(k_lo, k_hi):
-                if not active[k]:
-                    continue
-                y = head_target(task, loss_code, y_float_o, y_class_o, head_positive,
-                                idx, k)  # fmt: skip
-                p = row_dot(x_values, x_indices, is_sparse, coef[k]) * wscale[k]
-                p += intercept[k]
-                _per_sample_head_step(
-                    x_values, x_indices, is_sparse, x_sqnorm, skip, y, p,
-                    sample_weight_o[idx], k, t, eta[k], weight_pos, weight_neg, heads,
-                    settings,
-                )  # fmt: skip
-            if not skip:
-                t += 1.0
+        _per_sample_group(
+            data, ordered, order, active, head_positive, weight_pos, weight_neg,
+            eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
+            heads, settings,
+        )  # fmt: skip
+
+
+@cpu_configured(inline=False)
+def _per_sample_group(
+    data, ordered, order, active, head_positive, weight_pos, weight_neg, eta,
+    t_start, k_lo, k_hi, heads, settings,
+):  # fmt: skip
+    """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in ``order``.
+
+    A function of its own (not inlined): the parallel kernel's loop body is
+    then one call, compiled once and shared with the serial kernel.
+    """
+    X_data, X_indices, X_indptr, n_features = data
+    y_float_o, y_class_o, sample_weight_o = ordered
+    coef, wscale, intercept = heads[0], heads[1], heads[2]
+    m = order.shape[0]
+    t = t_start
+    for idx in range(m):
+        if idx + PREFETCH_AHEAD < m:
+            prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
+                         order[idx + PREFETCH_AHEAD])  # fmt: skip
+        i = order[idx]
+        x_values, x_indices = row_slices(
+            X_data, X_indices, X_indptr, n_features, SPARSE, i
+        )
+        x_sqnorm = 0.0
+        if SCHEDULE >= PA1:
+            x_sqnorm = row_sqnorm(x_values)
+        skip = SCHEDULE == PA1 and x_sqnorm == 0.0
+        for k in range(k_lo, k_hi):
+            if not active[k]:
+                continue
+            y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, idx, k)
+            p = row_dot(x_values, x_indices, SPARSE, coef[k]) * wscale[k]
+            p += intercept[k]
+            _per_sample_head_step(
+                x_values, x_indices, x_sqnorm, skip, y, p, sample_weight_o[idx], k,
+                t, eta[k], weight_pos, weight_neg, heads, settings,
+            )  # fmt: skip
+        if not skip:
+            t += 1.0
+
+
+#: ``sgd_epoch_per_sample``'s argument names, in order.
+PER_SAMPLE_ARGS = tuple(
+    sgd_epoch_per_sample.__code__.co_varnames[
+        : sgd_epoch_per_sample.__code__.co_argcount
+    ]
+)
+_PER_SAMPLE_VARIANTS = {}
+
+
+def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
+                        track_objective):  # fmt: skip
+    """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
+    constants). ``adaptive`` runs ``constant``'s code (its rate changes
+    between epochs only)."""
+    return dict(
+        LOSS=int(loss_code),
+        PENALTY=int(penalty),
+        SCHEDULE=CONSTANT if schedule == ADAPTIVE else int(schedule),
+        TASK=int(task),
+        SPARSE=bool(is_sparse),
+        AVERAGING=average > 0,
+        TRACK_OBJECTIVE=bool(track_objective),
+    )
+
+
+def per_sample_variant(*args):
+    """The compiled kernel that ``sgd_epoch_per_sample(*args)`` runs.
+
+    Its settings come from the arguments (``per_sample_settings``); it is
+    serial for one head (a binary or regression fit: no parallel region to
+    compile or enter) and parallel over head groups otherwise.
+    """
+    a = dict(zip(PER_SAMPLE_ARGS, args, strict=True))
+    settings = per_sample_settings(
+        a["loss_code"], a["penalty"], a["schedule"], a["task"], a["is_sparse"],
+        a["average"], a["track_objective"],
+    )  # fmt: skip
+    parallel = a["coef"].shape[0] > 1
+    key = (tuple(settings.values()), parallel)
+    kernel = _PER_SAMPLE_VARIANTS.get(key)
+    if kernel is None:
+        kernel = specialize(
+            _per_sample_epoch, settings, fastmath=FASTMATH_NO_FMA, parallel=parallel
+        )
+        _PER_SAMPLE_VARIANTS[key] = kernel
+    return kernel
 
 
 @cpu_kernel(fastmath=FASTMATH_NO_FMA, parallel=False)
@@ -347,11 +478,11 @@ def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
 # --------------------------------------------------------------------------
 
 
-@cpu_function
+@cpu_configured
 def _sample_derivatives(
-    x_values, x_indices, is_sparse, y_float_o, y_class_o, task, head_positive,
-    weight_pos, weight_neg, sample_weight_o, pos, active, coef, intercept,
-    loss_code, epsilon, scores, deriv, loss_acc,
+    x_values, x_indices, y_float_o, y_class_o, head_positive, weight_pos,
+    weight_neg, sample_weight_o, pos, active, coef, intercept, epsilon, scores,
+    deriv, loss_acc,
 ):  # fmt: skip
     """Weighted loss derivatives ``deriv[k]`` of the sample at position ``pos``.
 
@@ -360,9 +491,9 @@ def _sample_derivatives(
     ``scores`` is scratch of length ``n_heads``.
     """
     n_heads = coef.shape[0]
-    if task == codes.MULTINOMIAL:
+    if TASK == MULTINOMIAL:
         for k in range(n_heads):
-            scores[k] = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
+            scores[k] = row_dot(x_values, x_indices, SPARSE, coef[k]) + intercept[k]
         label = y_class_o[pos]
         loss_acc[0] += softmax_cross_entropy(scores, label, deriv)
         w = sample_weight_o[pos] * weight_pos[label]
@@ -373,48 +504,48 @@ def _sample_derivatives(
         if not active[k]:
             deriv[k] = 0.0
             continue
-        y = head_target(task, loss_code, y_float_o, y_class_o, head_positive, pos, k)
-        p = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
-        loss_acc[k] += loss_value(loss_code, y, p, epsilon)
+        y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, pos, k)
+        p = row_dot(x_values, x_indices, SPARSE, coef[k]) + intercept[k]
+        loss_acc[k] += loss_value(LOSS, y, p, epsilon)
         class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
         deriv[k] = (
-            clip_derivative(loss_derivative(loss_code, y, p, epsilon))
+            clip_derivative(loss_derivative(LOSS, y, p, epsilon))
             * class_w
             * sample_weight_o[pos]
         )
 
 
-@cpu_function
+@cpu_configured
 def _chunk_gradient(
-    X_data, X_indices, X_indptr, n_features, is_sparse, targets, order, first, last,
-    active, coef, intercept, loss_code, epsilon, scores, deriv, grad, grad_b, loss_acc,
+    X_data, X_indices, X_indptr, n_features, targets, order, first, last, active,
+    coef, intercept, epsilon, scores, deriv, grad, grad_b, loss_acc,
 ):  # fmt: skip
     """Sum the gradient of samples ``order[first:last]`` into ``grad``/``grad_b``.
 
     One pass: each row's derivatives, then ``grad[k] += d_k * x`` while the row
     is in L1. Samples are added in order, so the sum is fixed by the chunk.
     """
-    (y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+    (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
      sample_weight_o) = targets  # fmt: skip
     n_heads = coef.shape[0]
     for pos in range(first, last):
         if pos + PREFETCH_AHEAD < last:
-            prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse,
+            prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
                          order[pos + PREFETCH_AHEAD])  # fmt: skip
         x_values, x_indices = row_slices(
-            X_data, X_indices, X_indptr, n_features, is_sparse, order[pos]
+            X_data, X_indices, X_indptr, n_features, SPARSE, order[pos]
         )
         _sample_derivatives(
-            x_values, x_indices, is_sparse, y_float_o, y_class_o, task, head_positive,
-            weight_pos, weight_neg, sample_weight_o, pos, active, coef, intercept,
-            loss_code, epsilon, scores, deriv, loss_acc,
+            x_values, x_indices, y_float_o, y_class_o, head_positive, weight_pos,
+            weight_neg, sample_weight_o, pos, active, coef, intercept, epsilon,
+            scores, deriv, loss_acc,
         )  # fmt: skip
         for k in range(n_heads):
             d = deriv[k]
             if d != 0.0:
                 grad_b[k] += d
                 g = grad[k]
-                if is_sparse:
+                if SPARSE:
                     for jj in range(x_values.shape[0]):
                         g[x_indices[jj]] += d * x_values[jj]
                 else:
@@ -422,15 +553,17 @@ def _chunk_gradient(
                         g[j] += d * x_values[j]
 
 
-@cpu_function
+@cpu_configured
 def _block_step(
     coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
-    penalty, alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
+    alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
 ):  # fmt: skip
     """Update ``coef[k, j_lo:j_hi]`` with the mean gradient plus the penalty.
 
     The gradient is ``sum_c partial[c, k, j]`` over the first ``n_partial``
     chunks, in order; the partial sums are zeroed for the next batch.
+    Reads the kernel's ``PENALTY``, ``MOMENTUM`` and ``AVERAGING``: without
+    momentum or averaging, the code of their buffers is pruned.
     """
     for j in range(j_lo, j_hi):
         g_sum = partial[0, k, j]
@@ -439,8 +572,8 @@ def _block_step(
             g_sum += partial[c, k, j]
             partial[c, k, j] = 0.0
         w = coef[k, j]
-        g = g_sum * inv_batch + penalty_gradient(penalty, alpha, l1_ratio, w)
-        if momentum != 0.0:
+        g = g_sum * inv_batch + penalty_gradient(PENALTY, alpha, l1_ratio, w)
+        if MOMENTUM:
             w, b = momentum_step(
                 w, g, coef_buf[k, j], first_step, lr, momentum, dampening, nesterov
             )
@@ -448,11 +581,10 @@ def _block_step(
         else:
             w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
         coef[k, j] = w
-        if n_averaged > 0:
+        if AVERAGING and n_averaged > 0:
             avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
 
 
-@cpu_kernel
 def sgd_epoch_minibatch(
     X_data, X_indices, X_indptr, n_features, is_sparse,
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
@@ -478,15 +610,39 @@ def sgd_epoch_minibatch(
     ``partial_b`` is ``(n_chunks_max, n_heads)`` of zeros (``minibatch_scratch``
     makes them). The epoch's loss is added to ``loss_sum``.
     Returns ``(steps, n_averaged)``.
+
+    Runs the variant of ``minibatch_variant`` for these arguments (compiled
+    on first use, then loaded from Numba's cache).
+    """
+    args = locals()
+    args = tuple(args[name] for name in MINIBATCH_ARGS)
+    return minibatch_variant(*args)(*args)
+
+
+def _minibatch_epoch(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active, batch_size,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    momentum, dampening, nesterov, fit_intercept,
+    step_start, samples_seen_start, average, n_averaged_start,
+    scores, deriv, partial, partial_b, loss_sum,
+):  # fmt: skip
+    """Template of ``sgd_epoch_minibatch``'s variants (see ``specialize``).
+
+    Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
+    ``AVERAGING`` and ``MOMENTUM`` as constants; the arguments they stand for
+    (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
     n_samples = order.shape[0]
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
-    targets = (y_float_o, y_class_o, task, head_positive, weight_pos, weight_neg,
+    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
                sample_weight_o)  # fmt: skip
-    chunk = batch_size if is_sparse else CHUNK
+    chunk = batch_size if SPARSE else CHUNK
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
     loss_chunks = np.zeros(partial_b.shape)
@@ -500,18 +656,18 @@ def sgd_epoch_minibatch(
         first_step = step == 1
         t_batch = samples_seen + 1.0  # scikit-learn's t of the batch's first sample
         samples_seen += batch_len
-        if average > 0 and samples_seen >= average:
+        if AVERAGING and samples_seen >= average:
             n_averaged += 1
         inv_batch = 1.0 / batch_len
 
         # 1. gradient sums per chunk (derivatives fused in)
         for c in prange(n_chunks):
             _chunk_gradient(
-                X_data, X_indices, X_indptr, n_features, is_sparse, targets, order,
+                X_data, X_indices, X_indptr, n_features, targets, order,
                 batch_start + c * chunk,
                 min(batch_start + (c + 1) * chunk, batch_start + batch_len),
-                active, coef, intercept, loss_code, epsilon, scores[c], deriv[c],
-                partial[c], partial_b[c], loss_chunks[c],
+                active, coef, intercept, epsilon, scores[c], deriv[c], partial[c],
+                partial_b[c], loss_chunks[c],
             )  # fmt: skip
 
         # 2. weights: chunk sums in order, penalty, momentum, averaging
@@ -520,13 +676,12 @@ def sgd_epoch_minibatch(
             if active[k]:
                 j_lo = (unit % n_blocks) * FEATURE_BLOCK
                 lr = learning_rate(
-                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                    SCHEDULE, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
                 _block_step(
                     coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
-                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty,
-                    alpha, l1_ratio, momentum, dampening, nesterov, first_step,
-                    n_averaged,
+                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, alpha,
+                    l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
                 )  # fmt: skip
 
         # 3. intercepts (never penalised) and the epoch's loss
@@ -541,20 +696,87 @@ def sgd_epoch_minibatch(
                 continue
             if fit_intercept:
                 lr = learning_rate(
-                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                    SCHEDULE, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
-                b, buf = momentum_step(
-                    intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
-                    momentum, dampening, nesterov,
-                )  # fmt: skip
+                if MOMENTUM:
+                    b, buf = momentum_step(
+                        intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
+                        momentum, dampening, nesterov,
+                    )  # fmt: skip
+                    intercept_buf[k] = buf
+                else:
+                    b, _ = momentum_step(
+                        intercept[k], g * inv_batch, 0.0, first_step, lr, 0.0, 0.0,
+                        False,
+                    )  # fmt: skip
                 intercept[k] = b
-                intercept_buf[k] = buf
-            if n_averaged > 0:
+            if AVERAGING and n_averaged > 0:
                 avg_intercept[k] = running_mean(
                     avg_intercept[k], intercept[k], n_averaged
                 )
         n_steps += 1
     return n_steps, n_averaged
+
+
+#: ``sgd_epoch_minibatch``'s argument names, in order.
+MINIBATCH_ARGS = tuple(
+    sgd_epoch_minibatch.__code__.co_varnames[: sgd_epoch_minibatch.__code__.co_argcount]
+)
+_MINIBATCH_VARIANTS = {}
+
+
+def minibatch_settings(loss_code, penalty, schedule, task, is_sparse, average,
+                       momentum):  # fmt: skip
+    """The compile-time settings of a mini-batch fit (``_minibatch_epoch``'s
+    constants). Schedules whose step rate is ``eta`` (``constant``,
+    ``adaptive``, the PA rules) share ``constant``'s code; a multinomial fit
+    runs the softmax whatever its loss code."""
+    return dict(
+        LOSS=LOG_LOSS if task == MULTINOMIAL else int(loss_code),
+        PENALTY=int(penalty),
+        SCHEDULE=int(schedule) if schedule in (OPTIMAL, INVSCALING) else CONSTANT,
+        TASK=int(task),
+        SPARSE=bool(is_sparse),
+        AVERAGING=average > 0,
+        MOMENTUM=momentum != 0.0,
+    )
+
+
+def minibatch_parallel(batch_size, n_heads, n_features, is_sparse):
+    """Whether a mini-batch step is worth a parallel region (``PARALLEL_WORK``).
+
+    Depends on the data and settings only, never on the thread count, so the
+    same fit always runs the same compiled variant (bitwise the same model for
+    any ``n_jobs``).
+    """
+    if is_sparse:
+        work = n_heads * n_features
+    else:
+        work = batch_size * n_features * n_heads
+    return work >= PARALLEL_WORK
+
+
+def minibatch_variant(*args):
+    """The compiled kernel that ``sgd_epoch_minibatch(*args)`` runs.
+
+    Its settings come from the arguments (``minibatch_settings``); serial or
+    parallel by ``minibatch_parallel``.
+    """
+    a = dict(zip(MINIBATCH_ARGS, args, strict=True))
+    settings = minibatch_settings(
+        a["loss_code"], a["penalty"], a["schedule"], a["task"], a["is_sparse"],
+        a["average"], a["momentum"],
+    )  # fmt: skip
+    n_heads = a["coef"].shape[0]
+    batch = min(a["batch_size"], max(a["order"].shape[0], 1))
+    parallel = minibatch_parallel(batch, n_heads, a["n_features"], a["is_sparse"])
+    key = (tuple(settings.values()), parallel)
+    kernel = _MINIBATCH_VARIANTS.get(key)
+    if kernel is None:
+        kernel = specialize(_minibatch_epoch, settings, fastmath=FASTMATH,
+                            parallel=parallel)  # fmt: skip
+        _MINIBATCH_VARIANTS[key] = kernel
+    return kernel
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
@@ -568,7 +790,7 @@ def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
     )
 
 
-@cpu_function
+@cpu_kernel(parallel=False)
 def shuffle(order, seed):
     """Shuffle ``order`` in place (Fisher-Yates), reproducibly from ``seed``.
 
