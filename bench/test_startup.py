@@ -11,23 +11,25 @@ import shutil
 import numpy as np
 import pytest
 
-from bench.workloads import FULL, new_cache_dir, run_startup
+from bench.workloads import FULL, STARTUP_CASES, new_cache_dir, run_startup
 
-#: Cold rounds compile everything (~20 s each), so smoke runs do one.
+#: Cold rounds compile the fit's kernels (~5 s each), so smoke runs do one.
 PEDANTIC = dict(rounds=3, warmup_rounds=1) if FULL else dict(rounds=1)
 PEERS = ["fastsgd warm cache", "fastsgd cold cache", "scikit-learn"]
 
 
 @pytest.fixture(scope="module")
 def warm_cache():
-    """The session's Numba cache, holding the start-up fit's kernels."""
+    """The session's Numba cache, holding the start-up fits' kernels."""
     cache_dir = os.environ["NUMBA_CACHE_DIR"]  # set by conftest.py
-    run_startup("fastsgd", cache_dir)
+    for case in STARTUP_CASES:
+        run_startup("fastsgd", cache_dir, case)
     return cache_dir
 
 
+@pytest.mark.parametrize("case", list(STARTUP_CASES))
 @pytest.mark.parametrize("peer", PEERS)
-def test_startup(benchmark, request, peer):
+def test_startup(benchmark, request, peer, case):
     module = "sklearn.linear_model" if peer == "scikit-learn" else "fastsgd"
     cold = peer == "fastsgd cold cache"
     cache_dir = os.environ["NUMBA_CACHE_DIR"]  # set by conftest.py
@@ -41,9 +43,9 @@ def test_startup(benchmark, request, peer):
         return ((made[-1] if cold else cache_dir),), {}
 
     def target(used_dir):
-        inner.append(run_startup(module, used_dir))
+        inner.append(run_startup(module, used_dir, case))
 
-    benchmark.group = "startup"
+    benchmark.group = f"startup {case}"
     try:
         benchmark.pedantic(target, setup=setup, **PEDANTIC)
     finally:
@@ -51,8 +53,9 @@ def test_startup(benchmark, request, peer):
             shutil.rmtree(path, ignore_errors=True)
     inner = inner[-PEDANTIC["rounds"] :]  # the timed rounds
     benchmark.extra_info.update(
-        workload="startup",
-        title="Start-up: import + first fit (2000 x 20, 5 epochs) in a new process",
+        workload=f"startup {case}",
+        title=f"Start-up: import + first fit of {case} (2000 x 20, 5 epochs) in a "
+        "new process",
         peer=peer,
         settings=f"import {module}",
         unit="ms per process",

@@ -329,10 +329,10 @@ start = time.perf_counter()
 import {module} as m
 imported = time.perf_counter()
 rng = np.random.default_rng(0)
-X = rng.standard_normal((2000, 20))
-y = (X[:, 0] > 0).astype(int)
+X = rng.standard_normal((2000, 20)).astype("{dtype}")
+y = (X[:, 0] > 0).astype(int) if "{estimator}" == "SGDClassifier" else X[:, 0]
 fit_start = time.perf_counter()
-m.SGDClassifier(max_iter=5, tol=None, random_state=0).fit(X, y)
+m.{estimator}(max_iter=5, tol=None, random_state=0, {params}).fit(X, y)
 fit_end = time.perf_counter()
 print(json.dumps({{"import_s": imported - start, "fit_s": fit_end - fit_start}}))
 """
@@ -343,12 +343,31 @@ def new_cache_dir():
     return tempfile.mkdtemp(prefix="fastsgd-bench-numba-")
 
 
-def run_startup(module, cache_dir):
-    """Run ``STARTUP_SCRIPT`` for ``module`` in a subprocess; its timings (s)."""
+#: The start-up fits: name -> (estimator, fastsgd's extra parameters, dtype).
+#: scikit-learn has no mini-batches: its peer of ``minibatch`` is its default fit.
+STARTUP_CASES = {
+    "SGDClassifier() float64": ("SGDClassifier", "", "float64"),
+    "SGDClassifier(batch_size=64, momentum=0.9) float32": (
+        "SGDClassifier",
+        "batch_size=64, momentum=0.9",
+        "float32",
+    ),
+    "SGDRegressor() float64": ("SGDRegressor", "", "float64"),
+}
+
+
+def run_startup(module, cache_dir, case="SGDClassifier() float64"):
+    """Run ``STARTUP_SCRIPT`` for ``module`` and ``case`` in a subprocess; its
+    timings (s)."""
+    estimator, params, dtype = STARTUP_CASES[case]
+    if module != "fastsgd":
+        params = ""
     root = os.path.dirname(os.path.dirname(fastsgd.__file__))  # fastsgd's checkout
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=path)
-    script = STARTUP_SCRIPT.format(module=module)
+    script = STARTUP_SCRIPT.format(
+        module=module, estimator=estimator, params=params, dtype=dtype
+    )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True
     )

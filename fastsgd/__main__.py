@@ -4,7 +4,9 @@
   bundled ``load_digits`` data and prints held-out accuracy and fit time of each;
 - ``fit`` trains a model on a data file (CSV, ``.npz`` or svmlight) and saves it;
 - ``predict`` writes a saved model's predictions on a data file as CSV;
-- ``score`` prints a saved model's ``score`` on a data file.
+- ``score`` prints a saved model's ``score`` on a data file;
+- ``compile`` fills Numba's cache with the kernels of the common
+  configurations (for Docker images, CI and clusters; ``docs/deployment.md``).
 
 Errors print one line on stderr and exit with status 1 (usage errors: 2).
 ``docs/cli.md`` describes the commands and the file formats.
@@ -31,6 +33,31 @@ def _timed_fit(estimator, X, y):
     start = time.perf_counter()
     estimator.fit(X, y)
     return time.perf_counter() - start
+
+
+def compile_command(args):
+    """Compile the common configurations' kernels into Numba's cache."""
+    from fastsgd import _precompile
+
+    configurations = [
+        c for c in _precompile.COMMON if args.only is None or c.family == args.only
+    ]
+    dtypes = args.dtype or ["float64", "float32"]
+    start = time.perf_counter()
+    n = _precompile.compile_kernels(
+        configurations, dtypes, sparse=args.sparse, progress=not args.quiet
+    )
+    if not args.quiet:
+        print(
+            f"compiled or loaded the kernels of {n} configurations in "
+            f"{time.perf_counter() - start:.1f}s; later fits load them from "
+            "Numba's cache"
+        )
+    return 0
+
+
+def _print_compile_notice(text):
+    print(text, file=sys.stderr, flush=True)
 
 
 def demo(args):
@@ -75,7 +102,12 @@ def demo(args):
         f"{X.shape[1]} features, {len(np.unique(y))} classes, {args.epochs} epochs"
     )
     print(f"{'model':40s} {'accuracy':>9s} {'first fit':>10s} {'next fit':>9s}")
-    with warnings.catch_warnings():
+    from fastsgd._progress import announce_compilation
+
+    with (
+        warnings.catch_warnings(),
+        announce_compilation(_print_compile_notice),
+    ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, estimator in peers:
             first = _timed_fit(estimator, X_train, y_train)  # includes compilation
@@ -179,13 +211,14 @@ def _fit_with_progress(estimator, X, y, description, quiet):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
-            if bar is None:
-                estimator.fit(X, y)
-            else:
-                from fastsgd._progress import listen
+            from fastsgd._progress import announce_compilation, listen
 
-                with listen(bar):
+            with announce_compilation(_print_compile_notice):
+                if bar is None:
                     estimator.fit(X, y)
+                else:
+                    with listen(bar):
+                        estimator.fit(X, y)
         except (ValueError, TypeError) as error:
             raise CLIError(str(error)) from None
         finally:
@@ -372,6 +405,29 @@ def build_parser():
         help="CSV: the target column (default: the one the model was fit on)",
     )  # fmt: skip
     score_parser.set_defaults(run=score)
+
+    compile_parser = commands.add_parser(
+        "compile", help="fill Numba's cache with the common configurations' kernels",
+        description="Compile the kernels of the common configurations (the "
+        "estimators' defaults, log loss, mini-batches with momentum, "
+        "multinomial, the MLPs) into Numba's cache, so that no later fit "
+        "waits for a compilation. The cache is NUMBA_CACHE_DIR, else the "
+        "package's __pycache__.",
+    )  # fmt: skip
+    compile_parser.add_argument(
+        "--dtype", action="append", choices=["float64", "float32"],
+        help="only this dtype (repeatable; default: both)",
+    )  # fmt: skip
+    compile_parser.add_argument(
+        "--only", choices=["linear", "mlp"], help="only the linear or the MLP kernels"
+    )
+    compile_parser.add_argument(
+        "--sparse", action="store_true", help="also the CSR layout"
+    )
+    compile_parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no summary"
+    )
+    compile_parser.set_defaults(run=compile_command)
     return parser
 
 
