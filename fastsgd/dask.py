@@ -17,6 +17,7 @@ function of this module is called (``import fastsgd`` never imports dask).
 
 import copy
 import math
+import time
 from numbers import Integral
 
 import numpy as np
@@ -265,22 +266,41 @@ def _resolve_client(client, distributed):
         ) from None
 
 
-def _resolve_workers(client, workers):
-    known = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    if workers is None:
+#: How long ``_resolve_workers`` waits for named workers to register.
+_REGISTER_TIMEOUT_S = 5.0
+
+
+def _resolve_workers(client, workers, timeout=_REGISTER_TIMEOUT_S):
+    """The addresses to train on: ``workers``, or all the cluster's.
+
+    A cluster that has just started may not have registered all its workers
+    with the scheduler yet: named workers (or, for ``None``, at least one) are
+    waited for up to ``timeout`` seconds before they count as unknown.
+    """
+    if isinstance(workers, str):
+        workers = [workers]
+    wanted = None if workers is None else list(workers)
+    deadline = time.monotonic() + timeout
+    while True:
+        known = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        if wanted is None:
+            ready = bool(known)
+        else:
+            ready = bool(wanted) and all(w in known for w in wanted)
+        if ready or not (wanted is None or wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if wanted is None:
         if not known:
             raise ValueError("The Dask cluster has no workers.")
         return known
-    if isinstance(workers, str):
-        workers = [workers]
-    workers = list(workers)
-    unknown = [w for w in workers if w not in known]
-    if unknown or not workers:
+    unknown = [w for w in wanted if w not in known]
+    if unknown or not wanted:
         raise ValueError(
             f"workers must be addresses of the cluster's workers {known}; got "
-            f"{workers!r}."
+            f"{wanted!r}."
         )
-    return list(dict.fromkeys(workers))
+    return list(dict.fromkeys(wanted))
 
 
 def _as_dask(da, X, y, sample_weight):

@@ -449,3 +449,33 @@ def test_bad_input_raises_value_error(client):
     unknown = da.from_array(X, chunks=(CHUNK, N_FEATURES))[da.from_array(y) > 0]
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         fit_parameter_mixing(est, unknown, y)
+
+
+class _RegisteringClient:
+    """A client whose scheduler learns of its workers one poll at a time."""
+
+    def __init__(self, registrations):
+        self.registrations = list(registrations)
+        self.polls = 0
+
+    def scheduler_info(self, n_workers=5):
+        self.polls += 1
+        known = self.registrations[: self.polls - 1]
+        return {"workers": {address: {} for address in known}}
+
+
+def test_named_workers_are_waited_for_until_they_register():
+    """The race of a just-started cluster: a named worker that registers after
+    the first look is used, not refused; one that never does is refused (after
+    the bounded wait), naming the known workers."""
+    from fastsgd.dask import _resolve_workers
+
+    client = _RegisteringClient(["tcp://b", "tcp://a"])
+    assert _resolve_workers(client, ["tcp://a", "tcp://b"]) == ["tcp://a", "tcp://b"]
+    assert client.polls == 3
+    client = _RegisteringClient(["tcp://b"])
+    assert _resolve_workers(client, None) == ["tcp://b"]
+    with pytest.raises(ValueError, match=r"workers \['tcp://b'\]; got \['tcp://c'\]"):
+        _resolve_workers(_RegisteringClient(["tcp://b"]), "tcp://c", timeout=0.2)
+    with pytest.raises(ValueError, match="no workers"):
+        _resolve_workers(_RegisteringClient([]), None, timeout=0.2)
