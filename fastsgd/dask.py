@@ -110,7 +110,9 @@ def fit_parameter_mixing(
         The cluster's client; None: ``distributed.get_client()``.
     workers : list of str, default=None
         Addresses of the workers to train on; None: all of the cluster's.
-        At most one worker per partition is used.
+        At most one worker per partition is used. Workers that have not
+        registered with the scheduler yet (a cluster just started) are waited
+        for up to 5 s; then an unknown address raises ``ValueError``.
 
     Returns
     -------
