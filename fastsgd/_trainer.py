@@ -213,7 +213,7 @@ class _Threads:
         numba.set_num_threads(self.previous)
 
 
-def _kernel_threads(problem, config, n_heads, n_train, per_sample):
+def _kernel_threads(problem, config, n_heads, step_batch, per_sample):
     """Threads worth starting for each parallel region of an epoch.
 
     Per-sample training splits the heads; a mini-batch is split only when the
@@ -224,9 +224,8 @@ def _kernel_threads(problem, config, n_heads, n_train, per_sample):
     n_threads = resolve_n_jobs(config.n_jobs)
     if per_sample:
         return max(1, min(n_threads, n_heads))
-    batch = min(config.batch_size, max(n_train, 1))
     parallel = cpu.minibatch_parallel(
-        batch, n_heads, problem.n_features, problem.is_sparse
+        step_batch, n_heads, problem.n_features, problem.is_sparse
     )
     return n_threads if parallel else 1
 
@@ -339,7 +338,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
 
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
-    n_threads = _kernel_threads(problem, config, n_heads, n_train, per_sample)
+    n_threads = _kernel_threads(problem, config, n_heads, step_batch, per_sample)
     with (
         Reporter(config.verbose, max_iter, n_train, step_batch) as reporter,
         _Threads(n_threads),
