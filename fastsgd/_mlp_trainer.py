@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
-from threadpoolctl import ThreadpoolController
 
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
@@ -173,7 +172,8 @@ def n_partials(units, capacity, is_sparse):
 
 
 class _Compute:
-    """Numba threads for the kernels, BLAS pinned to one thread meanwhile.
+    """Numba threads for the kernels, BLAS pinned to one thread meanwhile
+    (``_trainer._Threads``).
 
     The kernel splits the work itself (row parts, weight blocks, fixed by the
     shapes); BLAS threads on top would oversubscribe the cores and make
@@ -189,18 +189,12 @@ class _Compute:
         parallel = work >= PARALLEL_WORK and rows > cpu_mlp.ROWS
         self.threads = _Threads(resolve_n_jobs(n_jobs) if parallel else 1)
 
-    _controller = None
-
     def __enter__(self):
-        if _Compute._controller is None:  # inspecting the libraries takes ms
-            _Compute._controller = ThreadpoolController()
-        self.blas = _Compute._controller.limit(limits=1, user_api="blas")
         self.threads.__enter__()
         return self
 
     def __exit__(self, *exc):
         self.threads.__exit__(*exc)
-        self.blas.unregister()
 
 
 def _kernels(device):

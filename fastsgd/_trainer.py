@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu
@@ -199,18 +200,29 @@ def resolve_n_jobs(n_jobs):
 
 
 class _Threads:
-    """Context manager running Numba kernels on ``n`` threads."""
+    """Context manager running Numba kernels on ``n`` threads, BLAS on one.
+
+    The kernels split their work themselves (fixed by the shapes, never by the
+    thread count), and call BLAS (``np.dot``) from inside those splits: BLAS
+    threads on top would oversubscribe the cores. Both trainers use it.
+    """
+
+    _controller = None
 
     def __init__(self, n):
         self.n = n
 
     def __enter__(self):
+        if _Threads._controller is None:  # inspecting the libraries takes ms
+            _Threads._controller = ThreadpoolController()
+        self.blas = _Threads._controller.limit(limits=1, user_api="blas")
         self.previous = numba.get_num_threads()
         numba.set_num_threads(self.n)
         return self.n
 
     def __exit__(self, *exc):
         numba.set_num_threads(self.previous)
+        self.blas.unregister()
 
 
 def _kernel_threads(problem, config, n_heads, step_batch, per_sample):
@@ -224,8 +236,19 @@ def _kernel_threads(problem, config, n_heads, step_batch, per_sample):
     n_threads = resolve_n_jobs(config.n_jobs)
     if per_sample:
         return max(1, min(n_threads, n_heads))
+    lazy = cpu.minibatch_lazy(
+        cpu.minibatch_settings(
+            config.loss,
+            config.penalty,
+            config.schedule,
+            problem.task,
+            problem.is_sparse,
+            config.average,
+            config.momentum,
+        )  # fmt: skip
+    )
     parallel = cpu.minibatch_parallel(
-        step_batch, n_heads, problem.n_features, problem.is_sparse
+        step_batch, n_heads, problem.n_features, problem.is_sparse, lazy
     )
     return n_threads if parallel else 1
 

@@ -130,8 +130,9 @@ def test_runtime_values_share_one_variant(make):
 
 
 def test_settings_select_distinct_variants():
-    """Loss, penalty, averaging and layout are compile-time: each its variant;
-    ``adaptive`` shares ``constant``'s code."""
+    """Loss, the L1 part, PA rules, averaging and layout are compile-time: each
+    its variant. The step-size schedules (a formula each) share one code, no
+    penalty shares L2's and L1 elastic-net's."""
     rng = np.random.RandomState(1)
     X = rng.randn(40, 4)
     y = (X[:, 0] > 0).astype(int)
@@ -140,14 +141,24 @@ def test_settings_select_distinct_variants():
         return _variant_of(SGDClassifier(max_iter=2, tol=None, **params), X, y)
 
     base = variant(learning_rate="constant", eta0=0.1)
-    assert variant(learning_rate="adaptive", eta0=0.1) is base
+    for params in (
+        dict(learning_rate="adaptive", eta0=0.1),
+        dict(learning_rate="optimal"),
+        dict(learning_rate="invscaling", eta0=0.1),
+        dict(learning_rate="constant", eta0=0.1, penalty=None),
+    ):
+        assert variant(**params) is base, params
+    l1 = variant(learning_rate="constant", eta0=0.1, penalty="l1")
+    assert l1 is not base
+    assert variant(learning_rate="constant", eta0=0.1, penalty="elasticnet") is l1
     for params in (
         dict(loss="log_loss"),
-        dict(penalty="l1"),
         dict(average=True),
         dict(early_stopping=True),
+        dict(learning_rate="pa1"),
     ):
-        assert variant(learning_rate="constant", eta0=0.1, **params) is not base, params
+        params = {"learning_rate": "constant", "eta0": 0.1, **params}
+        assert variant(**params) is not base, params
 
 
 _NOTICE_SCRIPT = """

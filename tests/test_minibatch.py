@@ -416,6 +416,73 @@ def test_options_against_numpy_reference(name):
     assert est.t_ == 1 + params["max_iter"] * X.shape[0], f"{label}: t_ {est.t_}"
 
 
+def make_sparse_data(task, *, n=120, n_features=60, density=0.05, seed=3):
+    """CSR data where a batch of 8 rows leaves most columns untouched."""
+    rng = np.random.RandomState(seed)
+    X = sp.random(n, n_features, density=density, format="csr", random_state=rng)
+    X.data = rng.randn(X.nnz)
+    X = X.tolil()
+    X[np.flatnonzero(X.getnnz(axis=1) == 0), 0] = 0.5  # no empty row
+    W = rng.randn(n_features, 3) * 2.0
+    S = np.asarray(X @ W) + 0.2 * rng.randn(n, 3)
+    if task == "binary":
+        y = (S[:, 0] > np.median(S[:, 0])).astype(np.int64)
+    elif task in ("multiclass", "multinomial"):
+        y = S.argmax(axis=1)
+    else:
+        y = S[:, 0]
+    return sp.csr_matrix(X), y
+
+
+LAZY_CASES = {
+    "l2-optimal": dict(loss="hinge", penalty="l2", learning_rate="optimal", alpha=0.1),
+    "l2-invscaling": dict(loss="log_loss", penalty="l2", learning_rate="invscaling"),
+    "no-penalty-adaptive": dict(
+        loss="squared_hinge", penalty=None, learning_rate="adaptive"
+    ),  # fmt: skip
+    "l2-momentum": dict(loss="modified_huber", penalty="l2", momentum=0.9),
+    "l2-nesterov": dict(loss="log_loss", penalty="l2", momentum=0.8, nesterov=True),
+    "no-penalty-dampening": dict(
+        loss="hinge", penalty=None, momentum=0.5, dampening=0.3
+    ),  # fmt: skip
+    # 1 - eta0 * alpha = 1e-8 per untouched step and 30 steps per epoch: the
+    # running product of the decays reaches the kernel's floor (1e-200) and is
+    # rebased within each epoch.
+    "l2-rebased": dict(
+        loss="hinge", penalty="l2", eta0=1.0, alpha=1.0 - 1e-8, batch_size=4
+    ),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multinomial", "regression"])
+@pytest.mark.parametrize("name", list(LAZY_CASES))
+def test_sparse_minibatch_catch_up_against_numpy_reference(name, task):
+    """CSR mini-batches update only the columns their rows touch and catch the
+    others up in closed form (L2 decays, momentum's linear recurrence): the
+    NumPy reference steps every column at every batch."""
+    from fastsgd._kernels import cpu
+    from fastsgd._math import codes
+
+    X, y = make_sparse_data(task)
+    params = {"max_iter": 3, "batch_size": 8, "alpha": 0.01, "eta0": 0.05,
+              "learning_rate": "constant", **LAZY_CASES[name]}  # fmt: skip
+    if task == "multinomial":
+        params["loss"] = "log_loss"
+    elif task == "regression":
+        params["loss"] = "squared_error"
+    settings = cpu.minibatch_settings(
+        codes.HINGE, codes.PENALTY_CODES[params["penalty"]],
+        codes.SCHEDULE_CODES[params["learning_rate"]], codes.ONE_VS_REST, True, 0,
+        params.get("momentum", 0.0),
+    )  # fmt: skip
+    assert cpu.minibatch_lazy(settings), f"{name} does not run the lazy kernel"
+    est = fastsgd_estimator(task, **params).fit(X, y)
+    coef, intercept, _ = reference_fit(task, X, y, params)
+    label = f"{name}: {_label(task=task, **params)}"
+    assert_close(est.coef_, coef, f"{label}: coef_")
+    assert_close(est.intercept_, intercept, f"{label}: intercept_")
+
+
 @pytest.mark.parametrize("task", ["binary", "multinomial", "regression"])
 def test_coef_init_with_momentum(task):
     X, y = make_data(task)

@@ -45,12 +45,10 @@ from fastsgd._kernels._jit import (
 )
 from fastsgd._math import losses, schedules, updates
 from fastsgd._math.codes import (
-    ADAPTIVE,
     CONSTANT,
     ELASTICNET,
     HINGE,
     INVSCALING,
-    L1,
     L2,
     LOG_LOSS,
     MULTINOMIAL,
@@ -85,6 +83,10 @@ CHUNK = 64
 #: How many samples ahead the per-sample loop prefetches rows.
 PREFETCH_AHEAD = 8
 
+#: How many samples ahead the mini-batch gradient loop prefetches rows (its
+#: work per row is shorter than the per-sample step's, so it looks further).
+MINIBATCH_PREFETCH_AHEAD = 16
+
 #: A mini-batch below this many multiply-adds runs the serial variant of the
 #: kernel on one thread: a parallel region costs a few microseconds, and far
 #: more when other processes hold the cores.
@@ -95,7 +97,7 @@ PARALLEL_WORK = 1 << 18
 # penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
 # the fit averages, tracks the objective (per-sample) or keeps momentum
 # buffers (mini-batch).
-LOSS = PENALTY = SCHEDULE = TASK = None
+LOSS = PENALTY = SCHEDULE = TASK = CONSTANT_RATE = None
 SPARSE = AVERAGING = TRACK_OBJECTIVE = MOMENTUM = None
 
 
@@ -219,15 +221,15 @@ def _per_sample_head_step(
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
     (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
-     average, wscale_floor) = settings  # fmt: skip
-    eta = learning_rate(SCHEDULE, eta_k, alpha, power_t, optimal_t0, t, 1)
+     average, wscale_floor, schedule, penalty_alpha) = settings  # fmt: skip
+    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
     if TRACK_OBJECTIVE:
         lv = loss_value(LOSS, y, p, epsilon)
         loss_sum[k] += lv
         objective_sum[k] += lv
-        if SCHEDULE < PA1 and PENALTY != NO_PENALTY:
+        if SCHEDULE < PA1:
             objective_sum[k] += penalty_value(
-                PENALTY, alpha, l1_ratio, sq_norm[k], l1_norm[k]
+                PENALTY, penalty_alpha, l1_ratio, sq_norm[k], l1_norm[k]
             )
     if skip:
         return
@@ -246,7 +248,7 @@ def _per_sample_head_step(
     update *= class_w * sample_w
 
     if PENALTY >= L2:
-        shrink = l2_shrink_factor(eta, alpha, l1_ratio)
+        shrink = l2_shrink_factor(eta, penalty_alpha, l1_ratio)
         wscale[k] *= shrink
         sq_norm[k] *= shrink * shrink
         l1_norm[k] *= abs(shrink)
@@ -304,8 +306,8 @@ def _per_sample_head_step(
         avg_a[k] += mu * avg_b[k] * ws
         avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], num_iter)
 
-    if PENALTY == L1 or PENALTY == ELASTICNET:
-        l1_u[k] += l1_ratio * eta * alpha
+    if PENALTY == ELASTICNET:
+        l1_u[k] += l1_ratio * eta * penalty_alpha
         u = l1_u[k]
         q = l1_q[k]
         for jj in range(nnz):
@@ -365,8 +367,10 @@ def _per_sample_epoch(
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
              l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
+    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
-                intercept_decay, average, wscale_floor)  # fmt: skip
+                intercept_decay, average, wscale_floor, schedule,
+                penalty_alpha)  # fmt: skip
     data = (X_data, X_indices, X_indptr, n_features)
     ordered = gather_in_order(y_float, y_class, sample_weight, order)
     for g in prange(n_groups):
@@ -427,15 +431,24 @@ PER_SAMPLE_ARGS = tuple(
 _PER_SAMPLE_VARIANTS = {}
 
 
+def penalty_setting(penalty):
+    """The compiled penalty code of a penalty: no penalty runs L2's (with a zero
+    ``alpha``: a shrink by exactly 1), L1 runs elastic-net's (``l1_ratio=1``:
+    the same roundings). Only the L1 part's truncation needs code of its own."""
+    return L2 if penalty in (NO_PENALTY, L2) else ELASTICNET
+
+
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
                         track_objective):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
-    constants). ``adaptive`` runs ``constant``'s code (its rate changes
-    between epochs only)."""
+    constants). The step-size schedules (``constant``, ``optimal``,
+    ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
+    one code; the passive-aggressive rules have their own. Penalties: see
+    ``penalty_setting``."""
     return dict(
         LOSS=int(loss_code),
-        PENALTY=int(penalty),
-        SCHEDULE=CONSTANT if schedule == ADAPTIVE else int(schedule),
+        PENALTY=penalty_setting(penalty),
+        SCHEDULE=int(schedule) if schedule in (PA1, PA2) else CONSTANT,
         TASK=int(task),
         SPARSE=bool(is_sparse),
         AVERAGING=average > 0,
@@ -479,21 +492,19 @@ def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
 
 
 @cpu_configured
-def _sample_derivatives(
-    x_values, x_indices, y_float_o, y_class_o, head_positive, weight_pos,
-    weight_neg, sample_weight_o, pos, active, coef, intercept, epsilon, scores,
-    deriv, loss_acc,
-):  # fmt: skip
+def _score_derivatives(scores, y_float_o, y_class_o, head_positive, weight_pos,
+                       weight_neg, sample_weight_o, pos, active, intercept, epsilon,
+                       deriv, loss_acc):  # fmt: skip
     """Weighted loss derivatives ``deriv[k]`` of the sample at position ``pos``.
 
+    ``scores[k]`` holds ``x . w_k`` (without the intercept; overwritten).
     ``deriv[k] = sample_weight * class_weight * dL/dp_k``; the unweighted loss
     is added to ``loss_acc[k]`` (to ``loss_acc[0]`` for MULTINOMIAL).
-    ``scores`` is scratch of length ``n_heads``.
     """
-    n_heads = coef.shape[0]
+    n_heads = scores.shape[0]
     if TASK == MULTINOMIAL:
         for k in range(n_heads):
-            scores[k] = row_dot(x_values, x_indices, SPARSE, coef[k]) + intercept[k]
+            scores[k] += intercept[k]
         label = y_class_o[pos]
         loss_acc[0] += softmax_cross_entropy(scores, label, deriv)
         w = sample_weight_o[pos] * weight_pos[label]
@@ -505,7 +516,7 @@ def _sample_derivatives(
             deriv[k] = 0.0
             continue
         y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, pos, k)
-        p = row_dot(x_values, x_indices, SPARSE, coef[k]) + intercept[k]
+        p = scores[k] + intercept[k]
         loss_acc[k] += loss_value(LOSS, y, p, epsilon)
         class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
         deriv[k] = (
@@ -520,7 +531,7 @@ def _chunk_gradient(
     X_data, X_indices, X_indptr, n_features, targets, order, first, last, active,
     coef, intercept, epsilon, scores, deriv, grad, grad_b, loss_acc,
 ):  # fmt: skip
-    """Sum the gradient of samples ``order[first:last]`` into ``grad``/``grad_b``.
+    """Sum the gradient of CSR rows ``order[first:last]`` into ``grad``/``grad_b``.
 
     One pass: each row's derivatives, then ``grad[k] += d_k * x`` while the row
     is in L1. Samples are added in order, so the sum is fixed by the chunk.
@@ -528,17 +539,21 @@ def _chunk_gradient(
     (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
      sample_weight_o) = targets  # fmt: skip
     n_heads = coef.shape[0]
+    n_order = order.shape[0]
     for pos in range(first, last):
-        if pos + PREFETCH_AHEAD < last:
+        # past the chunk's end too: the next chunk's (or batch's) rows, so that
+        # its first rows do not wait for memory
+        if pos + MINIBATCH_PREFETCH_AHEAD < n_order:
             prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
-                         order[pos + PREFETCH_AHEAD])  # fmt: skip
+                         order[pos + MINIBATCH_PREFETCH_AHEAD])  # fmt: skip
         x_values, x_indices = row_slices(
             X_data, X_indices, X_indptr, n_features, SPARSE, order[pos]
         )
-        _sample_derivatives(
-            x_values, x_indices, y_float_o, y_class_o, head_positive, weight_pos,
-            weight_neg, sample_weight_o, pos, active, coef, intercept, epsilon,
-            scores, deriv, loss_acc,
+        for k in range(n_heads):
+            scores[k] = row_dot(x_values, x_indices, SPARSE, coef[k])
+        _score_derivatives(
+            scores, y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+            sample_weight_o, pos, active, intercept, epsilon, deriv, loss_acc,
         )  # fmt: skip
         for k in range(n_heads):
             d = deriv[k]
@@ -554,9 +569,50 @@ def _chunk_gradient(
 
 
 @cpu_configured
+def _dense_chunk_gradient(
+    X_data, X_indices, X_indptr, n_features, targets, order, first, last, active,
+    coef, intercept, epsilon, rows, scores, deriv, grad, grad_b, loss_acc,
+):  # fmt: skip
+    """The gradient of dense rows ``order[first:last]`` as batched linear algebra.
+
+    The rows are gathered into ``rows`` (prefetched ahead, past the chunk's
+    end too), every head's scores come from one product ``rows @ coef.T``,
+    the derivatives from one pass over them, and the gradient from one product
+    ``deriv.T @ rows`` written to ``grad`` (BLAS, on one thread: the trainer
+    pins it). ``grad_b`` gets the derivatives' sums. The sums' order is fixed
+    by the chunk, never by the thread count.
+    """
+    (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+     sample_weight_o) = targets  # fmt: skip
+    n_heads = coef.shape[0]
+    n_order = order.shape[0]
+    n_rows = last - first
+    for pos in range(first, last):
+        if pos + MINIBATCH_PREFETCH_AHEAD < n_order:
+            prefetch_row(X_data, X_indices, X_indptr, n_features, False,
+                         order[pos + MINIBATCH_PREFETCH_AHEAD])  # fmt: skip
+        start = order[pos] * n_features
+        row = rows[pos - first]
+        x = X_data[start : start + n_features]
+        for j in range(n_features):
+            row[j] = x[j]
+    block = rows[:n_rows]
+    np.dot(block, coef.T, scores[:n_rows])
+    for i in range(n_rows):
+        _score_derivatives(
+            scores[i], y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+            sample_weight_o, first + i, active, intercept, epsilon, deriv[i],
+            loss_acc,
+        )  # fmt: skip
+        for k in range(n_heads):
+            grad_b[k] += deriv[i, k]
+    np.dot(deriv[:n_rows].T, block, grad)
+
+
+@cpu_configured
 def _block_step(
     coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
-    alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
+    penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
 ):  # fmt: skip
     """Update ``coef[k, j_lo:j_hi]`` with the mean gradient plus the penalty.
 
@@ -572,7 +628,7 @@ def _block_step(
             g_sum += partial[c, k, j]
             partial[c, k, j] = 0.0
         w = coef[k, j]
-        g = g_sum * inv_batch + penalty_gradient(PENALTY, alpha, l1_ratio, w)
+        g = g_sum * inv_batch + penalty_gradient(PENALTY, penalty_alpha, l1_ratio, w)
         if MOMENTUM:
             w, b = momentum_step(
                 w, g, coef_buf[k, j], first_step, lr, momentum, dampening, nesterov
@@ -599,13 +655,17 @@ def sgd_epoch_minibatch(
 
     Each batch is cut into chunks of ``CHUNK`` samples (dense ``X``; a CSR
     batch is one chunk). Phase 1, parallel over chunks: each chunk's
-    gradient sum, fused with the derivatives (``_chunk_gradient``). Phase 2,
+    gradient sum, as batched linear algebra for dense ``X`` (the chunk's rows
+    gathered, every head's scores from one product, the derivatives from one
+    pass, the gradient from one product: ``_dense_chunk_gradient``) and row
+    by row with the derivatives fused in for CSR (``_chunk_gradient``;
+    most CSR fits run the O(nnz) ``_lazy_sparse_epoch`` instead). Phase 2,
     parallel over (head, feature block): the chunk sums added in chunk order
     and the ``momentum_step`` update. Intercepts last. The chunking is fixed,
     so the result does not depend on the thread count (the trainer runs
     small batches on one thread). ``step_start`` counts earlier optimizer steps;
     averaging counts a step once ``samples_seen`` reaches ``average``.
-    Scratch: ``scores``/``deriv`` are ``(n_chunks_max, n_heads)``,
+    Scratch: ``scores``/``deriv`` are ``(n_chunks_max, rows, n_heads)``,
     ``partial`` is ``(n_chunks_max, n_heads, n_features)`` of zeros,
     ``partial_b`` is ``(n_chunks_max, n_heads)`` of zeros (``minibatch_scratch``
     makes them). The epoch's loss is added to ``loss_sum``.
@@ -631,7 +691,7 @@ def _minibatch_epoch(
 ):  # fmt: skip
     """Template of ``sgd_epoch_minibatch``'s variants (see ``specialize``).
 
-    Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
+    Reads ``LOSS``, ``PENALTY``, ``TASK``, ``SPARSE``,
     ``AVERAGING`` and ``MOMENTUM`` as constants; the arguments they stand for
     (``loss_code``, ...) are ignored.
     """
@@ -646,6 +706,9 @@ def _minibatch_epoch(
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
     loss_chunks = np.zeros(partial_b.shape)
+    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
+    rows = np.empty((0 if SPARSE else partial.shape[0], chunk, n_features),
+                    dtype=coef.dtype)  # fmt: skip
     n_steps = 0
     n_averaged = n_averaged_start
     samples_seen = samples_seen_start
@@ -660,15 +723,23 @@ def _minibatch_epoch(
             n_averaged += 1
         inv_batch = 1.0 / batch_len
 
-        # 1. gradient sums per chunk (derivatives fused in)
+        # 1. gradient sums per chunk: batched products (dense), or row by row
+        # with the derivatives fused in (CSR)
         for c in prange(n_chunks):
-            _chunk_gradient(
-                X_data, X_indices, X_indptr, n_features, targets, order,
-                batch_start + c * chunk,
-                min(batch_start + (c + 1) * chunk, batch_start + batch_len),
-                active, coef, intercept, epsilon, scores[c], deriv[c], partial[c],
-                partial_b[c], loss_chunks[c],
-            )  # fmt: skip
+            first = batch_start + c * chunk
+            last = min(batch_start + (c + 1) * chunk, batch_start + batch_len)
+            if SPARSE:
+                _chunk_gradient(
+                    X_data, X_indices, X_indptr, n_features, targets, order, first,
+                    last, active, coef, intercept, epsilon, scores[c, 0], deriv[c, 0],
+                    partial[c], partial_b[c], loss_chunks[c],
+                )  # fmt: skip
+            else:
+                _dense_chunk_gradient(
+                    X_data, X_indices, X_indptr, n_features, targets, order, first,
+                    last, active, coef, intercept, epsilon, rows[c], scores[c],
+                    deriv[c], partial[c], partial_b[c], loss_chunks[c],
+                )  # fmt: skip
 
         # 2. weights: chunk sums in order, penalty, momentum, averaging
         for unit in prange(n_units):
@@ -676,11 +747,11 @@ def _minibatch_epoch(
             if active[k]:
                 j_lo = (unit % n_blocks) * FEATURE_BLOCK
                 lr = learning_rate(
-                    SCHEDULE, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
                 _block_step(
                     coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
-                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, alpha,
+                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty_alpha,
                     l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
                 )  # fmt: skip
 
@@ -696,7 +767,7 @@ def _minibatch_epoch(
                 continue
             if fit_intercept:
                 lr = learning_rate(
-                    SCHEDULE, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
                 if MOMENTUM:
                     b, buf = momentum_step(
@@ -718,6 +789,218 @@ def _minibatch_epoch(
     return n_steps, n_averaged
 
 
+# --------------------------------------------------------------------------
+# Sparse mini-batch in O(nnz) per step: lazy updates with exact catch-up
+# --------------------------------------------------------------------------
+
+#: A lazy kernel's running product of L2 decays is rebased (every column
+#: caught up, the product reset to 1) below this value, before it underflows.
+LAZY_DECAY_FLOOR = 1e-200
+
+
+@cpu_function
+def _momentum_transition(lr, alpha, momentum, dampening, nesterov):
+    """The matrix of one untouched ``momentum_step`` on ``(w, buf)``.
+
+    An untouched coordinate's gradient is its penalty alone, ``alpha * w``
+    (``alpha = 0`` without one), so the step is linear in ``(w, buf)``::
+
+        buf' = mu * buf + (1 - tau) * alpha * w
+        w'   = w - lr * buf'                        (w - lr * (alpha * w + mu * buf'), Nesterov)
+
+    Returns ``(m00, m01, m10, m11)`` with ``w' = m00 w + m01 buf`` and
+    ``buf' = m10 w + m11 buf``.
+    """
+    m10 = (1.0 - dampening) * alpha
+    m11 = momentum
+    if nesterov:
+        return 1.0 - lr * (alpha + momentum * m10), -lr * momentum * m11, m10, m11
+    return 1.0 - lr * m10, -lr * m11, m10, m11
+
+
+@cpu_configured
+def _lazy_catch_up(coef, coef_buf, active, j, gap, last_step, decay, powers):
+    """Bring column ``j`` of every active head over ``gap`` untouched steps.
+
+    Without momentum, the steps are L2 decays: ``w *= decay[k, now] /
+    decay[k, last]`` (``decay`` holds their running product; ``last_step`` is
+    the step column ``j`` was last current at). With momentum (a constant rate),
+    ``(w, buf)`` is multiplied by the ``gap``-th power of the one-step matrix
+    (``powers[k, gap]``).
+    """
+    if gap == 0:
+        return
+    for k in range(coef.shape[0]):
+        if not active[k]:
+            continue
+        if MOMENTUM:
+            w = coef[k, j]
+            b = coef_buf[k, j]
+            p = powers[k, gap]
+            coef[k, j] = p[0] * w + p[1] * b
+            coef_buf[k, j] = p[2] * w + p[3] * b
+        elif PENALTY == L2:
+            coef[k, j] *= decay[k, last_step + gap] / decay[k, last_step]
+
+
+def _lazy_sparse_epoch(
+    X_data, X_indices, X_indptr, n_features, is_sparse,
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
+    order, active, batch_size,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+    momentum, dampening, nesterov, fit_intercept,
+    step_start, samples_seen_start, average, n_averaged_start,
+    scores, deriv, partial, partial_b, loss_sum,
+):  # fmt: skip
+    """Template of the CSR mini-batch variants whose untouched steps have a closed form.
+
+    The same epoch as ``_minibatch_epoch`` (the same ``momentum_step`` on every
+    coordinate a batch's rows touch), in O(nnz) per step instead of
+    O(n_features): a column that no row of a batch touches gets only its
+    penalty's share of the step, which is a linear map of ``(w, buf)``.
+    Each column remembers the step it was last brought up to date at, and is
+    caught up (``_lazy_catch_up``) right before a batch reads it, and at the
+    end of the call. Without momentum the untouched steps are L2 decays (any
+    schedule: their running product); with momentum (``constant`` rate only),
+    powers of the one-step matrix. Averaging and L1 penalties have no such
+    closed form: those fits run ``_minibatch_epoch``. Serial: the work per step
+    is the batch's non-zeros.
+
+    The same model as the dense-step kernel up to rounding (a catch-up
+    multiplies once by a product the dense kernel applies step by step).
+    """
+    n_heads = coef.shape[0]
+    n_samples = order.shape[0]
+    y_float_o, y_class_o, sample_weight_o = gather_in_order(
+        y_float, y_class, sample_weight, order
+    )
+    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+               sample_weight_o)  # fmt: skip
+    n_batches = (n_samples + batch_size - 1) // batch_size
+    grad, grad_b = partial[0], partial_b[0]
+    loss_acc = np.zeros(n_heads)
+    last = np.zeros(n_features, dtype=np.int64)  # step each column is current at
+    mark = np.full(n_features, -1, dtype=np.int64)
+    touched = np.empty(n_features, dtype=np.int64)
+    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
+    # Without momentum: decay[k, s] = product of (1 - lr * alpha) up to step s.
+    decay = np.ones((n_heads, n_batches + 1 if not MOMENTUM else 1))
+    # With momentum (constant rate): powers[k, g] = the g-th power of the step matrix.
+    powers = np.zeros((n_heads, n_batches + 1 if MOMENTUM else 1, 4))
+    if MOMENTUM:
+        for k in range(n_heads):
+            m00, m01, m10, m11 = _momentum_transition(
+                eta[k], penalty_alpha, momentum, dampening, nesterov
+            )
+            p00, p01, p10, p11 = 1.0, 0.0, 0.0, 1.0
+            for g in range(n_batches + 1):
+                powers[k, g, 0] = p00
+                powers[k, g, 1] = p01
+                powers[k, g, 2] = p10
+                powers[k, g, 3] = p11
+                p00, p01, p10, p11 = (
+                    m00 * p00 + m01 * p10, m00 * p01 + m01 * p11,
+                    m10 * p00 + m11 * p10, m10 * p01 + m11 * p11,
+                )  # fmt: skip
+    samples_seen = samples_seen_start
+    for s in range(1, n_batches + 1):
+        batch_start = (s - 1) * batch_size
+        batch_len = min(batch_size, n_samples - batch_start)
+        first_step = step_start + s == 1
+        t_batch = samples_seen + 1.0  # scikit-learn's t of the batch's first sample
+        samples_seen += batch_len
+        inv_batch = 1.0 / batch_len
+
+        # 1. the columns the batch touches (every column on momentum's first step,
+        # whose buffer starts from the whole gradient), brought up to step s - 1
+        n_touched = 0
+        if MOMENTUM and first_step:
+            for j in range(n_features):
+                touched[j] = j
+            n_touched = n_features
+        else:
+            for idx in range(batch_start, batch_start + batch_len):
+                i = order[idx]
+                for jj in range(X_indptr[i], X_indptr[i + 1]):
+                    j = X_indices[jj]
+                    if mark[j] != s:
+                        mark[j] = s
+                        touched[n_touched] = j
+                        n_touched += 1
+        for tt in range(n_touched):
+            j = touched[tt]
+            _lazy_catch_up(coef, coef_buf, active, j, s - 1 - last[j], last[j],
+                           decay, powers)  # fmt: skip
+
+        # 2. the batch's gradient (O(nnz)), then the step of the touched columns
+        _chunk_gradient(
+            X_data, X_indices, X_indptr, n_features, targets, order, batch_start,
+            batch_start + batch_len, active, coef, intercept, epsilon, scores[0, 0],
+            deriv[0, 0], grad, grad_b, loss_acc,
+        )  # fmt: skip
+        for k in range(n_heads):
+            if not active[k]:
+                continue
+            lr = learning_rate(
+                schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+            )
+            for tt in range(n_touched):
+                j = touched[tt]
+                w = coef[k, j]
+                g = grad[k, j] * inv_batch + penalty_gradient(
+                    PENALTY, penalty_alpha, 0.0, w
+                )
+                grad[k, j] = 0.0
+                if MOMENTUM:
+                    w, b = momentum_step(w, g, coef_buf[k, j], first_step, lr,
+                                         momentum, dampening, nesterov)  # fmt: skip
+                    coef_buf[k, j] = b
+                else:
+                    w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
+                coef[k, j] = w
+            if not MOMENTUM:
+                decay[k, s] = decay[k, s - 1] * (1.0 - lr * penalty_alpha)
+            # intercepts (never penalised), as _minibatch_epoch's
+            if fit_intercept:
+                gb = grad_b[k] * inv_batch
+                if MOMENTUM:
+                    b, buf = momentum_step(intercept[k], gb, intercept_buf[k],
+                                           first_step, lr, momentum, dampening,
+                                           nesterov)  # fmt: skip
+                    intercept_buf[k] = buf
+                else:
+                    b, _ = momentum_step(intercept[k], gb, 0.0, first_step, lr, 0.0,
+                                         0.0, False)  # fmt: skip
+                intercept[k] = b
+        for k in range(n_heads):
+            grad_b[k] = 0.0
+        for tt in range(n_touched):
+            last[touched[tt]] = s
+
+        # 3. rebase the decays before they underflow: everything caught up
+        if not MOMENTUM and PENALTY == L2:
+            rebase = False
+            for k in range(n_heads):
+                if abs(decay[k, s]) < LAZY_DECAY_FLOOR:
+                    rebase = True
+            if rebase:
+                for j in range(n_features):
+                    _lazy_catch_up(coef, coef_buf, active, j, s - last[j], last[j],
+                                   decay, powers)  # fmt: skip
+                    last[j] = s
+                for k in range(n_heads):
+                    decay[k, s] = 1.0
+
+    # every column up to date at the end of the call
+    for j in range(n_features):
+        _lazy_catch_up(coef, coef_buf, active, j, n_batches - last[j], last[j],
+                       decay, powers)  # fmt: skip
+    for k in range(n_heads):
+        loss_sum[k] += loss_acc[k]
+    return n_batches, n_averaged_start
+
+
 #: ``sgd_epoch_minibatch``'s argument names, in order.
 MINIBATCH_ARGS = tuple(
     sgd_epoch_minibatch.__code__.co_varnames[: sgd_epoch_minibatch.__code__.co_argcount]
@@ -728,13 +1011,16 @@ _MINIBATCH_VARIANTS = {}
 def minibatch_settings(loss_code, penalty, schedule, task, is_sparse, average,
                        momentum):  # fmt: skip
     """The compile-time settings of a mini-batch fit (``_minibatch_epoch``'s
-    constants). Schedules whose step rate is ``eta`` (``constant``,
-    ``adaptive``, the PA rules) share ``constant``'s code; a multinomial fit
-    runs the softmax whatever its loss code."""
+    constants). Every schedule shares one code (the step rate is a formula
+    chosen at run time), except that the lazy CSR kernel with momentum needs
+    a constant rate (``CONSTANT_RATE``); penalties as ``penalty_setting``; a
+    multinomial fit runs the softmax whatever its loss code."""
     return dict(
         LOSS=LOG_LOSS if task == MULTINOMIAL else int(loss_code),
-        PENALTY=int(penalty),
-        SCHEDULE=int(schedule) if schedule in (OPTIMAL, INVSCALING) else CONSTANT,
+        PENALTY=penalty_setting(penalty),
+        # read only by the lazy CSR kernel with momentum: the others share one
+        CONSTANT_RATE=schedule not in (OPTIMAL, INVSCALING)
+        or not (is_sparse and momentum != 0.0),
         TASK=int(task),
         SPARSE=bool(is_sparse),
         AVERAGING=average > 0,
@@ -742,13 +1028,29 @@ def minibatch_settings(loss_code, penalty, schedule, task, is_sparse, average,
     )
 
 
-def minibatch_parallel(batch_size, n_heads, n_features, is_sparse):
+def minibatch_lazy(settings):
+    """Whether a mini-batch fit runs the O(nnz) ``_lazy_sparse_epoch``.
+
+    CSR data whose untouched steps have a closed form: no penalty or L2, no
+    averaging, and with momentum a constant rate (``minibatch_settings``).
+    """
+    return (
+        settings["SPARSE"]
+        and settings["PENALTY"] == L2
+        and not settings["AVERAGING"]
+        and (not settings["MOMENTUM"] or settings["CONSTANT_RATE"])
+    )
+
+
+def minibatch_parallel(batch_size, n_heads, n_features, is_sparse, lazy=False):
     """Whether a mini-batch step is worth a parallel region (``PARALLEL_WORK``).
 
     Depends on the data and settings only, never on the thread count, so the
     same fit always runs the same compiled variant (bitwise the same model for
-    any ``n_jobs``).
+    any ``n_jobs``). The lazy sparse kernel (``lazy``) is serial.
     """
+    if lazy:
+        return False
     if is_sparse:
         work = n_heads * n_features
     else:
@@ -759,8 +1061,9 @@ def minibatch_parallel(batch_size, n_heads, n_features, is_sparse):
 def minibatch_variant(*args):
     """The compiled kernel that ``sgd_epoch_minibatch(*args)`` runs.
 
-    Its settings come from the arguments (``minibatch_settings``); serial or
-    parallel by ``minibatch_parallel``.
+    Its settings come from the arguments (``minibatch_settings``); the lazy
+    O(nnz) kernel for CSR data where ``minibatch_lazy`` allows it, else
+    ``_minibatch_epoch``, serial or parallel by ``minibatch_parallel``.
     """
     a = dict(zip(MINIBATCH_ARGS, args, strict=True))
     settings = minibatch_settings(
@@ -769,22 +1072,29 @@ def minibatch_variant(*args):
     )  # fmt: skip
     n_heads = a["coef"].shape[0]
     batch = min(a["batch_size"], max(a["order"].shape[0], 1))
-    parallel = minibatch_parallel(batch, n_heads, a["n_features"], a["is_sparse"])
-    key = (tuple(settings.values()), parallel)
+    lazy = minibatch_lazy(settings)
+    parallel = minibatch_parallel(batch, n_heads, a["n_features"], a["is_sparse"],
+                                  lazy)  # fmt: skip
+    key = (tuple(settings.values()), lazy, parallel)
     kernel = _MINIBATCH_VARIANTS.get(key)
     if kernel is None:
-        kernel = specialize(_minibatch_epoch, settings, fastmath=FASTMATH,
-                            parallel=parallel)  # fmt: skip
+        template = _lazy_sparse_epoch if lazy else _minibatch_epoch
+        kernel = specialize(template, settings, fastmath=FASTMATH, parallel=parallel)
         _MINIBATCH_VARIANTS[key] = kernel
     return kernel
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
-    """Scratch arrays of ``sgd_epoch_minibatch``: scores, deriv, partial, partial_b."""
+    """Scratch arrays of ``sgd_epoch_minibatch``: scores, deriv, partial, partial_b.
+
+    ``scores``/``deriv`` are ``(n_chunks, rows, n_heads)``: a dense chunk's
+    ``CHUNK`` rows at once, a CSR row at a time.
+    """
     n_chunks = 1 if is_sparse else (batch_size + CHUNK - 1) // CHUNK
+    rows = 1 if is_sparse else CHUNK
     return (
-        np.empty((n_chunks, n_heads), dtype=dtype),
-        np.empty((n_chunks, n_heads), dtype=dtype),
+        np.empty((n_chunks, rows, n_heads), dtype=dtype),
+        np.empty((n_chunks, rows, n_heads), dtype=dtype),
         np.zeros((n_chunks, n_heads, n_features), dtype=dtype),
         np.zeros((n_chunks, n_heads), dtype=np.float64),
     )
