@@ -536,9 +536,6 @@ def _chunk_gradient(
     One pass: each row's derivatives, then ``grad[k] += d_k * x`` while the row
     is in L1. Samples are added in order, so the sum is fixed by the chunk.
     """
-    (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-     sample_weight_o) = targets  # fmt: skip
-    n_heads = coef.shape[0]
     n_order = order.shape[0]
     for pos in range(first, last):
         # past the chunk's end too: the next chunk's (or batch's) rows, so that
@@ -549,23 +546,30 @@ def _chunk_gradient(
         x_values, x_indices = row_slices(
             X_data, X_indices, X_indptr, n_features, SPARSE, order[pos]
         )
-        for k in range(n_heads):
-            scores[k] = row_dot(x_values, x_indices, SPARSE, coef[k])
-        _score_derivatives(
-            scores, y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-            sample_weight_o, pos, active, intercept, epsilon, deriv, loss_acc,
-        )  # fmt: skip
-        for k in range(n_heads):
-            d = deriv[k]
-            if d != 0.0:
-                grad_b[k] += d
-                g = grad[k]
-                if SPARSE:
-                    for jj in range(x_values.shape[0]):
-                        g[x_indices[jj]] += d * x_values[jj]
-                else:
-                    for j in range(x_values.shape[0]):
-                        g[j] += d * x_values[j]
+        _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
+                      epsilon, scores, deriv, grad, grad_b, loss_acc)  # fmt: skip
+
+
+@cpu_configured
+def _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept, epsilon,
+                  scores, deriv, grad, grad_b, loss_acc):  # fmt: skip
+    """Add the gradient of one CSR row (the sample at ``pos``) to ``grad``/``grad_b``."""
+    (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+     sample_weight_o) = targets  # fmt: skip
+    n_heads = coef.shape[0]
+    for k in range(n_heads):
+        scores[k] = row_dot(x_values, x_indices, True, coef[k])
+    _score_derivatives(
+        scores, y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+        sample_weight_o, pos, active, intercept, epsilon, deriv, loss_acc,
+    )  # fmt: skip
+    for k in range(n_heads):
+        d = deriv[k]
+        if d != 0.0:
+            grad_b[k] += d
+            g = grad[k]
+            for jj in range(x_values.shape[0]):
+                g[x_indices[jj]] += d * x_values[jj]
 
 
 @cpu_configured
@@ -881,7 +885,6 @@ def _lazy_sparse_epoch(
     grad, grad_b = partial[0], partial_b[0]
     loss_acc = np.zeros(n_heads)
     last = np.zeros(n_features, dtype=np.int64)  # step each column is current at
-    mark = np.full(n_features, -1, dtype=np.int64)
     touched = np.empty(n_features, dtype=np.int64)
     penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
     # Without momentum: decay[k, s] = product of (1 - lr * alpha) up to step s.
@@ -912,33 +915,36 @@ def _lazy_sparse_epoch(
         samples_seen += batch_len
         inv_batch = 1.0 / batch_len
 
-        # 1. the columns the batch touches (every column on momentum's first step,
-        # whose buffer starts from the whole gradient), brought up to step s - 1
+        # 1. row by row: each column the row touches first in this batch is
+        # brought up to step s - 1 (while the row is read: it is then in cache
+        # for the scores), then the row's gradient. On momentum's first step,
+        # whose buffer starts from the whole gradient, every column is touched.
         n_touched = 0
         if MOMENTUM and first_step:
             for j in range(n_features):
                 touched[j] = j
+                last[j] = s
             n_touched = n_features
-        else:
-            for idx in range(batch_start, batch_start + batch_len):
-                i = order[idx]
-                for jj in range(X_indptr[i], X_indptr[i + 1]):
-                    j = X_indices[jj]
-                    if mark[j] != s:
-                        mark[j] = s
-                        touched[n_touched] = j
-                        n_touched += 1
-        for tt in range(n_touched):
-            j = touched[tt]
-            _lazy_catch_up(coef, coef_buf, active, j, s - 1 - last[j], last[j],
-                           decay, powers)  # fmt: skip
+        for pos in range(batch_start, batch_start + batch_len):
+            if pos + MINIBATCH_PREFETCH_AHEAD < n_samples:
+                prefetch_row(X_data, X_indices, X_indptr, n_features, True,
+                             order[pos + MINIBATCH_PREFETCH_AHEAD])  # fmt: skip
+            x_values, x_indices = row_slices(
+                X_data, X_indices, X_indptr, n_features, True, order[pos]
+            )
+            for jj in range(x_indices.shape[0]):
+                j = x_indices[jj]
+                if last[j] != s:
+                    _lazy_catch_up(coef, coef_buf, active, j, s - 1 - last[j],
+                                   last[j], decay, powers)  # fmt: skip
+                    last[j] = s  # current at s once the step below is applied
+                    touched[n_touched] = j
+                    n_touched += 1
+            _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
+                          epsilon, scores[0, 0], deriv[0, 0], grad, grad_b,
+                          loss_acc)  # fmt: skip
 
-        # 2. the batch's gradient (O(nnz)), then the step of the touched columns
-        _chunk_gradient(
-            X_data, X_indices, X_indptr, n_features, targets, order, batch_start,
-            batch_start + batch_len, active, coef, intercept, epsilon, scores[0, 0],
-            deriv[0, 0], grad, grad_b, loss_acc,
-        )  # fmt: skip
+        # 2. the step of the touched columns
         for k in range(n_heads):
             if not active[k]:
                 continue
@@ -975,8 +981,6 @@ def _lazy_sparse_epoch(
                 intercept[k] = b
         for k in range(n_heads):
             grad_b[k] = 0.0
-        for tt in range(n_touched):
-            last[touched[tt]] = s
 
         # 3. rebase the decays before they underflow: everything caught up
         if not MOMENTUM and PENALTY == L2:
