@@ -89,8 +89,17 @@ MINIBATCH_PREFETCH_AHEAD = 16
 
 #: A mini-batch below this many multiply-adds runs the serial variant of the
 #: kernel on one thread: a parallel region costs a few microseconds, and far
-#: more when other processes hold the cores.
-PARALLEL_WORK = 1 << 18
+#: more when other processes hold the cores. Above it, reading the batch's
+#: rows in random order is what costs (a 256-row batch of 100 float32 features
+#: takes ~27 us on one thread), and two threads read them almost twice as
+#: fast; one parallel region per batch (the update phase is serial when small,
+#: ``PARALLEL_UNITS``).
+PARALLEL_WORK = 1 << 12
+
+#: The weight-update phase of a parallel mini-batch step spreads its
+#: (head, feature block) units over threads only from this many units on;
+#: below, one thread updates them faster than a parallel region starts.
+PARALLEL_UNITS = 32
 
 # Compile-time settings of the kernel templates, bound per configuration by
 # ``_jit.specialize`` (these placeholders are never compiled): the loss, the
@@ -589,8 +598,13 @@ def _dense_chunk_gradient(
     (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
      sample_weight_o) = targets  # fmt: skip
     n_heads = coef.shape[0]
-    n_order = order.shape[0]
     n_rows = last - first
+    n_order = order.shape[0]
+    # The chunk's first rows at once (the thread that ran the previous chunk
+    # may have been another one), then each row a fixed distance ahead, past
+    # the chunk's end too (the next chunk's, or batch's, first rows).
+    for pos in range(first, min(first + MINIBATCH_PREFETCH_AHEAD, last)):
+        prefetch_row(X_data, X_indices, X_indptr, n_features, False, order[pos])
     for pos in range(first, last):
         if pos + MINIBATCH_PREFETCH_AHEAD < n_order:
             prefetch_row(X_data, X_indices, X_indptr, n_features, False,
@@ -611,6 +625,24 @@ def _dense_chunk_gradient(
         for k in range(n_heads):
             grad_b[k] += deriv[i, k]
     np.dot(deriv[:n_rows].T, block, grad)
+
+
+@cpu_configured
+def _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0, schedule, coef,
+               coef_buf, avg_coef, partial, n_chunks, step):  # fmt: skip
+    """Phase 2 of a mini-batch step for work unit ``unit`` (a head's feature block)."""
+    (inv_batch, penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step,
+     n_averaged, t_batch, batch_len) = step  # fmt: skip
+    k = unit // n_blocks
+    if active[k]:
+        j_lo = (unit % n_blocks) * FEATURE_BLOCK
+        lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, t_batch,
+                           batch_len)  # fmt: skip
+        _block_step(
+            coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
+            min(j_lo + FEATURE_BLOCK, coef.shape[1]), inv_batch, lr, penalty_alpha,
+            l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
+        )  # fmt: skip
 
 
 @cpu_configured
@@ -745,19 +777,21 @@ def _minibatch_epoch(
                     deriv[c], partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
 
-        # 2. weights: chunk sums in order, penalty, momentum, averaging
-        for unit in prange(n_units):
-            k = unit // n_blocks
-            if active[k]:
-                j_lo = (unit % n_blocks) * FEATURE_BLOCK
-                lr = learning_rate(
-                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
-                )
-                _block_step(
-                    coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
-                    min(j_lo + FEATURE_BLOCK, n_features), inv_batch, lr, penalty_alpha,
-                    l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
-                )  # fmt: skip
+        # 2. weights: chunk sums in order, penalty, momentum, averaging; on
+        # several threads only when there are enough blocks to pay for the
+        # parallel region (the same arithmetic either way)
+        step = (inv_batch, penalty_alpha, l1_ratio, momentum, dampening, nesterov,
+                first_step, n_averaged, t_batch, batch_len)  # fmt: skip
+        if n_units >= PARALLEL_UNITS:
+            for unit in prange(n_units):
+                _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0,
+                           schedule, coef, coef_buf, avg_coef, partial, n_chunks,
+                           step)  # fmt: skip
+        else:
+            for unit in range(n_units):
+                _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0,
+                           schedule, coef, coef_buf, avg_coef, partial, n_chunks,
+                           step)  # fmt: skip
 
         # 3. intercepts (never penalised) and the epoch's loss
         for k in range(n_heads):
