@@ -646,6 +646,25 @@ def _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0, schedule
 
 
 @cpu_configured
+def _optimizer_step(params, buffer, i, g, first_step, lr, momentum, dampening,
+                    nesterov):  # fmt: skip
+    """``momentum_step`` of ``params[i]`` with gradient ``g``, in place; returns it.
+
+    The buffer ``buffer[i]`` is read and written only when the kernel keeps
+    ``MOMENTUM`` buffers (otherwise that code is pruned and ``buffer`` may be
+    empty). Weights and intercepts of both mini-batch kernels step through it.
+    """
+    if MOMENTUM:
+        w, b = momentum_step(params[i], g, buffer[i], first_step, lr, momentum,
+                             dampening, nesterov)  # fmt: skip
+        buffer[i] = b
+    else:
+        w, _ = momentum_step(params[i], g, 0.0, first_step, lr, 0.0, 0.0, False)
+    params[i] = w
+    return w
+
+
+@cpu_configured
 def _block_step(
     coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
     penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
@@ -657,22 +676,18 @@ def _block_step(
     Reads the kernel's ``PENALTY``, ``MOMENTUM`` and ``AVERAGING``: without
     momentum or averaging, the code of their buffers is pruned.
     """
+    w_row, buf_row = coef[k], coef_buf[k]
     for j in range(j_lo, j_hi):
         g_sum = partial[0, k, j]
         partial[0, k, j] = 0.0
         for c in range(1, n_partial):
             g_sum += partial[c, k, j]
             partial[c, k, j] = 0.0
-        w = coef[k, j]
-        g = g_sum * inv_batch + penalty_gradient(PENALTY, penalty_alpha, l1_ratio, w)
-        if MOMENTUM:
-            w, b = momentum_step(
-                w, g, coef_buf[k, j], first_step, lr, momentum, dampening, nesterov
-            )
-            coef_buf[k, j] = b
-        else:
-            w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
-        coef[k, j] = w
+        g = g_sum * inv_batch + penalty_gradient(
+            PENALTY, penalty_alpha, l1_ratio, w_row[j]
+        )
+        w = _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
+                            dampening, nesterov)  # fmt: skip
         if AVERAGING and n_averaged > 0:
             avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
 
@@ -807,18 +822,9 @@ def _minibatch_epoch(
                 lr = learning_rate(
                     schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
-                if MOMENTUM:
-                    b, buf = momentum_step(
-                        intercept[k], g * inv_batch, intercept_buf[k], first_step, lr,
-                        momentum, dampening, nesterov,
-                    )  # fmt: skip
-                    intercept_buf[k] = buf
-                else:
-                    b, _ = momentum_step(
-                        intercept[k], g * inv_batch, 0.0, first_step, lr, 0.0, 0.0,
-                        False,
-                    )  # fmt: skip
-                intercept[k] = b
+                _optimizer_step(intercept, intercept_buf, k, g * inv_batch,
+                                first_step, lr, momentum, dampening,
+                                nesterov)  # fmt: skip
             if AVERAGING and n_averaged > 0:
                 avg_intercept[k] = running_mean(
                     avg_intercept[k], intercept[k], n_averaged
@@ -860,7 +866,8 @@ def _momentum_transition(lr, alpha, momentum, dampening, nesterov):
 def _lazy_catch_up(coef, coef_buf, active, j, gap, last_step, decay, powers):
     """Bring column ``j`` of every active head over ``gap`` untouched steps.
 
-    Without momentum, the steps are L2 decays: ``w *= decay[k, now] /
+    Without momentum, the steps are L2 decays (by exactly 1 without a penalty:
+    the lazy kernel's ``PENALTY`` is always L2's code): ``w *= decay[k, now] /
     decay[k, last]`` (``decay`` holds their running product; ``last_step`` is
     the step column ``j`` was last current at). With momentum (a constant rate),
     ``(w, buf)`` is multiplied by the ``gap``-th power of the one-step matrix
@@ -877,7 +884,7 @@ def _lazy_catch_up(coef, coef_buf, active, j, gap, last_step, decay, powers):
             p = powers[k, gap]
             coef[k, j] = p[0] * w + p[1] * b
             coef_buf[k, j] = p[2] * w + p[3] * b
-        elif PENALTY == L2:
+        else:
             coef[k, j] *= decay[k, last_step + gap] / decay[k, last_step]
 
 
@@ -985,39 +992,27 @@ def _lazy_sparse_epoch(
             lr = learning_rate(
                 schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
             )
+            w_row, buf_row = coef[k], coef_buf[k]
             for tt in range(n_touched):
                 j = touched[tt]
-                w = coef[k, j]
                 g = grad[k, j] * inv_batch + penalty_gradient(
-                    PENALTY, penalty_alpha, 0.0, w
+                    PENALTY, penalty_alpha, 0.0, w_row[j]
                 )
                 grad[k, j] = 0.0
-                if MOMENTUM:
-                    w, b = momentum_step(w, g, coef_buf[k, j], first_step, lr,
-                                         momentum, dampening, nesterov)  # fmt: skip
-                    coef_buf[k, j] = b
-                else:
-                    w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
-                coef[k, j] = w
+                _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
+                                dampening, nesterov)  # fmt: skip
             if not MOMENTUM:
                 decay[k, s] = decay[k, s - 1] * (1.0 - lr * penalty_alpha)
             # intercepts (never penalised), as _minibatch_epoch's
             if fit_intercept:
-                gb = grad_b[k] * inv_batch
-                if MOMENTUM:
-                    b, buf = momentum_step(intercept[k], gb, intercept_buf[k],
-                                           first_step, lr, momentum, dampening,
-                                           nesterov)  # fmt: skip
-                    intercept_buf[k] = buf
-                else:
-                    b, _ = momentum_step(intercept[k], gb, 0.0, first_step, lr, 0.0,
-                                         0.0, False)  # fmt: skip
-                intercept[k] = b
+                _optimizer_step(intercept, intercept_buf, k, grad_b[k] * inv_batch,
+                                first_step, lr, momentum, dampening,
+                                nesterov)  # fmt: skip
         for k in range(n_heads):
             grad_b[k] = 0.0
 
         # 3. rebase the decays before they underflow: everything caught up
-        if not MOMENTUM and PENALTY == L2:
+        if not MOMENTUM:
             rebase = False
             for k in range(n_heads):
                 if abs(decay[k, s]) < LAZY_DECAY_FLOOR:
