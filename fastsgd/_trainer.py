@@ -304,7 +304,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     head_track = _track_of_heads(problem, n_heads)
     n_train = problem.train_index.shape[0]
     order = problem.train_index.copy()
-    track_objective = not config.early_stopping
+    # the training objective (loss plus penalty, whose norms the per-sample
+    # kernel re-sums at every touch) only feeds the stopping rule on it
+    track_objective = not config.early_stopping and config.tol is not None
     tol = -math.inf if config.tol is None else config.tol
     l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
 

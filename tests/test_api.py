@@ -8,6 +8,7 @@ early-stopping validation scores against the same split recomputed by hand.
 
 import pickle
 import re
+import warnings
 from functools import partial
 
 import numpy as np
@@ -17,6 +18,7 @@ from datasets import classification, regression
 from scipy.special import softmax
 from sklearn import linear_model as sk_linear_model
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -405,21 +407,37 @@ def test_loss_curve_accumulates_over_partial_fit():
     assert len(est.loss_curve_) == est.n_iter_, "fit must restart the loss curve"
 
 
-def test_first_epoch_loss_is_the_mean_sample_loss_along_the_trajectory():
-    """One epoch of plain SGD by hand (squared error, constant rate, no penalty)."""
+@pytest.mark.parametrize(
+    "stopping",
+    [dict(tol=None), dict(tol=1e-3), dict(early_stopping=True, random_state=0)],
+    ids=["no-stopping-rule", "objective-rule", "early-stopping"],
+)
+def test_first_epoch_loss_is_the_mean_sample_loss_along_the_trajectory(stopping):
+    """One epoch of plain SGD by hand (squared error, constant rate, no penalty).
+
+    Whatever the stopping rule: the training loss is recorded even when the
+    objective is not tracked (``tol=None``, or early stopping, which trains on
+    the rows outside scikit-learn's validation split, in order).
+    """
     eta = 0.01
-    est = SGDRegressor(
-        learning_rate="constant",
-        eta0=eta,
-        penalty=None,
-        shuffle=False,
-        max_iter=1,
-        tol=None,
-    ).fit(XR, YR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = SGDRegressor(
+            learning_rate="constant",
+            eta0=eta,
+            penalty=None,
+            shuffle=False,
+            max_iter=1,
+            **stopping,
+        ).fit(XR, YR)
+    train = np.ones(XR.shape[0], dtype=bool)
+    if stopping.get("early_stopping"):
+        _, idx_val = next(ShuffleSplit(test_size=0.1, random_state=0).split(XR, YR))
+        train[idx_val] = False
     w = np.zeros(XR.shape[1])
     b = 0.0
     losses = []
-    for x, target in zip(XR, YR, strict=True):
+    for x, target in zip(XR[train], YR[train], strict=True):
         p = x @ w + b
         losses.append(0.5 * (p - target) ** 2)
         w -= eta * (p - target) * x

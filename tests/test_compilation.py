@@ -12,9 +12,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import SGDClassifier, SGDRegressor
 from fastsgd._kernels import cpu
@@ -130,15 +132,20 @@ def test_runtime_values_share_one_variant(make):
 
 
 def test_settings_select_distinct_variants():
-    """Loss, the L1 part, PA rules, averaging and layout are compile-time: each
-    its variant. The step-size schedules (a formula each) share one code, no
-    penalty shares L2's and L1 elastic-net's."""
+    """Loss, the L1 part, PA rules, averaging, objective tracking and layout are
+    compile-time: each its variant. The step-size schedules (a formula each)
+    share one code, no penalty shares L2's and L1 elastic-net's; a fit with no
+    stopping rule on the objective (``tol=None``, or early stopping) tracks no
+    objective."""
     rng = np.random.RandomState(1)
     X = rng.randn(40, 4)
     y = (X[:, 0] > 0).astype(int)
 
     def variant(**params):
-        return _variant_of(SGDClassifier(max_iter=2, tol=None, **params), X, y)
+        params = {"tol": None, **params}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # two epochs
+            return _variant_of(SGDClassifier(max_iter=2, **params), X, y)
 
     base = variant(learning_rate="constant", eta0=0.1)
     for params in (
@@ -146,6 +153,8 @@ def test_settings_select_distinct_variants():
         dict(learning_rate="optimal"),
         dict(learning_rate="invscaling", eta0=0.1),
         dict(learning_rate="constant", eta0=0.1, penalty=None),
+        dict(learning_rate="constant", eta0=0.1, early_stopping=True),
+        dict(learning_rate="constant", eta0=0.1, early_stopping=True, tol=1e-3),
     ):
         assert variant(**params) is base, params
     l1 = variant(learning_rate="constant", eta0=0.1, penalty="l1")
@@ -154,7 +163,7 @@ def test_settings_select_distinct_variants():
     for params in (
         dict(loss="log_loss"),
         dict(average=True),
-        dict(early_stopping=True),
+        dict(tol=1e-3),
         dict(learning_rate="pa1"),
     ):
         params = {"learning_rate": "constant", "eta0": 0.1, **params}

@@ -232,9 +232,9 @@ def _per_sample_head_step(
     (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
      average, wscale_floor, schedule, penalty_alpha) = settings  # fmt: skip
     eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
+    lv = loss_value(LOSS, y, p, epsilon)
+    loss_sum[k] += lv
     if TRACK_OBJECTIVE:
-        lv = loss_value(LOSS, y, p, epsilon)
-        loss_sum[k] += lv
         objective_sum[k] += lv
         if SCHEDULE < PA1:
             objective_sum[k] += penalty_value(
