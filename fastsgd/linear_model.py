@@ -509,23 +509,18 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     def _coef_shape(self, n_heads, n_features):
         return (n_heads, n_features)
 
-    def _encode_targets(self, y, dtype, classes_from_y=False):
-        """Integer labels and the per-head positive class and class weights.
-
-        ``classes_from_y``: ``classes_`` is ``np.unique(y)``, so every label is
-        known (the check is skipped: one pass over ``y`` less).
-        """
+    def _encode_targets(self, y, dtype):
+        """Integer labels and the per-head positive class and class weights."""
         n_classes = len(self.classes_)
         y_class = np.searchsorted(self.classes_, y)
-        if not classes_from_y:
-            known = self.classes_[np.minimum(y_class, n_classes - 1)] == y
-            if not known.all():
-                unseen = np.unique(y[~known])
-                raise ValueError(
-                    f"y contains labels {unseen.tolist()} that are not in classes_ "
-                    f"{self.classes_.tolist()}; pass every class in `classes` on "
-                    "the first call to partial_fit."
-                )
+        known = self.classes_[np.minimum(y_class, n_classes - 1)] == y
+        if not known.all():
+            unseen = np.unique(y[~known])
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()}; pass every class in `classes` on the "
+                "first call to partial_fit."
+            )
         y_class = y_class.astype(np.int32)
         if self.class_weight is None:
             class_weight = np.ones(n_classes)
@@ -562,8 +557,7 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         X, y = validate_X_y(self, X, y, reset=first_call)
         if y.dtype.kind not in "biu":  # 1-d integer labels are always classes
             check_classification_targets(y)
-        classes_from_y = classes is _CLASSES_FROM_Y
-        if classes_from_y:
+        if classes is _CLASSES_FROM_Y:
             classes = np.unique(y)
         if first_call:
             if classes is None:
@@ -584,7 +578,7 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
                 f"The number of classes has to be greater than one; got {n_classes} "
                 "class"
             )
-        targets = self._encode_targets(y, X.dtype, classes_from_y)
+        targets = self._encode_targets(y, X.dtype)
         n_heads = 1 if n_classes == 2 else n_classes
         return self._fit_encoded(
             X, targets, sample_weight, coef_init, intercept_init, max_iter, n_heads,

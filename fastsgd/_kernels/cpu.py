@@ -244,9 +244,9 @@ def _per_sample_head_step(
         return
     class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
     if SCHEDULE == PA1:
-        update = min(eta_k, loss_value(LOSS, y, p, epsilon) / x_sqnorm)
+        update = min(eta_k, lv / x_sqnorm)
     elif SCHEDULE == PA2:
-        update = loss_value(LOSS, y, p, epsilon) / (x_sqnorm + 0.5 / eta_k)
+        update = lv / (x_sqnorm + 0.5 / eta_k)
     else:
         update = -eta * clip_derivative(loss_derivative(LOSS, y, p, epsilon))
     if SCHEDULE >= PA1:
