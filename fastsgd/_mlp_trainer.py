@@ -4,11 +4,11 @@ Between kernel calls, in Python once per epoch: the shuffle (drawn from the
 estimator's ``RandomState`` exactly as scikit-learn draws it, so a seed gives
 scikit-learn's order), the learning-rate schedule, the stopping rules, the
 early-stopping validation score and best weights, divergence roll-back and
-verbose output. Each epoch is one call of ``cpu_mlp.mlp_epoch`` (with
+verbose output. Each epoch is one call of ``cpu_mlp.mlp_train_epoch`` (with
 ``verbose=2``, several calls over runs of whole batches: ``_progress``).
 
-Also here: the L-BFGS objective (loss and gradient by the same kernel) and
-the forward pass used for prediction.
+Also here: the L-BFGS objective (``mlp_objective``: loss and gradient) and
+the forward pass used for prediction (``mlp_forward``).
 """
 
 import math
@@ -21,15 +21,13 @@ from sklearn.utils import shuffle as sklearn_shuffle
 
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
+from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._progress import Reporter
 from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
 
 #: Rows per kernel call when predicting (bounds the activations' memory).
 PREDICT_ROWS = 4096
-
-#: A batch below this many multiply-adds (forward pass) runs on one thread.
-PARALLEL_WORK = 1 << 20
 
 
 @dataclass
@@ -177,16 +175,14 @@ class _Compute:
 
     The kernel splits the work itself (row parts, weight blocks, fixed by the
     shapes); BLAS threads on top would oversubscribe the cores and make
-    results depend on the thread count. A batch with a single row part, or
-    under ``PARALLEL_WORK`` multiply-adds in its forward pass, runs on one
-    thread: a parallel region costs microseconds on idle cores and
-    milliseconds on busy ones.
-    Results never depend on this choice.
+    results depend on the thread count. Batches that run the serial kernel
+    (``cpu_mlp.parallel_rows``: a single row part, or under
+    ``cpu_mlp.PARALLEL_WORK`` multiply-adds in the forward pass) run on one
+    thread. Results never depend on this choice.
     """
 
-    def __init__(self, n_jobs, rows, units):
-        work = rows * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
-        parallel = work >= PARALLEL_WORK and rows > cpu_mlp.ROWS
+    def __init__(self, n_jobs, rows, units, forward_only=False):
+        parallel = cpu_mlp.parallel_rows(rows, units, forward_only)
         self.threads = _Threads(resolve_n_jobs(n_jobs) if parallel else 1)
 
     def __enter__(self):
@@ -216,20 +212,50 @@ def resident(data, device):
         return MLPData(*to_device_args(data.args()))
 
 
-def _epoch(data, order, batch_size, units, state, config, solver, grad, dtype,
-           device="cpu"):  # fmt: skip
+def _epoch_args(data, order, batch_size, units, state, config, grad, dtype, device):
     capacity = max(1, min(batch_size, order.shape[0]))
     if device == "cuda":  # the GPU kernel keeps its own workspace
         work = (np.zeros(0, dtype),) * 6
     else:
         work = _workspace(units, capacity, data.is_sparse, dtype)
-    total, step = _kernels(device).mlp_epoch(
+    return (
         *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
         state.theta, state.state1, state.state2, grad, *work,
-        _int_settings(config, solver),
+        _int_settings(config, config.solver),
         _float_settings(config, state.learning_rate, dtype), state.step,
     )  # fmt: skip
-    return total, step
+
+
+def _epoch(data, order, batch_size, units, state, config, grad, dtype, device="cpu"):
+    args = _epoch_args(data, order, batch_size, units, state, config, grad, dtype,
+                       device)  # fmt: skip
+    return _kernels(device).mlp_train_epoch(*args)
+
+
+_SOLVER_NAMES = {code: name for name, code in codes.SOLVER_CODES.items()}
+_ACTIVATION_NAMES = {code: name for name, code in codes.ACTIVATION_CODES.items()}
+
+
+def _announce_compilation(reporter, data, order, batch_size, state, config, grad,
+                          dtype):  # fmt: skip
+    """Say, before the first epoch, that this fit's training kernel has to be
+    compiled: only when Numba's cache does not hold it yet (``verbose >= 1``,
+    or a listener of ``_progress.announce_compilation``, as the command
+    line's)."""
+    if not reporter.wants_compile_notice():
+        return
+    kernel, args = cpu_mlp.train_kernel(
+        *_epoch_args(data, order, batch_size, config.units, state, config, grad,
+                     dtype, "cpu")
+    )  # fmt: skip
+    if is_cached(kernel, args):
+        return
+    reporter.compiling(
+        f"MLP training kernel (solver={_SOLVER_NAMES[config.solver]}, "
+        f"activation={_ACTIVATION_NAMES[config.hidden_code]}, "
+        f"output={_ACTIVATION_NAMES[config.out_code]}, "
+        f"{'CSR' if data.is_sparse else 'dense'} {np.dtype(dtype).name})"
+    )
 
 
 def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
@@ -283,14 +309,17 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             if config.shuffle:
                 sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
             order = train_index[sample_idx]
+            if epoch == 1 and device == "cpu":
+                _announce_compilation(reporter, data, order, batch_size, state, config,
+                                      grad, dtype)  # fmt: skip
             snapshot = (state.theta.copy(), state.state1.copy(), state.state2.copy(),
                         state.step)  # fmt: skip
             total, step = 0.0, state.step
             for start, stop in reporter.spans():  # one span unless verbose=2
                 state.step = step
                 span_total, step = _epoch(
-                    data, order[start:stop], batch_size, units, state, config,
-                    config.solver, grad, dtype, device,
+                    data, order[start:stop], batch_size, units, state, config, grad,
+                    dtype, device,
                 )  # fmt: skip
                 total += span_total
                 reporter.batches_done(start, stop)
@@ -384,13 +413,18 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     """
     dtype = data.Y.dtype
     n = data.Y.shape[0]
-    state = MLPState(theta=np.asarray(theta, dtype=dtype).copy(),
-                     state1=np.zeros(1, dtype), state2=np.zeros(1, dtype),
-                     learning_rate=0.0)  # fmt: skip
-    grad = np.zeros_like(state.theta)
+    theta = np.asarray(theta, dtype=dtype).copy()
+    grad = np.zeros_like(theta)
+    if device == "cuda":
+        work = (np.zeros(0, dtype),) * 6
+    else:
+        work = _workspace(config.units, max(n, 1), data.is_sparse, dtype)
     with _Compute(config.n_jobs, n, config.units), device_errors("training"):
-        total, _ = _epoch(data, np.arange(n), n, config.units, state, config,
-                          codes.GRADIENT_ONLY, grad, dtype, device)  # fmt: skip
+        total = _kernels(device).mlp_objective(
+            *data.args(), np.asarray(config.units, dtype=np.int64), theta, grad, *work,
+            _int_settings(config, codes.GRADIENT_ONLY),
+            _float_settings(config, 0.0, dtype),
+        )  # fmt: skip
     return total / n, grad.astype(np.float64)
 
 
@@ -406,24 +440,25 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     out = np.empty((rows.shape[0], units[-1]), dtype=dtype)
     data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
                    np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
-    empty = np.zeros(0, dtype)
     data = resident(data, device)
     kernels = _kernels(device)
+    unit_array = np.asarray(units, dtype=np.int64)
+    int_settings = _int_settings(config, config.solver)
     with (
-        _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units),
+        _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units, True),
         device_errors("predicting"),
     ):
         for start in range(0, rows.shape[0], PREDICT_ROWS):
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]
-            work = _workspace(units, n, is_sparse, dtype)
-            kernels.mlp_epoch(
-                *data.args(), part, n, np.asarray(units, dtype=np.int64), theta,
-                empty, empty, empty, *work, _int_settings(config, codes.FORWARD_ONLY),
-                _float_settings(config, 0.0, dtype), 0,
+            X_batch = np.empty(0 if is_sparse else n * units[0], dtype=dtype)
+            acts = np.empty(n * sum(units[1:]), dtype=dtype)
+            kernels.mlp_forward(
+                data.X_data, data.X_indices, data.X_indptr, n_features, is_sparse,
+                part, unit_array, theta, X_batch, acts, int_settings,
             )  # fmt: skip
             offset = n * sum(units[1:-1])
-            out[start : start + n] = work[1][offset : offset + n * units[-1]].reshape(
+            out[start : start + n] = acts[offset : offset + n * units[-1]].reshape(
                 n, units[-1]
             )
     return out

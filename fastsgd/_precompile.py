@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from fastsgd._kernels import cpu
+from fastsgd._kernels import cpu, cpu_mlp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +37,9 @@ class Configuration:
         Classes of the made-up target (classifiers); 3 or more makes
         one-vs-rest heads, which run the parallel per-sample kernel.
     parallel : bool
-        Mini-batch only: also compile the parallel variant that large batches
-        run (a few rows cannot reach ``cpu.PARALLEL_WORK`` on their own).
+        Mini-batch and MLP only: also compile the parallel variant that large
+        batches run (a few rows cannot reach ``cpu.PARALLEL_WORK`` or
+        ``cpu_mlp.PARALLEL_WORK`` on their own).
     """
 
     estimator: str
@@ -76,39 +77,49 @@ COMMON = (
     ),
     Configuration("SGDRegressor", {}),
     Configuration("SGDRegressor", _MINIBATCH, parallel=True),
-    Configuration("MLPClassifier", {}),
-    Configuration("MLPRegressor", {}),
+    Configuration("MLPClassifier", {}, parallel=True),
+    Configuration("MLPClassifier", {}, n_classes=3, parallel=True),
+    Configuration("MLPRegressor", {}, parallel=True),
 )
+
+
+#: The thresholds from which batches run a parallel kernel variant.
+_THRESHOLDS = ((cpu, "PARALLEL_WORK"), (cpu_mlp, "PARALLEL_WORK"),
+               (cpu_mlp, "PARALLEL_FORWARD_WORK"))  # fmt: skip
 
 
 @contextlib.contextmanager
 def _parallel_minibatches():
     """Every mini-batch runs the parallel kernel variant inside the block."""
-    saved = cpu.PARALLEL_WORK
-    cpu.PARALLEL_WORK = 0
+    saved = [getattr(module, name) for module, name in _THRESHOLDS]
+    for module, name in _THRESHOLDS:
+        setattr(module, name, 0)
     try:
         yield
     finally:
-        cpu.PARALLEL_WORK = saved
+        for (module, name), value in zip(_THRESHOLDS, saved, strict=True):
+            setattr(module, name, value)
 
 
-def _data(configuration, dtype, sparse):
+def _data(configuration, dtype, sparse, parallel=False):
     rng = np.random.RandomState(0)
-    X = rng.standard_normal((32, 4)).astype(dtype)
+    # an MLP's parallel variant needs batches of more than cpu_mlp.ROWS rows
+    rows = 2 * cpu_mlp.ROWS + 1 if parallel and configuration.family == "mlp" else 32
+    X = rng.standard_normal((rows, 4)).astype(dtype)
     if configuration.estimator.endswith("Regressor"):
         y = X[:, 0].astype(np.float64)
     else:
-        y = np.arange(32) % configuration.n_classes
+        y = np.arange(rows) % configuration.n_classes
     return (sp.csr_matrix(X) if sparse else X), y
 
 
-def _fit(configuration, dtype, sparse):
+def _fit(configuration, dtype, sparse, parallel=False):
     import fastsgd
 
     estimator = getattr(fastsgd, configuration.estimator)(
         **configuration.params | {"max_iter": 2, "random_state": 0}
     )
-    X, y = _data(configuration, dtype, sparse)
+    X, y = _data(configuration, dtype, sparse, parallel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # two epochs do not converge
         estimator.fit(X, y)
@@ -139,7 +150,7 @@ def _task(configuration, dtype, csr, parallel):
     def run():
         if parallel:
             with _parallel_minibatches():
-                _fit(configuration, dtype, csr)
+                _fit(configuration, dtype, csr, parallel=True)
         else:
             _fit(configuration, dtype, csr)
 

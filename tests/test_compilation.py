@@ -173,7 +173,7 @@ def test_settings_select_distinct_variants():
 _NOTICE_SCRIPT = """
     import sys
     import numpy as np
-    from fastsgd import SGDClassifier
+    from fastsgd import MLPClassifier, SGDClassifier
     from fastsgd._progress import announce_compilation
 
     rng = np.random.RandomState(0)
@@ -181,20 +181,32 @@ _NOTICE_SCRIPT = """
     y = (X[:, 0] > 0).astype(int)
     heard = []
     with announce_compilation(heard.append):
-        SGDClassifier(max_iter=2, tol=None, verbose=int(sys.argv[1])).fit(X, y)
+        if sys.argv[2] == "sgd":
+            SGDClassifier(max_iter=2, tol=None, verbose=int(sys.argv[1])).fit(X, y)
+        else:
+            MLPClassifier(
+                hidden_layer_sizes=(3,), max_iter=2, verbose=int(sys.argv[1])
+            ).fit(X, y)
     print("HEARD", len(heard))
 """
 
 
-def test_first_fit_says_it_compiles_once():
+@pytest.mark.parametrize(
+    "estimator, settings",
+    [
+        ("sgd", "loss=hinge, penalty=l2, learning_rate=optimal"),
+        ("mlp", "MLP training kernel (solver=adam, activation=relu, output=logistic"),
+    ],
+)
+def test_first_fit_says_it_compiles_once(estimator, settings):
     with tempfile.TemporaryDirectory() as cache:
-        cold, _ = _run(_NOTICE_SCRIPT, cache, "1")
-        warm, _ = _run(_NOTICE_SCRIPT, cache, "1")
-        quiet, _ = _run(_NOTICE_SCRIPT, cache, "0")
+        cold, _ = _run(_NOTICE_SCRIPT, cache, "1", estimator)
+        warm, _ = _run(_NOTICE_SCRIPT, cache, "1", estimator)
+        quiet, _ = _run(_NOTICE_SCRIPT, cache, "0", estimator)
     lines = cold.splitlines()
     notices = [line for line in lines if "compiling" in line]
     assert len(notices) == 1, cold
-    assert "loss=hinge, penalty=l2, learning_rate=optimal" in notices[0], notices
+    assert settings in notices[0], notices
     assert "cache" in notices[0], notices
     assert lines.index(notices[0]) < min(
         i for i, line in enumerate(lines) if line.startswith("Epoch 1")
@@ -243,3 +255,57 @@ def test_compile_command_fills_the_cache():
         used, _ = _run(use, cache)
     assert "PRECOMPILED 0" in used, used
     assert "OTHER 1" in used, used
+
+
+def test_an_mlp_fit_compiles_only_its_own_configuration():
+    """An MLP fit compiles its training epoch and its forward pass, with no
+    code of the other activations or solvers (a tanh/SGD kernel holds no
+    square root, a ReLU/Adam kernel no tanh); a pickled model predicts on a
+    cold cache compiling the forward pass alone."""
+    script = """
+        import json, pickle, sys, warnings
+        import numpy as np
+        from fastsgd import MLPClassifier
+        from fastsgd._kernels import cpu_mlp
+
+        def ir_of(kind):
+            return "".join(
+                "".join(kernel.inspect_llvm().values())
+                for key, kernel in cpu_mlp._VARIANTS.items()
+                if key[0] == "_epoch_template" and dict(key[1])["SOLVER"] == kind
+            )
+
+        rng = np.random.RandomState(0)
+        X = rng.randn(60, 4)
+        y = (X[:, 0] > 0).astype(int)
+        warnings.simplefilter("ignore")
+        if sys.argv[1] == "fit":
+            params = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+            sgd = MLPClassifier(activation="tanh", solver="sgd", **params).fit(X, y)
+            sgd.predict(X)
+            after_sgd = sorted(key[0] for key in cpu_mlp._VARIANTS)
+            MLPClassifier(activation="relu", solver="adam", **params).fit(X, y)
+            sgd_ir, adam_ir = ir_of(0), ir_of(1)
+            with open(sys.argv[2], "wb") as f:
+                pickle.dump(sgd, f)
+            print(json.dumps(dict(
+                after_sgd=after_sgd,
+                sgd=["tanh" in sgd_ir, "sqrt" in sgd_ir],
+                adam=["tanh" in adam_ir, "sqrt" in adam_ir],
+            )))
+        else:
+            with open(sys.argv[2], "rb") as f:
+                model = pickle.load(f)
+            model.predict(X)
+            print(json.dumps(dict(kernels=[key[0] for key in cpu_mlp._VARIANTS])))
+    """
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cold:
+        model = os.path.join(cache, "model.pkl")
+        out, _ = _run(script, cache, "fit", model)
+        predicted, _ = _run(script, cold, "predict", model)
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["after_sgd"] == ["_epoch_template", "_forward_template"], seen
+    assert seen["sgd"] == [True, False], "tanh/SGD kernel: [has tanh, has sqrt]"
+    assert seen["adam"] == [False, True], "ReLU/Adam kernel: [has tanh, has sqrt]"
+    kernels = json.loads(predicted.splitlines()[-1])["kernels"]
+    assert kernels == ["_forward_template"], kernels

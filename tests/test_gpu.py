@@ -288,7 +288,9 @@ def test_twins_share_argument_lists():
     pairs = [
         (cpu.sgd_epoch_minibatch, gpu.sgd_epoch_minibatch),
         (cpu.minibatch_scratch, gpu.minibatch_scratch),
-        (cpu_mlp.mlp_epoch.py_func, cuda_mlp.mlp_epoch),
+        (cpu_mlp.mlp_train_epoch, cuda_mlp.mlp_train_epoch),
+        (cpu_mlp.mlp_objective, cuda_mlp.mlp_objective),
+        (cpu_mlp.mlp_forward, cuda_mlp.mlp_forward),
     ]
     for cpu_fn, gpu_fn in pairs:
         assert cpu_fn.__name__ == gpu_fn.__name__
@@ -344,7 +346,7 @@ def test_mlp_twins_same_result():
         theta, s1, s2 = theta0.copy(), np.zeros(n_params), np.zeros(n_params)
         grad = np.zeros(n_params)
         work = _workspace(units, 6, False, np.float64)
-        total, step = backend.mlp_epoch(
+        total, step = backend.mlp_train_epoch(
             X.reshape(-1), cpu.empty_index(), cpu.empty_index(), 4, False, Y,
             np.ones(21), np.arange(21)[::-1].copy(), 6, np.asarray(units), theta, s1,
             s2, grad, *work, _int_settings(config, codes.ADAM),
@@ -356,6 +358,45 @@ def test_mlp_twins_same_result():
     assert_close(tg, tc, "total loss")
     for a, b in zip(arrays_g, arrays_c, strict=True):
         assert_close(a, b, "parameters / moments")
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_mlp_objective_and_forward_twins_same_result(sparse):
+    """The L-BFGS objective (loss and gradient) and the forward pass: GPU = CPU."""
+    X, _ = data(n=21, d=4)
+    Y = np.eye(3)[np.random.default_rng(1).integers(0, 3, 21)]
+    units = (4, 5, 3)
+    config = MLPConfig(units=units, hidden_code=codes.RELU, out_code=codes.SOFTMAX,
+                       solver=codes.GRADIENT_ONLY, alpha=0.01)  # fmt: skip
+    n_params = 4 * 5 + 5 * 3 + 5 + 3
+    theta = np.random.default_rng(3).uniform(-0.5, 0.5, n_params)
+    if sparse:
+        Xs = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
+        X_args = (Xs.data, Xs.indices.astype(np.int32), Xs.indptr.astype(np.int32))
+    else:
+        X_args = (X.reshape(-1), cpu.empty_index(), cpu.empty_index())
+    rows = np.arange(21)[::-1].copy()
+    results = []
+    for backend in (cpu_mlp, cuda_mlp):
+        grad = np.zeros(n_params)
+        work = _workspace(units, 21, sparse, np.float64)
+        total = backend.mlp_objective(
+            *X_args, 4, sparse, Y, np.linspace(0.5, 1.5, 21), np.asarray(units),
+            theta, grad, *work, _int_settings(config, codes.GRADIENT_ONLY),
+            _float_settings(config, 0.0, np.float64),
+        )  # fmt: skip
+        X_batch = np.empty(0 if sparse else 21 * 4)
+        acts = np.empty(21 * 8)
+        backend.mlp_forward(
+            *X_args, 4, sparse, rows, np.asarray(units), theta, X_batch, acts,
+            _int_settings(config, codes.SGD),
+        )  # fmt: skip
+        results.append((total, grad, acts[21 * 5 :]))
+    (tc, gc, pc), (tg, gg, pg) = results
+    assert np.all(gc != 0.0), "test set-up: the objective left gradients at zero"
+    assert_close(tg, tc, "objective")
+    assert_close(gg, gc, "objective's gradient")
+    assert_close(pg, pc, "forward pass's outputs")
 
 
 def test_gpu_results_do_not_depend_on_launch_shape():

@@ -415,6 +415,15 @@ def _strided_column(y):
     return np.column_stack([y, y])[:, 0]
 
 
+def _compiled_signatures():
+    """Every (kernel, argument types) the MLP's CPU kernels were compiled for."""
+    return [
+        (name, *sig)
+        for name, kernel in _mlp_trainer.cpu_mlp._VARIANTS.items()
+        for sig in kernel.signatures
+    ]
+
+
 @ignore_convergence
 @pytest.mark.parametrize(
     ("cls", "make_X", "make_y", "odd_type"),
@@ -430,18 +439,16 @@ def test_input_layouts_reuse_the_compiled_kernel(cls, make_X, make_y, odd_type):
 
     A read-only X (a memmap, joblib's shared arrays) or a strided y (a column
     of a bigger array) must not be a new kernel argument type: Numba compiles
-    the whole MLP kernel again for each new type (~40 s each, per dtype).
+    the MLP's kernels again for each new type (seconds each, per dtype).
     """
     X, y = (X3, Y3) if cls is MLPClassifier else (XR, YR)
     params = {**FAST, "solver": "adam"}
     cls(**params).fit(X, y).predict(X)  # the usual layout: compiled once
-    before = list(_mlp_trainer.cpu_mlp.mlp_epoch.signatures)
+    before = _compiled_signatures()
     est = cls(**params).fit(make_X(X), make_y(y))
     est.predict(make_X(X))
     new = [
-        [str(arg) for arg in sig]
-        for sig in _mlp_trainer.cpu_mlp.mlp_epoch.signatures
-        if sig not in before
+        [str(arg) for arg in sig] for sig in _compiled_signatures() if sig not in before
     ]
     assert not new, (
         f"the {odd_type!r} layout compiled {len(new)} new kernel specialization(s): "
@@ -476,15 +483,19 @@ def _blas_threads():
 
 def _fit_spying_on_threads(est, X, y, monkeypatch, blas=False):
     """Fit and predict; return the Numba (and BLAS) threads of each kernel call."""
-    kernel = _mlp_trainer.cpu_mlp.mlp_epoch
     seen = []
 
-    def spy(*args):
-        seen.append((numba.get_num_threads(), _blas_threads() if blas else None))
-        return kernel(*args)
+    def spy_on(kernel):
+        def spy(*args):
+            seen.append((numba.get_num_threads(), _blas_threads() if blas else None))
+            return kernel(*args)
+
+        return spy
 
     with monkeypatch.context() as patch:
-        patch.setattr(_mlp_trainer.cpu_mlp, "mlp_epoch", spy)
+        for name in ("mlp_train_epoch", "mlp_objective", "mlp_forward"):
+            kernel = getattr(_mlp_trainer.cpu_mlp, name)
+            patch.setattr(_mlp_trainer.cpu_mlp, name, spy_on(kernel))
         est.fit(X, y)
         est.predict(X)
     assert seen, "the kernel was never called"
@@ -533,6 +544,26 @@ def test_n_jobs_gives_identical_lbfgs_models(monkeypatch):
         )
     _assert_same_parameters(fits[0], fits[1], "n_jobs=2 (lbfgs)")
     assert fits[0].loss_ == fits[1].loss_, "n_jobs changes the lbfgs loss"
+
+
+@ignore_convergence
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_parallel_and_serial_kernel_variants_give_identical_models(solver, monkeypatch):
+    """The parallel variant (prange over row parts) computes what the serial one does.
+
+    Regression: Numba's parfor pass hoisted the read of the batch's first
+    sample weight above the parallel loop that writes it, so the parallel
+    variant normalised every batch by a stale weight sum.
+    """
+    rng = np.random.default_rng(3)
+    weights = rng.uniform(0.2, 3.0, len(Y_PAR))
+    fits = []
+    for threshold in (1 << 62, 0):  # never parallel, then always (batches > ROWS)
+        monkeypatch.setattr(_mlp_trainer.cpu_mlp, "PARALLEL_WORK", threshold)
+        est = MLPClassifier(**PAR, solver=solver, max_iter=2, batch_size=300)
+        fits.append(est.fit(X_PAR, Y_PAR, sample_weight=weights))
+    _assert_same_parameters(fits[0], fits[1], "the parallel variant")
+    assert fits[0].loss_ == fits[1].loss_
 
 
 @ignore_convergence

@@ -24,6 +24,12 @@ FASTMATH = {"reassoc", "contract"}
 #: ``b += u * intercept_decay`` (two opposite updates would not cancel).
 FASTMATH_NO_FMA = {"reassoc"}
 
+#: Options of functions called only from compiled code: no CPython wrapper
+#: (to call them from Python) and no C-callable wrapper (for first-class
+#: function values). Each wrapper costs Numba's lowering and LLVM tens of
+#: milliseconds per compiled function.
+COMPILED_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 
 def cpu_math(fn):
     """Compile a math-layer function for the CPU with IEEE semantics.
@@ -34,7 +40,20 @@ def cpu_math(fn):
     not inline across differing fast-math attributes). The others are
     ``cpu_function``s: inlined, so they take the kernel's flags.
     """
-    return numba.njit(cache=True, nogil=True)(fn)
+    return cpu_called(fn)
+
+
+def cpu_called(fn):
+    """Compile a kernel helper as a function of its own, called (not inlined
+    at Numba's IR level), with IEEE semantics and cached.
+
+    Typed and compiled once per signature, for every kernel of the process
+    that calls it, where an inlined helper is copied and re-typed at every
+    call site (each copy costs Numba's front end tens of milliseconds). For
+    small index arithmetic called from kernels compiled without fast-math:
+    LLVM inlines it there after linking, so it costs nothing at run time.
+    """
+    return numba.njit(cache=True, nogil=True, **COMPILED_ONLY)(fn)
 
 
 def cpu_function(fn):
@@ -54,7 +73,10 @@ def cpu_kernel(fn=None, *, fastmath=FASTMATH, parallel=True):
     """
     if fn is None:
         return lambda f: cpu_kernel(f, fastmath=fastmath, parallel=parallel)
-    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=parallel)(fn)
+    return numba.njit(
+        cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
+        no_cfunc_wrapper=True,
+    )(fn)  # fmt: skip
 
 
 @intrinsic
@@ -133,11 +155,11 @@ def _bind(template, settings, tag, fastmath):
     namespace.update(settings)
     for name in template.__code__.co_names:
         helper = namespace.get(name)
-        if isinstance(helper, numba.core.registry.CPUDispatcher) and (
-            helper in _CONFIGURED
-        ):
+        if _is_configured(helper):
+            read = _settings_read(_CONFIGURED[helper][0], settings)
+            own = {key: settings[key] for key in sorted(read)}
             namespace[name] = _bound_helper(
-                helper, tuple(settings.items()), tag, frozenset(fastmath)
+                helper, tuple(own.items()), frozenset(fastmath or ())
             )
     fn = pytypes.FunctionType(
         template.__code__, namespace, template.__name__, template.__defaults__,
@@ -149,17 +171,38 @@ def _bind(template, settings, tag, fastmath):
     return fn
 
 
+def _is_configured(obj):
+    return isinstance(obj, numba.core.registry.CPUDispatcher) and obj in _CONFIGURED
+
+
+def _settings_read(fn, settings):
+    """The names of ``settings`` that ``fn`` or a configured helper it calls
+    (at any depth) reads."""
+    read = set()
+    for name in fn.__code__.co_names:
+        if name in settings:
+            read.add(name)
+        elif _is_configured(fn.__globals__.get(name)):
+            read |= _settings_read(_CONFIGURED[fn.__globals__[name]][0], settings)
+    return read
+
+
 _BOUND_HELPERS = {}
 
 
-def _bound_helper(helper, settings, tag, fastmath):
+def _bound_helper(helper, settings, fastmath):
+    """``helper`` bound to ``settings`` (only those it reads: kernels of other
+    configurations that agree on them share one compiled helper)."""
     key = (helper, settings, fastmath)
     if key not in _BOUND_HELPERS:
         template, inline = _CONFIGURED[helper]
+        tag = ",".join(f"{name}={int(value)}" for name, value in settings)
+        # the cache keys on the name and the signature, not on the flags
+        tag += f",fastmath={'+'.join(sorted(fastmath))}"
         fn = _bind(template, dict(settings), tag, fastmath)
         _BOUND_HELPERS[key] = numba.njit(
             inline="always" if inline else "never", fastmath=set(fastmath),
-            nogil=True,
+            nogil=True, cache=not inline, **COMPILED_ONLY,
         )(fn)  # fmt: skip
     return _BOUND_HELPERS[key]
 
@@ -188,7 +231,10 @@ def specialize(template, settings, *, fastmath=FASTMATH, parallel=True):
     """
     tag = ",".join(f"{key}={int(value)}" for key, value in sorted(settings.items()))
     fn = _bind(template, settings, f"{tag},parallel={int(parallel)}", fastmath)
-    return numba.njit(cache=True, fastmath=fastmath, nogil=True, parallel=parallel)(fn)
+    return numba.njit(
+        cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
+        no_cfunc_wrapper=True,
+    )(fn)  # fmt: skip
 
 
 def is_cached(dispatcher, args):

@@ -1,10 +1,26 @@
-"""CPU kernel of the multi-layer perceptron: one call trains one epoch.
+"""CPU kernels of the multi-layer perceptron: training, the L-BFGS objective, prediction.
 
-``mlp_epoch`` runs the whole batch loop in compiled code: per batch, the
-forward pass, the output loss and delta, backpropagation, the gradients and
-the optimizer step. The same kernel computes the L-BFGS objective (one batch
-of all samples, ``codes.GRADIENT_ONLY``: the gradient without a step) and the
-predictions (``codes.FORWARD_ONLY``), so it compiles once per dtype.
+Three templates, each compiled (``_jit.specialize``) for the configuration of
+the fit that runs it and nothing else:
+
+- ``_epoch_template``: one epoch of mini-batch training. Per batch, the
+  forward pass, the output loss and delta, backpropagation, the weight
+  gradients and the optimizer step (``SOLVER``: SGD with or without Nesterov,
+  Adam, AdamW). With ``SOLVER = GRADIENT_ONLY`` the same template computes
+  the L-BFGS objective: one batch of all samples, the gradient kept, no step.
+- ``_forward_template``: the forward pass alone (prediction, the
+  early-stopping score).
+
+Their settings (``HIDDEN``, ``OUT``, ``SOLVER``, ``NESTEROV``, ``SPARSE``) are
+compile-time constants: a ReLU/softmax/Adam fit on dense data types, optimises
+and caches no code of the other activations, outputs, solvers or layouts. The
+pieces (``forward_rows``, ``backward_rows``, ``partial_product``,
+``update_block``, ``intercept_step``) are functions of their own, bound only to
+the settings they read, so that training, the objective and prediction of one
+process share them. Each kernel is serial or parallel (``parallel_rows``: the
+batch's size decides, never the thread count; the arithmetic is the same).
+``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` pick the variant
+of their arguments (compiled on first use, then loaded from Numba's cache).
 
 Parameters live in one flat vector ``theta`` in scikit-learn's ``_pack``
 order: every layer's ``(fan_in, fan_out)`` weights, then every intercept.
@@ -14,34 +30,37 @@ optimizer state (``state1``, ``state2``) and the gradient have the same layout.
 Work split, fixed by the shapes alone (never by the thread count), so that the
 result is bitwise the same for any number of threads:
 
-- a batch is cut into row chunks of at most ``ROWS`` rows (one chunk for the
-  usual batch sizes); one ``prange`` over chunks gathers the rows, runs the
+- a batch is cut into row parts of at most ``ROWS`` rows (at most
+  ``MAX_PARTS`` parts); one ``prange`` over parts gathers the rows, runs the
   forward pass of every layer, the loss, the output delta and the backward
-  deltas (each chunk's rows depend on nothing else);
-- one ``prange`` over the layers computes each layer's weight gradient
-  ``A_l.T @ delta_{l+1}`` with one BLAS call over the whole batch (the sum
-  over samples is never split), adds the L2 term and applies the optimizer
-  step while the layer is in cache; the intercepts are units of their own.
+  deltas (``forward_rows``, ``backward_rows``: each part's rows depend on
+  nothing else);
+- one ``prange`` over (part, layer) computes ``A[part].T @ delta[part]`` with
+  one BLAS call each (``partial_product``);
+- one ``prange`` over blocks of ``BLOCK`` weight rows adds the parts in
+  order, adds the L2 term and applies the optimizer step while the block is
+  in cache (``update_block``); the intercepts are units of their own
+  (``intercept_step``).
 
-Whole-batch BLAS calls won over splitting a layer's product into blocks for
-threads: on this project's 2-core machine, cutting the 128 x 784 x 256
-product into 64-row halves made it 1.5x slower on one core, and the
-transposed copies that a fan-in split needs cost more than they saved
-(``docs/mlp.md``, "Kernels").
+Parts are no smaller than ``ROWS`` rows because a product cut finer runs
+slower: cutting a 128 x 784 x 256 product into two 64-row halves costs about
+10 % on one core, and a split over input units needs transposed copies that
+cost more than they save (``docs/mlp.md``, "Kernels").
 
 Matrix products are ``np.dot`` (BLAS, single-threaded: the trainer pins BLAS
 to one thread with threadpoolctl so that Numba's threads and BLAS's do not
 compete); everything else is the math layer's element-wise code.
-The kernel is compiled without fast-math, so element-wise arithmetic rounds
+The kernels are compiled without fast-math, so element-wise arithmetic rounds
 as scikit-learn's NumPy code does.
 """
 
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels._jit import cpu_function, cpu_kernel
+from fastsgd._kernels._jit import cpu_called, cpu_configured, cpu_function, specialize
 from fastsgd._kernels.cpu import prefetch_row, row_slices
-from fastsgd._math import activations, codes, updates
+from fastsgd._math import activations, updates
+from fastsgd._math.codes import ADAM, ADAMW, GRADIENT_ONLY, SGD, SOFTMAX
 
 activation_value = cpu_function(activations.activation_value)
 activation_backprop = cpu_function(activations.activation_backprop)
@@ -60,21 +79,32 @@ BLOCK = 64
 PREFETCH_AHEAD = 8
 #: Independent accumulators of the sum of squares (one vector register).
 LANES = 16
+#: A batch below this many multiply-adds (forward pass), or of a single row
+#: part, runs the serial kernel (``parallel_rows``).
+PARALLEL_WORK = 1 << 20
+#: The same for a forward pass alone (prediction): a parallel region pays
+#: off from a few milliseconds of work, and compiling one costs seconds.
+PARALLEL_FORWARD_WORK = 1 << 26
+
+# Compile-time settings of the templates, bound by ``_jit.specialize`` (these
+# placeholders are never compiled): the hidden and output activations, the
+# solver, Nesterov momentum (SGD only) and a CSR input.
+HIDDEN = OUT = SOLVER = NESTEROV = SPARSE = None
 
 
-@cpu_function
+@cpu_called
 def n_parts(n, width):
     """How many balanced parts of at most ``width`` cover ``n`` (at least 1)."""
     return max(1, (n + width - 1) // width)
 
 
-@cpu_function
+@cpu_called
 def row_parts(rows):
     """Row parts of a batch of ``rows`` rows (fixed by the size alone)."""
     return min(n_parts(rows, ROWS), MAX_PARTS)
 
 
-@cpu_function
+@cpu_called
 def part_range(n, parts, p):
     """``[lo, hi)`` of part ``p`` of ``n`` items cut into ``parts`` parts."""
     size = (n + parts - 1) // parts
@@ -82,7 +112,7 @@ def part_range(n, parts, p):
     return lo, min(n, lo + size)
 
 
-@cpu_function
+@cpu_called
 def coef_offset(units, layer):
     """Start of layer ``layer``'s weights in ``theta``."""
     offset = 0
@@ -91,7 +121,7 @@ def coef_offset(units, layer):
     return offset
 
 
-@cpu_function
+@cpu_called
 def intercept_offset(units, layer):
     """Start of layer ``layer``'s intercepts in ``theta``."""
     offset = coef_offset(units, units.shape[0] - 1)
@@ -100,7 +130,7 @@ def intercept_offset(units, layer):
     return offset
 
 
-@cpu_function
+@cpu_called
 def layer_rows(buffer, units, layer, capacity, b):
     """``(b, units[layer])`` view of a layer in a workspace of layers 1..L.
 
@@ -112,7 +142,7 @@ def layer_rows(buffer, units, layer, capacity, b):
     return buffer[offset : offset + b * units[layer]].reshape((b, units[layer]))
 
 
-@cpu_function
+@cpu_called
 def sum_squares(v):
     """``sum(v**2)`` in a fixed order, vectorised without re-association."""
     acc = np.zeros(LANES, dtype=np.float64)
@@ -128,103 +158,67 @@ def sum_squares(v):
     return total
 
 
-@cpu_function
-def bias_activation(code, Z, bias):
-    """``Z = activation(Z + bias)`` row by row, for one activation ``code``."""
-    for r in range(Z.shape[0]):
-        row = Z[r]
-        for k in range(row.shape[0]):
-            row[k] = activation_value(code, row[k] + bias[k])
+@cpu_configured
+def activate_rows(Z, bias, output):
+    """``Z = activation(Z + bias)`` row by row: ``OUT`` if ``output``, else ``HIDDEN``.
 
-
-@cpu_function
-def activate_rows(code, Z, bias):
-    """``Z = activation(Z + bias)`` row by row.
-
-    Each branch passes a constant code, so that once inlined the math
+    Each loop passes a constant code, so that once inlined the math
     function's dispatch folds away and the element loop vectorises.
     """
-    if code == codes.SOFTMAX:
+    if output and OUT == SOFTMAX:
         for r in range(Z.shape[0]):
             row = Z[r]
             for k in range(row.shape[0]):
                 row[k] = row[k] + bias[k]
             softmax_inplace(row)
-    elif code == codes.RELU:
-        bias_activation(codes.RELU, Z, bias)
-    elif code == codes.TANH:
-        bias_activation(codes.TANH, Z, bias)
-    elif code == codes.LOGISTIC:
-        bias_activation(codes.LOGISTIC, Z, bias)
-    elif code == codes.EXP:
-        bias_activation(codes.EXP, Z, bias)
+    elif output:
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(OUT, row[k] + bias[k])
     else:
-        bias_activation(codes.IDENTITY, Z, bias)
+        for r in range(Z.shape[0]):
+            row = Z[r]
+            for k in range(row.shape[0]):
+                row[k] = activation_value(HIDDEN, row[k] + bias[k])
 
 
-@cpu_function
-def derivative_product(code, a, d):
-    """``d *= activation'`` (from the outputs ``a``) for one activation ``code``."""
+@cpu_configured
+def backprop_activation(a, d):
+    """``d *= activation'`` of ``HIDDEN`` (from the outputs ``a``), flat arrays."""
     for k in range(d.shape[0]):
-        d[k] = activation_backprop(code, a[k], d[k])
+        d[k] = activation_backprop(HIDDEN, a[k], d[k])
 
 
-@cpu_function
-def backprop_activation(code, a, d):
-    """``d *= activation'`` (from the outputs ``a``), element-wise, flat arrays.
+@cpu_configured
+def optimizer_steps(W, G, S1, S2, alpha, sw_sum, hyper):
+    """Gradient ``(G + alpha W) / sw_sum`` and the ``SOLVER`` step, element-wise.
 
-    Constant codes per branch, as in ``activate_rows``.
+    ``G`` is left zeroed for the next batch; ``GRADIENT_ONLY`` (the L-BFGS
+    objective) keeps the gradient in ``G`` instead.
     """
-    if code == codes.RELU:
-        derivative_product(codes.RELU, a, d)
-    elif code == codes.TANH:
-        derivative_product(codes.TANH, a, d)
-    elif code == codes.LOGISTIC:
-        derivative_product(codes.LOGISTIC, a, d)
-
-
-@cpu_function
-def gradient_steps(solver, nesterov, W, G, S1, S2, alpha, sw_sum, hyper):
-    """``g = (G + alpha W) / sw_sum`` and one ``solver`` step per element; zeroes ``G``."""
     lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
-    for k in range(W.shape[0]):
-        g = (G[k] + alpha * W[k]) / sw_sum
-        W[k], S1[k], S2[k] = mlp_step(solver, W[k], g, S1[k], S2[k], lr, momentum,
-                                      nesterov, beta1, beta2, eps, step_size,
-                                      denom_scale, decay)  # fmt: skip
-        G[k] = 0.0
-
-
-@cpu_function
-def optimizer_steps(solver, nesterov, W, G, S1, S2, alpha, sw_sum, hyper):
-    """Gradient ``(G + alpha W) / sw_sum`` and the optimizer step, element-wise.
-
-    ``G`` is left zeroed for the next batch (the L-BFGS objective keeps the
-    gradient instead). Constant solver codes per branch, as in
-    ``activate_rows``.
-    """
-    if solver == codes.SGD and nesterov:
-        gradient_steps(codes.SGD, True, W, G, S1, S2, alpha, sw_sum, hyper)
-    elif solver == codes.SGD:
-        gradient_steps(codes.SGD, False, W, G, S1, S2, alpha, sw_sum, hyper)
-    elif solver == codes.ADAM:
-        gradient_steps(codes.ADAM, False, W, G, S1, S2, alpha, sw_sum, hyper)
-    elif solver == codes.ADAMW:
-        gradient_steps(codes.ADAMW, False, W, G, S1, S2, alpha, sw_sum, hyper)
-    else:  # GRADIENT_ONLY: keep the gradient
+    if SOLVER == GRADIENT_ONLY:
         for k in range(W.shape[0]):
             G[k] = (G[k] + alpha * W[k]) / sw_sum
+    else:
+        for k in range(W.shape[0]):
+            g = (G[k] + alpha * W[k]) / sw_sum
+            W[k], S1[k], S2[k] = mlp_step(SOLVER, W[k], g, S1[k], S2[k], lr, momentum,
+                                          NESTEROV, beta1, beta2, eps, step_size,
+                                          denom_scale, decay)  # fmt: skip
+            G[k] = 0.0
 
 
-@cpu_function
-def forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code, out_code):
+@cpu_configured(inline=False)
+def forward_rows(data, order, start, lo, hi, units, theta, work):
     """Forward pass of batch rows ``[lo, hi)`` (samples ``order[start + r]``).
 
     Writes every layer's activations into the workspace (layers 1..L); a
     dense input is first gathered into ``X_batch``.
     """
-    X_data, X_indices, X_indptr, n_features, is_sparse = data
-    X_batch, acts, capacity = work[0], work[1], work[8]
+    X_data, X_indices, X_indptr, n_features = data
+    X_batch, acts, capacity = work[0], work[1], work[5]
     n_layers = units.shape[0] - 1
     for layer in range(n_layers):
         fan_in = units[layer]
@@ -234,7 +228,7 @@ def forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code, ou
         i = intercept_offset(units, layer)
         bias = theta[i : i + fan_out]
         Z = layer_rows(acts, units, layer + 1, capacity, hi)
-        if layer == 0 and is_sparse:
+        if layer == 0 and SPARSE:
             # scipy's CSR @ dense order: rows of W added in the row's order
             for r in range(lo, hi):
                 row = Z[r]
@@ -261,13 +255,11 @@ def forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code, ou
         else:
             A = layer_rows(acts, units, layer, capacity, hi)
             np.dot(A[lo:hi], W, Z[lo:hi])
-        code = out_code if layer == n_layers - 1 else hidden_code
-        activate_rows(code, Z[lo:hi], bias)
+        activate_rows(Z[lo:hi], bias, layer == n_layers - 1)
 
 
-@cpu_function
-def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code,
-                  out_code, loss_eps):  # fmt: skip
+@cpu_configured(inline=False)
+def backward_rows(targets, order, start, lo, hi, units, theta, work, loss_eps):
     """Loss and deltas of batch rows ``[lo, hi)``; returns their weighted loss.
 
     The output delta is ``(p - y) * sample_weight``; each hidden delta is
@@ -275,12 +267,8 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
     """
     Y, sample_weight = targets
     acts, deltas, Y_batch, sw_batch, capacity = (
-        work[1],
-        work[2],
-        work[4],
-        work[5],
-        work[8],
-    )
+        work[1], work[2], work[3], work[4], work[5]
+    )  # fmt: skip
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
     P = layer_rows(acts, units, n_layers, capacity, hi)
@@ -296,7 +284,7 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
             Yb[r, k] = y_row[k]
         row_loss = 0.0
         for k in range(n_out):
-            row_loss += output_loss(out_code, Yb[r, k], P[r, k], loss_eps)
+            row_loss += output_loss(OUT, Yb[r, k], P[r, k], loss_eps)
             D[r, k] = output_delta(P[r, k], Yb[r, k], sw)
         loss += sw * row_loss
     for layer in range(n_layers - 1, 0, -1):
@@ -308,13 +296,11 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, hidden_code
         D_this = layer_rows(deltas, units, layer, capacity, hi)
         A = layer_rows(acts, units, layer, capacity, hi)
         np.dot(D_next[lo:hi], W.T, D_this[lo:hi])
-        backprop_activation(
-            hidden_code, A[lo:hi].reshape(-1), D_this[lo:hi].reshape(-1)
-        )
+        backprop_activation(A[lo:hi].reshape(-1), D_this[lo:hi].reshape(-1))
     return loss
 
 
-@cpu_function
+@cpu_configured(inline=False)
 def partial_product(data, order, start, b, parts, part, layer, units, grad, partials,
                     work):  # fmt: skip
     """Rows ``part`` of the batch's share of layer ``layer``'s weight gradient.
@@ -323,8 +309,8 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
     ``partials[part - 1]`` otherwise; ``update_block`` adds the parts in order.
     A CSR first layer is scattered by part 0 alone, over the whole batch.
     """
-    X_data, X_indices, X_indptr, n_features, is_sparse = data
-    X_batch, acts, deltas, capacity = work[0], work[1], work[2], work[8]
+    X_data, X_indices, X_indptr, n_features = data
+    X_batch, acts, deltas, capacity = work[0], work[1], work[2], work[5]
     fan_in = units[layer]
     fan_out = units[layer + 1]
     c = coef_offset(units, layer)
@@ -335,7 +321,7 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
         base = (part - 1) * w_total + c
         G = partials[base : base + fan_in * fan_out].reshape((fan_in, fan_out))
     D = layer_rows(deltas, units, layer + 1, capacity, b)
-    if layer == 0 and is_sparse:
+    if layer == 0 and SPARSE:
         if part == 0:  # scipy's CSR.T @ dense order; the other parts add nothing
             for r in range(b):
                 sample = order[start + r]
@@ -354,9 +340,8 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
     np.dot(A[lo:hi].T, D[lo:hi], G)
 
 
-@cpu_function
-def update_block(layer, lo, hi, parts, units, params, partials, settings, sw_sum,
-                 scalars, is_sparse):  # fmt: skip
+@cpu_configured(inline=False)
+def update_block(layer, lo, hi, parts, units, params, partials, hyper, sw_sum, scalars):
     """Weights ``[lo, hi)`` (input units) of ``layer``: reduce the parts, step.
 
     ``g = (sum of the parts + alpha * W) / sw_sum`` as scikit-learn's
@@ -365,13 +350,13 @@ def update_block(layer, lo, hi, parts, units, params, partials, settings, sw_sum
     before the step (the L2 term of the batch loss).
     """
     theta, state1, state2, grad = params
-    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
+    alpha, lr, momentum, beta1, beta2, eps, weight_decay = hyper
     step_size, denom_scale = scalars
     fan_out = units[layer + 1]
     c = coef_offset(units, layer) + lo * fan_out
     size = (hi - lo) * fan_out
     G = grad[c : c + size]
-    if not (layer == 0 and is_sparse):
+    if not (layer == 0 and SPARSE):
         w_total = coef_offset(units, units.shape[0] - 1)
         for part in range(1, parts):
             P = partials[(part - 1) * w_total + c : (part - 1) * w_total + c + size]
@@ -379,14 +364,30 @@ def update_block(layer, lo, hi, parts, units, params, partials, settings, sw_sum
                 G[k] += P[k]
     W = theta[c : c + size]
     sq = sum_squares(W)
-    hyper = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
+    steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
              1.0 - lr * weight_decay)  # fmt: skip
-    optimizer_steps(solver, nesterov, W, G, state1[c : c + size],
-                    state2[c : c + size], alpha, sw_sum, hyper)  # fmt: skip
+    optimizer_steps(W, G, state1[c : c + size], state2[c : c + size], alpha, sw_sum,
+                    steps)  # fmt: skip
     return sq
 
 
-@cpu_function
+@cpu_called
+def ordered_sum(v, n):
+    """``v[0] + v[1] + ... + v[n - 1]``, in that order.
+
+    A call, not an inline loop, where it follows a ``prange`` that writes
+    ``v`` from inside a function: Numba's parfor pass moves side-effect free
+    statements (``v[0]``) above a parallel loop that it does not see write
+    their arrays, and reads a stale value. A call has effects as far as
+    it knows, so it stays after the loop.
+    """
+    total = v[0]
+    for r in range(1, n):
+        total += v[r]
+    return total
+
+
+@cpu_called
 def block_of_unit(units, unit):
     """``(layer, lo, hi)`` of update block ``unit`` (all layers' blocks in order)."""
     layer = 0
@@ -398,56 +399,58 @@ def block_of_unit(units, unit):
     return layer, lo, hi
 
 
-@cpu_function
-def intercept_step(b, layer, units, params, work, settings, sw_sum, scalars):
-    """Intercepts of ``layer``: ``sum(delta, axis=0) / sw_sum``, then the step."""
+@cpu_configured(inline=False)
+def intercept_step(b, layer, units, params, work, hyper, sw_sum, scalars):
+    """Intercepts of ``layer``: ``sum(delta, axis=0) / sw_sum``, then the step.
+
+    Not a branch of ``update_block``: one function for both would unify the
+    L2 factor (``alpha``, float32 in a float32 fit) with the intercepts'
+    ``0.0`` (float64) and so compute the weights' gradient in float64, which
+    rounds differently from scikit-learn's float32 arithmetic.
+    """
     theta, state1, state2, grad = params
-    deltas, capacity = work[2], work[8]
-    solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay = settings
+    deltas, capacity = work[2], work[5]
+    alpha, lr, momentum, beta1, beta2, eps, weight_decay = hyper
     step_size, denom_scale = scalars
     fan_out = units[layer + 1]
     i = intercept_offset(units, layer)
     D = layer_rows(deltas, units, layer + 1, capacity, b)
     G = grad[i : i + fan_out]
-    G[:] = D[0]
+    d_first = D[0]
+    for k in range(fan_out):  # a loop, not G[:] = D[0]: no shape-error code
+        G[k] = d_first[k]
     for r in range(1, b):  # numpy's sum(axis=0): rows added in order
         d_row = D[r]
         for k in range(fan_out):
             G[k] += d_row[k]
-    hyper = (lr, momentum, beta1, beta2, eps, step_size, denom_scale, 1.0)
-    optimizer_steps(solver, nesterov, theta[i : i + fan_out], G,
-                    state1[i : i + fan_out], state2[i : i + fan_out], 0.0, sw_sum,
-                    hyper)  # fmt: skip
+    steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale, 1.0)
+    optimizer_steps(theta[i : i + fan_out], G, state1[i : i + fan_out],
+                    state2[i : i + fan_out], 0.0, sw_sum, steps)  # fmt: skip
 
 
-@cpu_kernel(fastmath=False)
-def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-              order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
-              deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
-              step):  # fmt: skip
-    """Train one epoch over the samples ``order`` in batches of ``batch_size``.
+def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
+                    batch_size, units, theta, state1, state2, grad, X_batch, acts,
+                    deltas, Y_batch, sw_batch, partials, float_settings,
+                    step):  # fmt: skip
+    """Template of the training epoch and of the L-BFGS objective (``specialize``).
 
-    ``int_settings``: ``[hidden_code, out_code, solver, nesterov]``;
-    ``float_settings``: ``[alpha, lr, momentum, beta1, beta2, eps,
-    weight_decay, loss_eps, loss_scale]``. ``step`` is the optimizer's step
-    count before the epoch (Adam's ``t``). The workspaces hold
-    ``capacity = min(batch_size, len(order))`` rows per layer.
+    Batches of ``batch_size`` samples of ``order``; ``float_settings``:
+    ``[alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps,
+    loss_scale]``; ``step`` is the optimizer's step count before the epoch
+    (Adam's ``t``). The workspaces hold ``capacity = min(batch_size,
+    len(order))`` rows per layer.
 
     Returns ``(sum over batches of batch_loss * batch_rows, step)``, with
     scikit-learn's batch loss (the weighted mean loss plus
-    ``alpha / 2 * sum(W**2) / sw_sum``). ``FORWARD_ONLY`` stops after the
-    forward pass of the (single) batch and returns ``(0, step)``.
+    ``alpha / 2 * sum(W**2) / sw_sum``).
     """
-    data = (X_data, X_indices, X_indptr, n_features, is_sparse)
-    hidden_code, out_code, solver, nesterov = (
-        int_settings[0], int_settings[1], int_settings[2], int_settings[3] != 0
-    )  # fmt: skip
+    data = (X_data, X_indices, X_indptr, n_features)
     alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
         float_settings[0], float_settings[1], float_settings[2], float_settings[3],
         float_settings[4], float_settings[5], float_settings[6], float_settings[7],
         float_settings[8],
     )  # fmt: skip
-    settings = (solver, nesterov, alpha, lr, momentum, beta1, beta2, eps, weight_decay)
+    hyper = (alpha, lr, momentum, beta1, beta2, eps, weight_decay)
     params = (theta, state1, state2, grad)
     n = order.shape[0]
     capacity = min(batch_size, n)
@@ -457,33 +460,24 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
         n_blocks += n_parts(units[layer], BLOCK)
     block_sq = np.zeros(n_blocks, dtype=np.float64)
     chunk_loss = np.zeros(row_parts(capacity), dtype=np.float64)
-    work = (X_batch, acts, deltas, None, Y_batch, sw_batch, chunk_loss, block_sq,
-            capacity)  # fmt: skip
+    work = (X_batch, acts, deltas, Y_batch, sw_batch, capacity)
     total = 0.0
     for start in range(0, n, capacity):
         b = min(capacity, n - start)
         chunks = row_parts(b)
         for chunk in prange(chunks):
             lo, hi = part_range(b, chunks, chunk)
-            forward_rows(data, order, start, lo, hi, units, theta, work, hidden_code,
-                         out_code)  # fmt: skip
-            if solver != codes.FORWARD_ONLY:
-                chunk_loss[chunk] = backward_rows(
-                    (Y, sample_weight), order, start, lo, hi, units, theta, work,
-                    hidden_code, out_code, loss_eps,
-                )  # fmt: skip
-        if solver == codes.FORWARD_ONLY:
-            return 0.0, step
-        sw_sum = sw_batch[0]
-        for r in range(1, b):
-            sw_sum += sw_batch[r]
-        if solver == codes.ADAM or solver == codes.ADAMW:
-            step += 1
-            scalars = adam_step_scalars(solver, lr, beta1, beta2, step)
+            forward_rows(data, order, start, lo, hi, units, theta, work)
+            chunk_loss[chunk] = backward_rows(
+                (Y, sample_weight), order, start, lo, hi, units, theta, work, loss_eps
+            )
+        sw_sum = ordered_sum(sw_batch, b)
+        step += 1
+        if SOLVER == ADAM or SOLVER == ADAMW:
+            scalars = adam_step_scalars(SOLVER, lr, beta1, beta2, step)
         else:
-            step += 1
             scalars = (0.0, 1.0)
-        if is_sparse and solver == codes.GRADIENT_ONLY:
+        if SPARSE and SOLVER == GRADIENT_ONLY:
             grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
         for unit in prange(chunks * n_layers):
             # part-major order: a static split over threads gets whole parts
@@ -493,11 +487,11 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
             if unit < n_blocks:
                 layer, lo, hi = block_of_unit(units, unit)
                 block_sq[unit] = update_block(layer, lo, hi, chunks, units, params,
-                                              partials, settings, sw_sum, scalars,
-                                              is_sparse)  # fmt: skip
+                                              partials, hyper, sw_sum,
+                                              scalars)  # fmt: skip
             else:
-                intercept_step(b, unit - n_blocks, units, params, work, settings,
-                               sw_sum, scalars)  # fmt: skip
+                intercept_step(b, unit - n_blocks, units, params, work, hyper, sw_sum,
+                               scalars)  # fmt: skip
         loss = 0.0
         for chunk in range(chunks):
             loss += chunk_loss[chunk]
@@ -507,3 +501,128 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
         batch_loss = loss_scale * loss / sw_sum + 0.5 * alpha * sq / sw_sum
         total += batch_loss * b
     return total, step
+
+
+def _forward_template(X_data, X_indices, X_indptr, n_features, rows, start, units,
+                      theta, X_batch, acts):  # fmt: skip
+    """Template of the forward pass of the samples ``rows[start:]`` (``specialize``).
+
+    Writes the activations of every layer into ``acts`` (``len(rows) - start``
+    rows per layer; the output layer's last). ``start`` is an argument, not a
+    constant 0, so that ``forward_rows`` is called with the training epoch's
+    argument types (one compilation for both).
+    """
+    data = (X_data, X_indices, X_indptr, n_features)
+    b = rows.shape[0] - start
+    work = (X_batch, acts, acts, acts, acts, b)
+    chunks = row_parts(b)
+    for chunk in prange(chunks):
+        lo, hi = part_range(b, chunks, chunk)
+        forward_rows(data, rows, start, lo, hi, units, theta, work)
+
+
+# --------------------------------------------------------------------------
+# The kernels called from Python: pick and run the variant of the arguments
+# --------------------------------------------------------------------------
+
+_VARIANTS = {}
+
+
+def parallel_rows(rows, units, forward_only=False):
+    """Whether batches of ``rows`` rows run the parallel kernel variant.
+
+    From ``PARALLEL_WORK`` multiply-adds in the forward pass
+    (``PARALLEL_FORWARD_WORK`` for a forward pass alone) and more than one
+    row part; below, a parallel region costs more than it saves
+    (microseconds on idle cores, milliseconds on busy ones) and its
+    compilation more still. Depends on the shapes only: the variants compute
+    the same numbers.
+    """
+    work = rows * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
+    threshold = PARALLEL_FORWARD_WORK if forward_only else PARALLEL_WORK
+    return work >= threshold and rows > ROWS
+
+
+def settings_of(int_settings, solver, is_sparse):
+    """The compile-time settings of a kernel: ``int_settings`` is
+    ``[hidden_code, out_code, solver, nesterov]``; ``solver=None`` for the
+    forward pass (which reads neither solver nor Nesterov)."""
+    settings = dict(HIDDEN=int(int_settings[0]), OUT=int(int_settings[1]),
+                    SPARSE=bool(is_sparse))  # fmt: skip
+    if solver is not None:
+        settings.update(SOLVER=int(solver),
+                        NESTEROV=solver == SGD and bool(int_settings[3]))  # fmt: skip
+    return settings
+
+
+def variant(template, settings, rows, units):
+    """The compiled ``template`` for ``settings`` (serial or parallel by
+    ``parallel_rows``): compiled on first use, then cached."""
+    parallel = parallel_rows(int(rows), [int(u) for u in units],
+                             template is _forward_template)  # fmt: skip
+    key = (template.__name__, tuple(sorted(settings.items())), parallel)
+    kernel = _VARIANTS.get(key)
+    if kernel is None:
+        kernel = specialize(template, settings, fastmath=False, parallel=parallel)
+        _VARIANTS[key] = kernel
+    return kernel
+
+
+def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                    sample_weight, order, batch_size, units, theta, state1, state2,
+                    grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
+                    int_settings, float_settings, step):  # fmt: skip
+    """Train one epoch over the samples ``order`` in batches of ``batch_size``.
+
+    ``int_settings``: ``[hidden_code, out_code, solver, nesterov]``;
+    ``float_settings``: ``[alpha, lr, momentum, beta1, beta2, eps,
+    weight_decay, loss_eps, loss_scale]``; ``step``: the optimizer's step
+    count before the epoch. Returns ``(sum over batches of batch_loss *
+    batch_rows, step)`` (``_epoch_template``).
+    """
+    kernel, args = train_kernel(**locals())
+    return kernel(*args)
+
+
+def train_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
+                 order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
+                 deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
+                 step):  # fmt: skip
+    """``(kernel, its arguments)``: what ``mlp_train_epoch`` runs."""
+    settings = settings_of(int_settings, int(int_settings[2]), is_sparse)
+    capacity = max(1, min(int(batch_size), order.shape[0]))
+    kernel = variant(_epoch_template, settings, capacity, units)
+    return kernel, (X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
+                    batch_size, units, theta, state1, state2, grad, X_batch, acts,
+                    deltas, Y_batch, sw_batch, partials, float_settings,
+                    step)  # fmt: skip
+
+
+def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                  sample_weight, units, theta, grad, X_batch, acts, deltas, Y_batch,
+                  sw_batch, partials, int_settings, float_settings):  # fmt: skip
+    """The L-BFGS objective at ``theta``: returns the summed loss, the gradient
+    (already divided by ``sum(sample_weight)``) in ``grad``.
+
+    One batch of all samples in order, without a step: the training epoch's
+    template with ``SOLVER = GRADIENT_ONLY``.
+    """
+    settings = settings_of(int_settings, GRADIENT_ONLY, is_sparse)
+    n = Y.shape[0]
+    kernel = variant(_epoch_template, settings, n, units)
+    order = np.arange(n, dtype=np.int64)
+    total, _ = kernel(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
+                      max(n, 1), units, theta, theta[:0], theta[:0], grad, X_batch,
+                      acts, deltas, Y_batch, sw_batch, partials, float_settings,
+                      0)  # fmt: skip
+    return total
+
+
+def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
+                X_batch, acts, int_settings):  # fmt: skip
+    """Forward pass of the samples ``rows``: every layer's activations in ``acts``
+    (``len(rows)`` rows per layer, the output layer's last)."""
+    settings = settings_of(int_settings, None, is_sparse)
+    kernel = variant(_forward_template, settings, rows.shape[0], units)
+    kernel(X_data, X_indices, X_indptr, n_features, rows, 0, units, theta, X_batch,
+           acts)  # fmt: skip

@@ -1,7 +1,7 @@
-"""GPU twin of ``cpu_mlp.mlp_epoch``: the multi-layer perceptron in ``numba.cuda``.
+"""GPU twins of ``cpu_mlp``'s kernels: the multi-layer perceptron in ``numba.cuda``.
 
-``mlp_epoch`` takes the CPU kernel's arguments and runs the epoch in one
-persistent kernel launch (every block loops over the batches; a grid-wide
+``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` take the CPU
+kernels' arguments. Each runs in one persistent kernel launch (every block loops over the batches; a grid-wide
 barrier separates the phases), so the per-batch cost is a few barriers, not
 a dozen kernel launches from Python. Per batch, with ``L`` layers:
 
@@ -453,18 +453,18 @@ def _workspace(units, capacity, dtype):
     return _Workspace.buffers
 
 
-def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-              order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
-              deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
-              step):  # fmt: skip
-    """The GPU twin of ``cpu_mlp.mlp_epoch``: same arguments, same result.
+def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
+            order, batch_size, units, theta, state1, state2, grad, acts, int_settings,
+            float_settings, step):  # fmt: skip
+    """One launch of ``_mlp_kernel`` over ``order``: an epoch, the objective
+    (``GRADIENT_ONLY``) or the forward pass (``FORWARD_ONLY``, which fills
+    ``acts``).
 
-    Host arrays are copied to the GPU and the ones the epoch changes
+    Unlike the CPU kernels, the GPU kernel takes the solver (and the forward
+    pass) as a run-time code: one compilation per dtype serves every job.
+    Host arrays are copied to the GPU and the ones the launch changes
     (``theta``, ``state1``, ``state2``, ``grad``) copied back; GPU arrays are
-    used in place. The CPU's scratch arguments (``X_batch``, ``Y_batch``,
-    ``sw_batch``, ``partials``) are not needed here; ``acts`` (the
-    activations, read by prediction) is filled from the GPU's when
-    ``FORWARD_ONLY`` asks for it. Returns ``(total, step)`` as the CPU kernel.
+    used in place. Returns ``(total, step)`` as the CPU epoch.
     """
     units_host = np.asarray(units, dtype=np.int64)
     n = int(order.shape[0])
@@ -499,3 +499,45 @@ def mlp_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weig
         return 0.0, int(step)
     n_batches = -(-n // capacity)
     return float(scalars.copy_to_host()[2]), int(step) + n_batches
+
+
+def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                    sample_weight, order, batch_size, units, theta, state1, state2,
+                    grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
+                    int_settings, float_settings, step):  # fmt: skip
+    """The GPU twin of ``cpu_mlp.mlp_train_epoch``: same arguments, same result.
+
+    The CPU's scratch arguments (``X_batch``, ``acts``, ``deltas``,
+    ``Y_batch``, ``sw_batch``, ``partials``) are not needed here.
+    """
+    return _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                   sample_weight, order, batch_size, units, theta, state1, state2,
+                   grad, acts, int_settings, float_settings, step)  # fmt: skip
+
+
+def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                  sample_weight, units, theta, grad, X_batch, acts, deltas, Y_batch,
+                  sw_batch, partials, int_settings, float_settings):  # fmt: skip
+    """The GPU twin of ``cpu_mlp.mlp_objective``: same arguments, same result."""
+    n = Y.shape[0]
+    settings = np.array(int_settings, dtype=np.int64)
+    settings[2] = codes.GRADIENT_ONLY
+    empty = np.zeros(1, theta.dtype)
+    total, _ = _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
+                       sample_weight, np.arange(n, dtype=np.int64), max(n, 1), units,
+                       theta, empty, empty, grad, acts, settings, float_settings,
+                       0)  # fmt: skip
+    return total
+
+
+def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
+                X_batch, acts, int_settings):  # fmt: skip
+    """The GPU twin of ``cpu_mlp.mlp_forward``: same arguments, same result."""
+    settings = np.array(int_settings, dtype=np.int64)
+    settings[2] = codes.FORWARD_ONLY
+    n_out = int(units[-1])
+    Y = np.zeros((0, n_out), theta.dtype)
+    floats = np.zeros(9, theta.dtype)
+    _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, Y[:, 0], rows,
+            max(rows.shape[0], 1), units, theta, None, None, None, acts, settings,
+            floats, 0)  # fmt: skip
