@@ -11,7 +11,13 @@ import shutil
 import numpy as np
 import pytest
 
-from bench.workloads import FULL, STARTUP_CASES, new_cache_dir, run_startup
+from bench.workloads import (
+    FULL,
+    STARTUP_CASES,
+    new_cache_dir,
+    run_startup,
+    startup_module,
+)
 
 #: Cold rounds compile the fit's kernels (~5 s each), so smoke runs do one.
 PEDANTIC = dict(rounds=3, warmup_rounds=1) if FULL else dict(rounds=1)
@@ -30,7 +36,7 @@ def warm_cache():
 @pytest.mark.parametrize("case", list(STARTUP_CASES))
 @pytest.mark.parametrize("peer", PEERS)
 def test_startup(benchmark, request, peer, case):
-    module = "sklearn.linear_model" if peer == "scikit-learn" else "fastsgd"
+    module = "sklearn" if peer == "scikit-learn" else "fastsgd"
     cold = peer == "fastsgd cold cache"
     cache_dir = os.environ["NUMBA_CACHE_DIR"]  # set by conftest.py
     if peer == "fastsgd warm cache":
@@ -57,7 +63,7 @@ def test_startup(benchmark, request, peer, case):
         title=f"Start-up: import + first fit of {case} (2000 x 20, 5 epochs) in a "
         "new process",
         peer=peer,
-        settings=f"import {module}",
+        settings=f"import {startup_module(module, case)}",
         unit="ms per process",
         import_ms=1e3 * float(np.median([t["import_s"] for t in inner])),
         fit_ms=1e3 * float(np.median([t["fit_s"] for t in inner])),

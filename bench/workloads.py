@@ -397,16 +397,18 @@ WORKLOADS = [
 # ----------------------------------------------------------------------- start-up
 #: ``import`` and a first fit on a small data set, timed inside a new interpreter.
 STARTUP_SCRIPT = """\
-import json, time
+import json, time, warnings
 import numpy as np
 start = time.perf_counter()
 import {module} as m
 imported = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.standard_normal((2000, 20)).astype("{dtype}")
-y = (X[:, 0] > 0).astype(int) if "{estimator}" == "SGDClassifier" else X[:, 0]
+y = (X[:, 0] > 0).astype(int) if "{estimator}".endswith("Classifier") else X[:, 0]
 fit_start = time.perf_counter()
-m.{estimator}(max_iter=5, tol=None, random_state=0, {params}).fit(X, y)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # 5 epochs do not converge
+    m.{estimator}(max_iter=5, random_state=0, {params}).fit(X, y)
 fit_end = time.perf_counter()
 print(json.dumps({{"import_s": imported - start, "fit_s": fit_end - fit_start}}))
 """
@@ -417,31 +419,54 @@ def new_cache_dir():
     return tempfile.mkdtemp(prefix="fastsgd-bench-numba-")
 
 
-#: The start-up fits: name -> (estimator, fastsgd's extra parameters, dtype).
-#: scikit-learn has no mini-batches: its peer of ``minibatch`` is its default fit.
+#: The start-up fits: name -> (estimator, parameters of both peers, fastsgd's
+#: extra parameters, dtype). scikit-learn has no mini-batches: its peer of
+#: ``minibatch`` is its default fit.
 STARTUP_CASES = {
-    "SGDClassifier() float64": ("SGDClassifier", "", "float64"),
+    "SGDClassifier() float64": ("SGDClassifier", "tol=None", "", "float64"),
     "SGDClassifier(batch_size=64, momentum=0.9) float32": (
         "SGDClassifier",
+        "tol=None",
         "batch_size=64, momentum=0.9",
         "float32",
     ),
-    "SGDRegressor() float64": ("SGDRegressor", "", "float64"),
+    "SGDRegressor() float64": ("SGDRegressor", "tol=None", "", "float64"),
+    "MLPClassifier(hidden_layer_sizes=(32,)) float64": (
+        "MLPClassifier",
+        "hidden_layer_sizes=(32,)",
+        "",
+        "float64",
+    ),
+    "MLPRegressor(hidden_layer_sizes=(32,)) float32": (
+        "MLPRegressor",
+        "hidden_layer_sizes=(32,)",
+        "",
+        "float32",
+    ),
 }
 
 
+def startup_module(module, case):
+    """The module ``run_startup`` imports: fastsgd, or scikit-learn's of ``case``."""
+    if module == "fastsgd":
+        return module
+    if STARTUP_CASES[case][0].startswith("MLP"):
+        return "sklearn.neural_network"
+    return "sklearn.linear_model"
+
+
 def run_startup(module, cache_dir, case="SGDClassifier() float64"):
-    """Run ``STARTUP_SCRIPT`` for ``module`` and ``case`` in a subprocess; its
-    timings (s)."""
-    estimator, params, dtype = STARTUP_CASES[case]
-    if module != "fastsgd":
-        params = ""
+    """Run ``STARTUP_SCRIPT`` for ``module`` (``"fastsgd"`` or ``"sklearn"``) and
+    ``case`` in a subprocess; its timings (s)."""
+    estimator, shared, extra, dtype = STARTUP_CASES[case]
+    params = ", ".join(filter(None, [shared, extra if module == "fastsgd" else ""]))
     root = os.path.dirname(os.path.dirname(fastsgd.__file__))  # fastsgd's checkout
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=path)
     script = STARTUP_SCRIPT.format(
-        module=module, estimator=estimator, params=params, dtype=dtype
-    )
+        module=startup_module(module, case), estimator=estimator, params=params,
+        dtype=dtype,
+    )  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True
     )
