@@ -164,9 +164,11 @@ def _workspace(units, capacity, is_sparse, dtype):
 
 
 def n_partials(units, capacity, is_sparse):
-    """Size of the buffer of the weight gradient's per-row-part partial products."""
+    """Size of the buffer of the gradient's per-row-part partials (weights and
+    intercepts, one gradient-sized slot per part after the first)."""
     parts = min(-(-capacity // cpu_mlp.ROWS), cpu_mlp.MAX_PARTS)
-    return (parts - 1) * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
+    weights = sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
+    return (parts - 1) * (weights + sum(units[1:]))
 
 
 class _Compute:
