@@ -154,8 +154,27 @@ def run_lines(date, info):
     ]
 
 
-def markdown(date, info, groups):
+def combined_runs(part):
+    """The paragraph naming the runs a part's tables combine (``--best``)."""
+    if not (part.best and len(part.dates) > 1):
+        return []
+    runs = ", ".join(
+        f"`{shown_path(path)}` ({date[:19]})"
+        for path, date in zip(part.paths, part.dates, strict=True)
+    )
+    return [
+        "",
+        f"The tables combine {len(part.dates)} runs ({runs}): each row is the run "
+        "with the lowest median for that test (`python bench/report.py --best "
+        f"{' '.join(map(shown_path, part.paths))}`). On these shared cores a "
+        "disturbance lasting seconds slows whichever tests run then, by up to 2x, "
+        "and only adds time; the rows' own rounds are in the JSONs.",
+    ]
+
+
+def markdown(part):
     """The linear part: ``# Benchmarks``, how it was run, one table per workload."""
+    date, info, groups = part.date, part.info, part.groups
     lines = ["# Benchmarks", "", *run_lines(date, info)]
     lines += [
         "",
@@ -172,6 +191,7 @@ def markdown(date, info, groups):
         "```",
         COMMAND,
         "```",
+        *combined_runs(part),
     ]
     for benches in groups.values():
         x0 = benches[0]["extra_info"]
@@ -269,17 +289,7 @@ def mlp_markdown(part):
             f"{min(strict):.2f}–{max(strict):.2f} times this one."
         )
     lines += ["", "Reproduce:", "", "```", MLP_COMMAND, "```"]
-    if part.best and len(part.dates) > 1:
-        lines += [
-            "",
-            f"The tables combine {len(part.dates)} such runs "
-            f"({', '.join(d[:19] for d in part.dates)}, same code): each row is the "
-            "run with the lowest median for that test "
-            f"(`python bench/report.py --best {' '.join(map(shown_path, part.paths))}`"
-            "). On these shared cores "
-            "a disturbance lasting seconds slows whichever tests run then, by up "
-            "to 2x, and only adds time; the rows' own rounds are in the JSONs.",
-        ]
+    lines += combined_runs(part)
     if groups:
         lines += ["", "### Time per epoch", ""]
         names = []
@@ -518,7 +528,7 @@ def main(argv=None):
     old_linear, old_mlp = split(out.read_text()) if out.exists() else ("", "")
     if linear:
         # the docs build draws the linear chart from the JSON (docs/_ext)
-        text = markdown(linear.date, linear.info, linear.groups) + PLOT_SECTION
+        text = markdown(linear) + PLOT_SECTION
     else:
         text = old_linear
     if mlp:
