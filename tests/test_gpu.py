@@ -333,14 +333,21 @@ def test_linear_twins_same_result():
     assert_close(loss_g, loss_c, "loss_sum")
 
 
-def test_mlp_twins_same_result():
+def _mlp_twin_problem(hidden_code, solver):
+    """21 samples of 4 features, 3 classes, a (4, 5, 3) network: ``(X, Y, units,
+    config, n_params, theta)``."""
     X, _ = data(n=21, d=4)
     Y = np.eye(3)[np.random.default_rng(1).integers(0, 3, 21)]
     units = (4, 5, 3)
-    config = MLPConfig(units=units, hidden_code=codes.TANH, out_code=codes.SOFTMAX,
-                       solver=codes.ADAM, alpha=0.01)  # fmt: skip
+    config = MLPConfig(units=units, hidden_code=hidden_code, out_code=codes.SOFTMAX,
+                       solver=solver, alpha=0.01)  # fmt: skip
     n_params = 4 * 5 + 5 * 3 + 5 + 3
-    theta0 = np.random.default_rng(3).uniform(-0.5, 0.5, n_params)
+    theta = np.random.default_rng(3).uniform(-0.5, 0.5, n_params)
+    return X, Y, units, config, n_params, theta
+
+
+def test_mlp_twins_same_result():
+    X, Y, units, config, n_params, theta0 = _mlp_twin_problem(codes.TANH, codes.ADAM)
     results = []
     for backend in (cpu_mlp, cuda_mlp):
         theta, s1, s2 = theta0.copy(), np.zeros(n_params), np.zeros(n_params)
@@ -363,13 +370,9 @@ def test_mlp_twins_same_result():
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_mlp_objective_and_forward_twins_same_result(sparse):
     """The L-BFGS objective (loss and gradient) and the forward pass: GPU = CPU."""
-    X, _ = data(n=21, d=4)
-    Y = np.eye(3)[np.random.default_rng(1).integers(0, 3, 21)]
-    units = (4, 5, 3)
-    config = MLPConfig(units=units, hidden_code=codes.RELU, out_code=codes.SOFTMAX,
-                       solver=codes.GRADIENT_ONLY, alpha=0.01)  # fmt: skip
-    n_params = 4 * 5 + 5 * 3 + 5 + 3
-    theta = np.random.default_rng(3).uniform(-0.5, 0.5, n_params)
+    X, Y, units, config, n_params, theta = _mlp_twin_problem(
+        codes.RELU, codes.GRADIENT_ONLY
+    )
     if sparse:
         Xs = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
         X_args = (Xs.data, Xs.indices.astype(np.int32), Xs.indptr.astype(np.int32))
