@@ -24,10 +24,12 @@ FASTMATH = {"reassoc", "contract"}
 #: ``b += u * intercept_decay`` (two opposite updates would not cancel).
 FASTMATH_NO_FMA = {"reassoc"}
 
-#: Options of functions called only from compiled code: no CPython wrapper
-#: (to call them from Python) and no C-callable wrapper (for first-class
-#: function values). Each wrapper costs Numba's lowering and LLVM tens of
-#: milliseconds per compiled function.
+#: Options of the configured helpers (``_bound_helper``), which only compiled
+#: code can reach: no CPython wrapper (to call them from Python) and no
+#: C-callable wrapper (for first-class function values). Each wrapper costs
+#: Numba's lowering and LLVM tens of milliseconds per compiled function.
+#: Calling a function compiled without its CPython wrapper from Python
+#: crashes the interpreter, so functions Python can reach keep theirs.
 COMPILED_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
@@ -52,8 +54,10 @@ def cpu_called(fn):
     call site (each copy costs Numba's front end tens of milliseconds). For
     small index arithmetic called from kernels compiled without fast-math:
     LLVM inlines it there after linking, so it costs nothing at run time.
+    Keeps its CPython wrapper: the tests (and a curious user) call these
+    from Python.
     """
-    return numba.njit(cache=True, nogil=True, **COMPILED_ONLY)(fn)
+    return numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)(fn)
 
 
 def cpu_function(fn):
