@@ -149,26 +149,42 @@ def _int_settings(config, solver):
     )
 
 
-def _workspace(units, capacity, is_sparse, dtype):
-    """Buffers of one batch: gathered rows, activations, deltas, targets, weights."""
-    hidden_out = sum(units[1:])
+def _forward_workspace(units, capacity, is_sparse, dtype):
+    """Buffers of a forward pass: gathered rows (dense input), activations of
+    layers 1..L."""
     first = 0 if is_sparse else units[0]
     return (
-        np.empty(capacity * first, dtype=dtype),  # X_batch
-        np.empty(capacity * hidden_out, dtype=dtype),  # activations, layers 1..L
-        np.empty(capacity * hidden_out, dtype=dtype),  # deltas, layers 1..L
+        np.empty(capacity * first, dtype=dtype),
+        np.empty(capacity * sum(units[1:]), dtype=dtype),
+    )
+
+
+def _workspace(units, capacity, is_sparse, dtype):
+    """Buffers of one batch: gathered rows, activations, deltas, targets, weights."""
+    X_batch, acts = _forward_workspace(units, capacity, is_sparse, dtype)
+    return (
+        X_batch,
+        acts,
+        np.empty_like(acts),  # deltas, layers 1..L
         np.empty(capacity * units[-1], dtype=dtype),  # Y_batch
         np.empty(capacity, dtype=dtype),  # sample weights of the batch
         np.empty(n_partials(units, capacity, is_sparse), dtype=dtype),
     )
 
 
+def _kernel_workspace(units, capacity, is_sparse, dtype, device):
+    """The workspace arguments of a training or objective kernel call (the GPU
+    kernel keeps its own workspace: empty placeholders)."""
+    if device == "cuda":
+        return (np.zeros(0, dtype),) * 6
+    return _workspace(units, capacity, is_sparse, dtype)
+
+
 def n_partials(units, capacity, is_sparse):
     """Size of the buffer of the gradient's per-row-part partials (weights and
     intercepts, one gradient-sized slot per part after the first)."""
     parts = min(-(-capacity // cpu_mlp.ROWS), cpu_mlp.MAX_PARTS)
-    weights = sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
-    return (parts - 1) * (weights + sum(units[1:]))
+    return (parts - 1) * n_parameters(units)
 
 
 class _Compute:
@@ -216,10 +232,7 @@ def resident(data, device):
 
 def _epoch_args(data, order, batch_size, units, state, config, grad, dtype, device):
     capacity = max(1, min(batch_size, order.shape[0]))
-    if device == "cuda":  # the GPU kernel keeps its own workspace
-        work = (np.zeros(0, dtype),) * 6
-    else:
-        work = _workspace(units, capacity, data.is_sparse, dtype)
+    work = _kernel_workspace(units, capacity, data.is_sparse, dtype, device)
     return (
         *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
         state.theta, state.state1, state.state2, grad, *work,
@@ -417,10 +430,7 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     n = data.Y.shape[0]
     theta = np.asarray(theta, dtype=dtype).copy()
     grad = np.zeros_like(theta)
-    if device == "cuda":
-        work = (np.zeros(0, dtype),) * 6
-    else:
-        work = _workspace(config.units, max(n, 1), data.is_sparse, dtype)
+    work = _kernel_workspace(config.units, max(n, 1), data.is_sparse, dtype, device)
     with _Compute(config.n_jobs, n, config.units), device_errors("training"):
         total = _kernels(device).mlp_objective(
             *data.args(), np.asarray(config.units, dtype=np.int64), theta, grad, *work,
@@ -453,8 +463,7 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
         for start in range(0, rows.shape[0], PREDICT_ROWS):
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]
-            X_batch = np.empty(0 if is_sparse else n * units[0], dtype=dtype)
-            acts = np.empty(n * sum(units[1:]), dtype=dtype)
+            X_batch, acts = _forward_workspace(units, n, is_sparse, dtype)
             kernels.mlp_forward(
                 data.X_data, data.X_indices, data.X_indptr, n_features, is_sparse,
                 part, unit_array, theta, X_batch, acts, int_settings,
