@@ -1,9 +1,10 @@
 """GPU twins of ``cpu_mlp``'s kernels: the multi-layer perceptron in ``numba.cuda``.
 
 ``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` take the CPU
-kernels' arguments. Each runs in one persistent kernel launch (every block loops over the batches; a grid-wide
-barrier separates the phases), so the per-batch cost is a few barriers, not
-a dozen kernel launches from Python. Per batch, with ``L`` layers:
+kernels' arguments. Each runs in one persistent kernel launch (every block
+loops over the batches; a grid-wide barrier separates the phases), so the
+per-batch cost is a few barriers, not a dozen kernel launches from Python.
+Per batch, with ``L`` layers:
 
 F. forward, one phase per layer: one thread per (4 rows, output unit) does
    the 4 dot products (each weight read once for 4 rows), adds the bias and
