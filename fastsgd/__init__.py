@@ -2,9 +2,11 @@
 
 >>> from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor
 
-The submodules ``fastsgd.optimize`` (methods for ``scipy.optimize.minimize``)
-and ``fastsgd.dask`` (Dask scale-out) load on first use, so ``import fastsgd``
-stays light:
+Each name loads its module on first use: ``fastsgd.MLPClassifier`` does not
+import the linear models (nor scikit-learn's ``sklearn.linear_model``, which
+they extend), so an MLP program starts faster. The submodules
+``fastsgd.optimize`` (methods for ``scipy.optimize.minimize``) and
+``fastsgd.dask`` (Dask scale-out) load on first use too:
 
 >>> import fastsgd
 >>> fastsgd.optimize.sgd.__name__
@@ -12,10 +14,6 @@ stays light:
 """
 
 import importlib
-
-from fastsgd.linear_model import SGDClassifier, SGDRegressor
-from fastsgd.neural_network import MLPClassifier, MLPRegressor
-from fastsgd.plotting import plot_learning_curve
 
 __all__ = [
     "MLPClassifier",
@@ -26,10 +24,25 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+#: Public name -> the module that defines it (imported on first access).
+_LAZY_NAMES = {
+    "SGDClassifier": "linear_model",
+    "SGDRegressor": "linear_model",
+    "MLPClassifier": "neural_network",
+    "MLPRegressor": "neural_network",
+    "plot_learning_curve": "plotting",
+}
 _LAZY_SUBMODULES = ("optimize", "dask")
 
 
 def __getattr__(name):
+    if name in _LAZY_NAMES:
+        module = importlib.import_module(f"fastsgd.{_LAZY_NAMES[name]}")
+        return getattr(module, name)
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"fastsgd.{name}")
     raise AttributeError(f"module 'fastsgd' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY_NAMES, *_LAZY_SUBMODULES})

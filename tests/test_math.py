@@ -873,3 +873,60 @@ def test_compiled_update_pieces_match_python(
     ]
     for name, a, b, scale in checks:
         assert _same(a, b, scale), f"{name}: Python {a!r}, compiled {b!r}"
+
+
+# --------------------------------------------------------------------------
+# The MLP's softmax: scikit-learn's float32 arithmetic and NumPy's sum order
+# --------------------------------------------------------------------------
+
+
+def _numpy_softmax(scores):
+    """scikit-learn's ``softmax`` in the scores' dtype, with the Python function's
+    ``exp`` (``math.exp`` in float64, then rounded to the dtype) so that only the
+    sum order and the precision of the sum and the division can differ."""
+    shifted = scores - scores.max()
+    exps = np.array([math.exp(v) for v in shifted]).astype(scores.dtype)
+    return exps / np.add.reduce(exps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 3, 7, 8, 10, 17, 64, 100, 128])
+def test_softmax_sums_in_the_rows_dtype_in_numpys_order(dtype, n):
+    from fastsgd._math.activations import softmax_inplace
+
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        scores = (4 * rng.standard_normal(n)).astype(dtype)
+        row = scores.copy()
+        softmax_inplace(row)  # plain Python: exp in float64, then stored
+        expected = _numpy_softmax(scores)
+        assert row.dtype == dtype
+        np.testing.assert_array_equal(
+            row, expected, err_msg=f"softmax of {n} {dtype.__name__} scores"
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 10, 130])
+def test_compiled_softmax_matches_scikit_learn(dtype, n):
+    import numba
+    from sklearn.neural_network._base import inplace_softmax
+
+    from fastsgd._kernels import cpu_mlp
+
+    @numba.njit
+    def rows_softmax(Z):
+        for r in range(Z.shape[0]):
+            cpu_mlp.softmax_inplace(Z[r])
+
+    rng = np.random.default_rng(0)
+    scores = (4 * rng.standard_normal((50, n))).astype(dtype)
+    ours = scores.copy()
+    rows_softmax(ours)
+    theirs = scores.copy()
+    inplace_softmax(theirs)
+    assert ours.dtype == dtype
+    # libm's exp and NumPy's may differ in the last bit; rows of over 128
+    # outputs are summed in another order than NumPy's blocks
+    ulp = np.finfo(dtype).eps
+    np.testing.assert_allclose(ours, theirs, rtol=4 * ulp, atol=0)

@@ -34,11 +34,12 @@ result is bitwise the same for any number of threads:
   ``MAX_PARTS`` parts); one ``prange`` over parts gathers the rows, runs the
   forward pass of every layer, the loss, the output delta and the backward
   deltas (``forward_rows``, ``backward_rows``: each part's rows depend on
-  nothing else);
-- one ``prange`` over (part, layer) computes ``A[part].T @ delta[part]`` with
-  one BLAS call each, and the column sums of ``delta[part]`` (the intercepts'
-  gradient), on the thread that computed the part's rows
-  (``partial_product``);
+  nothing else), then, while they are in that thread's cache, each layer's
+  ``A[part].T @ delta[part]`` (one BLAS call) and the column sums of
+  ``delta[part]`` (the intercepts' gradient; ``partial_product``). A CSR
+  first layer's weight gradient is scattered over the whole batch, which
+  reads every part's deltas: with CSR input the products run in a second
+  ``prange`` over (part, layer), after the first;
 - one ``prange`` over equal ranges of ``STEP_RANGE`` parameters of the packed
   vector adds the parts in order, adds the L2 term and applies the optimizer
   step while the range is in cache (``update_range``). Equal ranges of the
@@ -53,9 +54,12 @@ slower: cutting a 128 x 784 x 256 product into two 64-row halves costs about
 10 % on one core, and a split over input units needs transposed copies that
 cost more than they save (``docs/mlp.md``, "Kernels").
 
-Matrix products are ``np.dot`` (BLAS, single-threaded: the trainer pins BLAS
-to one thread with threadpoolctl so that Numba's threads and BLAS's do not
-compete); everything else is the math layer's element-wise code.
+Matrix products are ``_jit.matmul_into``: ``np.dot``'s BLAS calls, emitted
+into the caller (BLAS single-threaded: the trainer pins BLAS to one thread
+with threadpoolctl so that Numba's threads and BLAS's do not compete);
+everything else is the math layer's element-wise code. No kernel allocates:
+its float64 scratch (``epoch_scratch``) comes from the caller, since an
+allocation compiles NumPy's allocator into the kernel (0.2 s on a cold cache).
 The kernels are compiled without fast-math, so element-wise arithmetic rounds
 as scikit-learn's NumPy code does.
 """
@@ -63,8 +67,14 @@ as scikit-learn's NumPy code does.
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels._jit import cpu_called, cpu_configured, cpu_function, specialize
-from fastsgd._kernels.cpu import prefetch_row, row_slices
+from fastsgd._kernels._jit import (
+    cpu_called,
+    cpu_configured,
+    cpu_function,
+    matmul_into,
+    prefetch,
+    specialize,
+)
 from fastsgd._math import activations, updates
 from fastsgd._math.codes import ADAM, ADAMW, GRADIENT_ONLY, SGD, SOFTMAX
 
@@ -150,9 +160,14 @@ def layer_rows(buffer, units, layer, capacity, b):
 
 
 @cpu_called
-def sum_squares(v):
-    """``sum(v**2)`` in a fixed order, vectorised without re-association."""
-    acc = np.zeros(LANES, dtype=np.float64)
+def sum_squares(v, acc):
+    """``sum(v**2)`` in a fixed order, vectorised without re-association.
+
+    ``acc``: ``LANES`` float64 of scratch (the caller's: an array allocated
+    here would compile NumPy's allocation into the kernel, 0.2 s cold).
+    """
+    for lane in range(LANES):
+        acc[lane] = 0.0
     n_full = v.shape[0] - v.shape[0] % LANES
     for k in range(0, n_full, LANES):
         for lane in range(LANES):
@@ -251,17 +266,17 @@ def forward_rows(data, order, start, lo, hi, units, theta, work):
             A = X_batch[: hi * n_features].reshape((hi, n_features))
             for r in range(lo, hi):
                 if r + PREFETCH_AHEAD < hi:
-                    prefetch_row(X_data, X_indices, X_indptr, n_features, False,
-                                 order[start + r + PREFETCH_AHEAD])  # fmt: skip
-                x_row = row_slices(X_data, X_indices, X_indptr, n_features, False,
-                                   order[start + r])[0]  # fmt: skip
+                    ahead = order[start + r + PREFETCH_AHEAD] * n_features
+                    for jj in range(ahead, ahead + min(n_features, 128), 8):
+                        prefetch(X_data, jj)
+                first = order[start + r] * n_features
                 a_row = A[r]
                 for k in range(n_features):
-                    a_row[k] = x_row[k]
-            np.dot(A[lo:hi], W, Z[lo:hi])
+                    a_row[k] = X_data[first + k]
+            matmul_into(A[lo:hi], W, Z[lo:hi])
         else:
             A = layer_rows(acts, units, layer, capacity, hi)
-            np.dot(A[lo:hi], W, Z[lo:hi])
+            matmul_into(A[lo:hi], W, Z[lo:hi])
         activate_rows(Z[lo:hi], bias, layer == n_layers - 1)
 
 
@@ -302,7 +317,7 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, loss_eps):
         D_next = layer_rows(deltas, units, layer + 1, capacity, hi)
         D_this = layer_rows(deltas, units, layer, capacity, hi)
         A = layer_rows(acts, units, layer, capacity, hi)
-        np.dot(D_next[lo:hi], W.T, D_this[lo:hi])
+        matmul_into(D_next[lo:hi], W.T, D_this[lo:hi])
         backprop_activation(A[lo:hi].reshape(-1), D_this[lo:hi].reshape(-1))
     return loss
 
@@ -356,11 +371,12 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
         A = X_batch[: b * n_features].reshape((b, n_features))
     else:
         A = layer_rows(acts, units, layer, capacity, b)
-    np.dot(A[lo:hi].T, D[lo:hi], G)
+    matmul_into(A[lo:hi].T, D[lo:hi], G)
 
 
 @cpu_configured(inline=False)
-def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars):
+def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars,
+                 lanes):  # fmt: skip
     """Parameters ``[lo, hi)`` of the packed vector: reduce the parts, step.
 
     The row parts' partial gradients (``partial_product``) are added to
@@ -368,7 +384,8 @@ def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars)
     ``g = (G + alpha * W) / sw_sum`` (scikit-learn's ``_compute_loss_grad``)
     and intercepts ``g = G / sw_sum``, and the optimizer step (or, for the
     L-BFGS objective, ``g`` is kept in ``grad``). Returns the range's
-    ``sum(W**2)`` over weights before the step (the L2 term of the loss).
+    ``sum(W**2)`` over weights before the step (the L2 term of the loss),
+    summed in ``lanes`` (``sum_squares``).
 
     The ranges are equal slices of the whole vector, so that threads get
     equal work whatever the layer sizes. The two ``optimizer_steps`` calls
@@ -390,7 +407,7 @@ def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars)
     sq = 0.0
     w_hi = min(hi, w_total)
     if lo < w_hi:
-        sq = sum_squares(theta[lo:w_hi])
+        sq = sum_squares(theta[lo:w_hi], lanes)
         steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
                  1.0 - lr * weight_decay)  # fmt: skip
         optimizer_steps(theta[lo:w_hi], grad[lo:w_hi], state1[lo:w_hi],
@@ -421,15 +438,16 @@ def ordered_sum(v, n):
 
 def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
                     batch_size, units, theta, state1, state2, grad, X_batch, acts,
-                    deltas, Y_batch, sw_batch, partials, float_settings,
-                    step):  # fmt: skip
+                    deltas, Y_batch, sw_batch, partials, float_settings, step,
+                    scratch):  # fmt: skip
     """Template of the training epoch and of the L-BFGS objective (``specialize``).
 
     Batches of ``batch_size`` samples of ``order``; ``float_settings``:
     ``[alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps,
     loss_scale]``; ``step`` is the optimizer's step count before the epoch
     (Adam's ``t``). The workspaces hold ``capacity = min(batch_size,
-    len(order))`` rows per layer.
+    len(order))`` rows per layer; ``scratch`` (``epoch_scratch``) holds the
+    row parts' losses, the ranges' sums of squares and their accumulators.
 
     Returns ``(sum over batches of batch_loss * batch_rows, step)``, with
     scikit-learn's batch loss (the weighted mean loss plus
@@ -448,8 +466,9 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
     n_layers = units.shape[0] - 1
     n_params = theta.shape[0]
     n_ranges = n_parts(n_params, STEP_RANGE)
-    range_sq = np.zeros(n_ranges, dtype=np.float64)
-    chunk_loss = np.zeros(row_parts(capacity), dtype=np.float64)
+    chunk_loss = scratch[:MAX_PARTS]
+    range_sq = scratch[MAX_PARTS : MAX_PARTS + n_ranges]
+    lanes = scratch[MAX_PARTS + n_ranges :]
     work = (X_batch, acts, deltas, Y_batch, sw_batch, capacity)
     total = 0.0
     for start in range(0, n, capacity):
@@ -461,22 +480,30 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
             chunk_loss[chunk] = backward_rows(
                 (Y, sample_weight), order, start, lo, hi, units, theta, work, loss_eps
             )
+            if not SPARSE:  # the part's gradient while its rows are in cache
+                for layer in range(n_layers):
+                    partial_product(data, order, start, b, chunks, chunk, layer, units,
+                                    grad, partials, work)  # fmt: skip
         sw_sum = ordered_sum(sw_batch, b)
         step += 1
         if SOLVER == ADAM or SOLVER == ADAMW:
             scalars = adam_step_scalars(SOLVER, lr, beta1, beta2, step)
         else:
             scalars = (0.0, 1.0)
-        if SPARSE and SOLVER == GRADIENT_ONLY:
-            grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
-        for unit in prange(chunks * n_layers):
-            # part-major order: a static split over threads gets whole parts
-            partial_product(data, order, start, b, chunks, unit // n_layers,
-                            unit % n_layers, units, grad, partials, work)  # fmt: skip
+        if SPARSE:
+            # the first layer's scatter (part 0) reads every part's deltas
+            if SOLVER == GRADIENT_ONLY:
+                grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
+            for unit in prange(chunks * n_layers):
+                # part-major order: a static split over threads gets whole parts
+                partial_product(data, order, start, b, chunks, unit // n_layers,
+                                unit % n_layers, units, grad, partials, work)  # fmt: skip
         for unit in prange(n_ranges):
             lo, hi = part_range(n_params, n_ranges, unit)
-            range_sq[unit] = update_range(lo, hi, chunks, units, params, partials,
-                                          hyper, sw_sum, scalars)  # fmt: skip
+            range_sq[unit] = update_range(
+                lo, hi, chunks, units, params, partials, hyper, sw_sum, scalars,
+                lanes[unit * LANES : (unit + 1) * LANES],
+            )  # fmt: skip
         loss = 0.0
         for chunk in range(chunks):
             loss += chunk_loss[chunk]
@@ -511,6 +538,12 @@ def _forward_template(X_data, X_indices, X_indptr, n_features, rows, start, unit
 # --------------------------------------------------------------------------
 
 _VARIANTS = {}
+
+
+def epoch_scratch(n_params):
+    """The float64 scratch of ``_epoch_template`` for ``n_params`` parameters."""
+    n_ranges = max(1, -(-n_params // STEP_RANGE))
+    return np.empty(MAX_PARTS + n_ranges * (1 + LANES), dtype=np.float64)
 
 
 def parallel_rows(rows, units, forward_only=False):
@@ -579,8 +612,8 @@ def train_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_w
     kernel = variant(_epoch_template, settings, capacity, units)
     return kernel, (X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
                     batch_size, units, theta, state1, state2, grad, X_batch, acts,
-                    deltas, Y_batch, sw_batch, partials, float_settings,
-                    step)  # fmt: skip
+                    deltas, Y_batch, sw_batch, partials, float_settings, step,
+                    epoch_scratch(theta.shape[0]))  # fmt: skip
 
 
 def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
@@ -599,7 +632,7 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
     total, _ = kernel(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
                       max(n, 1), units, theta, theta[:0], theta[:0], grad, X_batch,
                       acts, deltas, Y_batch, sw_batch, partials, float_settings,
-                      0)  # fmt: skip
+                      0, epoch_scratch(theta.shape[0]))  # fmt: skip
     return total
 
 

@@ -40,15 +40,44 @@ def activation_backprop(code, a, delta):
 
 
 def softmax_inplace(row):
-    """Replace the scores in ``row`` by their softmax (scikit-learn's order)."""
+    """Replace the scores in ``row`` by their softmax (scikit-learn's order).
+
+    ``exp(score - max)`` divided by the row's sum, which is taken in the row's
+    dtype in NumPy's pairwise order (``np.add.reduce`` over a contiguous row:
+    eight interleaved partial sums combined as a tree, the tail added last;
+    rows of over 128 outputs, which NumPy cuts into halves first, are summed
+    with the eight partial sums throughout). A float32 row therefore sums,
+    divides and rounds in float32 as scikit-learn's does, with no float64
+    conversions.
+    """
+    n = row.shape[0]
     top = row[0]
-    for k in range(1, row.shape[0]):
+    for k in range(1, n):
         top = max(top, row[k])
-    total = 0.0
-    for k in range(row.shape[0]):
+    for k in range(n):
         row[k] = math.exp(row[k] - top)
-        total += row[k]
-    for k in range(row.shape[0]):
+    if n < 8:
+        total = row[0]
+        for k in range(1, n):
+            total += row[k]
+    else:
+        r0, r1, r2, r3 = row[0], row[1], row[2], row[3]
+        r4, r5, r6, r7 = row[4], row[5], row[6], row[7]
+        k = 8
+        while k + 8 <= n:
+            r0 += row[k]
+            r1 += row[k + 1]
+            r2 += row[k + 2]
+            r3 += row[k + 3]
+            r4 += row[k + 4]
+            r5 += row[k + 5]
+            r6 += row[k + 6]
+            r7 += row[k + 7]
+            k += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for j in range(k, n):
+            total += row[j]
+    for k in range(n):
         row[k] = row[k] / total
 
 
