@@ -40,6 +40,7 @@ from fastsgd._kernels._jit import (
     cpu_function,
     cpu_kernel,
     cpu_math,
+    matmul_into,
     prefetch,
     specialize,
 )
@@ -615,7 +616,7 @@ def _dense_chunk_gradient(
         for j in range(n_features):
             row[j] = x[j]
     block = rows[:n_rows]
-    np.dot(block, coef.T, scores[:n_rows])
+    matmul_into(block, coef.T, scores[:n_rows])
     for i in range(n_rows):
         _score_derivatives(
             scores[i], y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
@@ -624,7 +625,7 @@ def _dense_chunk_gradient(
         )  # fmt: skip
         for k in range(n_heads):
             grad_b[k] += deriv[i, k]
-    np.dot(deriv[:n_rows].T, block, grad)
+    matmul_into(deriv[:n_rows].T, block, grad)
 
 
 @cpu_configured
