@@ -754,3 +754,35 @@ def test_grid_search_matches_cross_val_score():
         search.best_estimator_.hidden_layer_sizes
         == search.best_params_["hidden_layer_sizes"]
     )
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.arange(40) % 10,  # multiclass
+        np.arange(40) % 2,  # binary: one column
+        np.array(["b", "a", "c", "a"] * 5),  # strings
+        np.array([-1.0, 1.0, 1.0, -1.0] * 5),  # float labels
+        np.array([3, 3, 3, 3]),  # a single class: the binarizer's own path
+    ],
+    ids=["multiclass", "binary", "strings", "floats", "one-class"],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_network_targets_are_scikit_learns_label_binarizer(y, dtype):
+    """The one-hot targets the classifier trains on (``_binarize``, which encodes
+    1-D labels itself) are ``LabelBinarizer.transform`` exactly, unseen labels
+    (all-zero rows in scikit-learn) included."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastsgd.neural_network import _binarize
+
+    binarizer = LabelBinarizer().fit(y)
+    for labels in (y, y[::-1][:7]):
+        expected = binarizer.transform(labels).astype(dtype)
+        got = _binarize(binarizer, labels, dtype)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    wider = LabelBinarizer().fit(np.unique(y)[:-1] if len(np.unique(y)) > 2 else y)
+    np.testing.assert_array_equal(
+        _binarize(wider, y, dtype), wider.transform(y).astype(dtype)
+    )
