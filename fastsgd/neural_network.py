@@ -571,7 +571,10 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            # 1-D integer labels: fitted on their unique values (the same classes
+            # and label type as from y, without scanning y twice more)
+            labels = y.ndim == 1 and y.dtype.kind in "iub"
+            self._label_binarizer.fit(np.unique(y) if labels else y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
