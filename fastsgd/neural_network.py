@@ -63,15 +63,15 @@ def _binarize(binarizer, y, dtype):
     (scikit-learn's ``label_binarize`` checks the labels again and goes
     through a sparse matrix: 6 ms for 50,000 labels, a quarter of an epoch of
     the benchmarks' small network, against 1 ms). Labels outside
-    ``classes_``, multilabel targets and a single class take the
-    binarizer's own path (and its errors).
+    ``classes_`` (all-zero rows in scikit-learn), multilabel targets and a
+    single class take the binarizer's own path.
     """
     classes = binarizer.classes_
     if binarizer.y_type_ not in ("binary", "multiclass") or len(classes) < 2:
         return binarizer.transform(y).astype(dtype)
     codes = np.searchsorted(classes, y)
     if not np.array_equal(classes[np.minimum(codes, len(classes) - 1)], y):
-        return binarizer.transform(y).astype(dtype)  # unseen labels: its error
+        return binarizer.transform(y).astype(dtype)  # unseen labels
     if binarizer.y_type_ == "binary":
         return (codes == 1).astype(dtype).reshape(-1, 1)
     Y = np.zeros((len(codes), len(classes)), dtype=dtype)

@@ -72,9 +72,9 @@ from fastsgd._kernels._jit import (
     cpu_configured,
     cpu_function,
     matmul_into,
-    prefetch,
     specialize,
 )
+from fastsgd._kernels.cpu import prefetch_row, row_slices
 from fastsgd._math import activations, updates
 from fastsgd._math.codes import ADAM, ADAMW, GRADIENT_ONLY, SGD, SOFTMAX
 
@@ -266,13 +266,13 @@ def forward_rows(data, order, start, lo, hi, units, theta, work):
             A = X_batch[: hi * n_features].reshape((hi, n_features))
             for r in range(lo, hi):
                 if r + PREFETCH_AHEAD < hi:
-                    ahead = order[start + r + PREFETCH_AHEAD] * n_features
-                    for jj in range(ahead, ahead + min(n_features, 128), 8):
-                        prefetch(X_data, jj)
-                first = order[start + r] * n_features
+                    prefetch_row(X_data, X_indices, X_indptr, n_features, False,
+                                 order[start + r + PREFETCH_AHEAD])  # fmt: skip
+                x_row = row_slices(X_data, X_indices, X_indptr, n_features, False,
+                                   order[start + r])[0]  # fmt: skip
                 a_row = A[r]
                 for k in range(n_features):
-                    a_row[k] = X_data[first + k]
+                    a_row[k] = x_row[k]
             matmul_into(A[lo:hi], W, Z[lo:hi])
         else:
             A = layer_rows(acts, units, layer, capacity, hi)
@@ -542,7 +542,7 @@ _VARIANTS = {}
 
 def epoch_scratch(n_params):
     """The float64 scratch of ``_epoch_template`` for ``n_params`` parameters."""
-    n_ranges = max(1, -(-n_params // STEP_RANGE))
+    n_ranges = n_parts.py_func(n_params, STEP_RANGE)
     return np.empty(MAX_PARTS + n_ranges * (1 + LANES), dtype=np.float64)
 
 
