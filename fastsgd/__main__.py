@@ -14,6 +14,7 @@ Errors print one line on stderr and exit with status 1 (usage errors: 2).
 
 import argparse
 import difflib
+import os
 import sys
 import time
 import warnings
@@ -339,7 +340,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastsgd",
         description="SGD estimators on Numba kernels.",
-        epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage.",
+        epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage, "
+        "141 the output pipe closed early.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser(
@@ -438,7 +440,15 @@ def main(argv=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
-            return args.run(args)
+            status = args.run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return status
+        except BrokenPipeError:
+            # The reader went away (``fastsgd predict ... | head -1``): stop
+            # quietly, as a program killed by SIGPIPE would. Python's docs'
+            # recipe: point stdout at devnull so the exit flush cannot fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141  # 128 + SIGPIPE (13), the shells' status for it
         except CLIError as error:
             _print_warnings(caught)
             print(f"fastsgd: error: {error}", file=sys.stderr)

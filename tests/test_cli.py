@@ -327,6 +327,25 @@ def test_mlp_regressor_csv_predictions_and_score(mlp_regressor_csv, workdir, cap
     assert re.search(r"validation=-?\d", run["fit"].stderr), run["fit"].stderr
 
 
+def test_predict_into_a_closed_pipe_stops_quietly(mlp_classifier_csv, workdir):
+    """``fastsgd predict model data.csv | head -1``: the reader leaves after one
+    line; the command ends with status 141 (128 + SIGPIPE) and no traceback."""
+    rows = np.tile(mlp_classifier_csv["X_new"], (1200, 1))  # 30,000 rows > a pipe
+    write_csv(workdir / "many.csv", ["f0", "f1", "f2", "f3"], rows)
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fastsgd", "predict", "animals.joblib", "many.csv"],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    first = process.stdout.readline()
+    process.stdout.close()  # what ``head -1`` does after its line
+    stderr = process.stderr.read().decode("utf-8")
+    status = process.wait(timeout=300)
+    assert first == b"prediction\n"
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert status == 141, stderr
+
+
 # --- docs/cli.md: every command shown there, with its output -----------------
 
 
