@@ -17,6 +17,10 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from fastsgd._kernels import _threading
+
+_threading.load_tbb()  # before any parallel kernel runs: fork-safe threads
+
 FASTMATH = {"reassoc", "contract"}
 
 #: The per-sample kernel reproduces scikit-learn's arithmetic: no FMA
