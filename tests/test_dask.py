@@ -108,6 +108,8 @@ def client():
         silence_logs=logging.ERROR,
     )
     with cluster, distributed.Client(cluster) as client:
+        # both workers registered before the tests read the worker list
+        client.wait_for_workers(2, timeout=120)
         yield client
 
 
