@@ -258,6 +258,39 @@ def _n_tracks(problem, n_heads):
     return n_heads if problem.task == codes.ONE_VS_REST else 1
 
 
+class _PerSampleOrders:
+    """The per-sample kernel's visiting orders, as scikit-learn's.
+
+    scikit-learn shuffles all ``n_samples`` rows of its dataset at every epoch
+    (``shuffle_as_sklearn``, on the order the previous epoch left, with the
+    same seed) and skips the validation rows as it meets them; one-vs-rest
+    heads each have a dataset and a seed of their own. ``current`` is 2-D:
+    one row per order, training rows only. Without seeds it holds the
+    training rows in their order, for all heads.
+    """
+
+    def __init__(self, train_index, n_samples, seeds):
+        self.seeds = None if seeds is None else [int(s) for s in seeds]
+        self.per_head = self.seeds is not None and len(self.seeds) > 1
+        self.current = train_index[None, :]
+        if self.seeds is not None:
+            self.full = np.tile(np.arange(n_samples, dtype=np.int64),
+                                (len(self.seeds), 1))  # fmt: skip
+            self.is_train = np.zeros(n_samples, dtype=bool)
+            self.is_train[train_index] = True
+
+    def next_epoch(self):
+        """Shuffle for the next epoch (no change without seeds)."""
+        if self.seeds is None:
+            return
+        for row, seed in zip(self.full, self.seeds, strict=True):
+            cpu.shuffle_as_sklearn(row, seed)
+        if self.is_train.all():
+            self.current = self.full
+        else:
+            self.current = np.stack([row[self.is_train[row]] for row in self.full])
+
+
 def _track_of_heads(problem, n_heads):
     if problem.task == codes.ONE_VS_REST:
         return np.arange(n_heads)
@@ -265,7 +298,7 @@ def _track_of_heads(problem, n_heads):
 
 
 def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
-          device="cpu"):  # fmt: skip
+          device="cpu", shuffle_seeds=None):  # fmt: skip
     """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
 
     Parameters
@@ -275,8 +308,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         Updated in place.
     config : LinearConfig
     max_iter : int
-    rng : numpy.random.RandomState
-        Draws one shuffling seed per epoch.
+    rng : numpy.random.RandomState or None
+        Mini-batch training: draws one shuffling seed per epoch (one order for
+        all heads).
     n_samples : int
         Samples passed to ``fit`` (validation included): ``state.t`` grows by
         ``n_iter * n_samples``, scikit-learn's ``t_`` rule.
@@ -287,6 +321,10 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         Where the epochs run. On ``"cuda"`` (mini-batch training only) the
         data is copied to the GPU once, here, and stays there; the
         parameters are copied in and out around each epoch's kernel.
+    shuffle_seeds : ndarray of int or None
+        Per-sample training with ``shuffle``: scikit-learn's seeds, one for
+        all heads or one per head (``_PerSampleOrders``). None: the training
+        rows in their order.
 
     Returns
     -------
@@ -327,6 +365,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             data_args = kernels.to_device_args(data_args)
             target_args = kernels.to_device_args(target_args)
     if per_sample:
+        orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
+        # one head per group when each head has its own order
+        n_groups = n_heads if orders.per_head else None
         call = _PerSampleCall(state.coef, config)
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
@@ -347,7 +388,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             config.alpha, l1_ratio, config.schedule, state.eta, config.power_t,
             config.optimal_t0, t_kernel, config.fit_intercept,
             config.intercept_decay, config.average, wscale_floor, track_objective,
-            n_threads, loss_sum, objective_sum,
+            n_groups or n_threads, loss_sum, objective_sum,
         )  # fmt: skip
 
     def minibatch_args(part, t_kernel):
@@ -377,24 +418,31 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             if epoch == 1 and device == "cpu":
                 _announce_compilation(
                     reporter, config, problem, n_heads, dtype, per_sample,
-                    per_sample_args(order, t_kernel) if per_sample
+                    per_sample_args(orders.current, t_kernel) if per_sample
                     else minibatch_args(order, t_kernel),
                 )  # fmt: skip
             snap = state.snapshot()
             call_snap = call.snapshot() if per_sample else None
-            seed = rng.randint(_MAX_SEED) if config.shuffle else -1
-            if seed >= 0:
-                cpu.shuffle(order, seed)
-            for start, stop in reporter.spans():  # one span unless verbose=2
-                part = order[start:stop]
+            if per_sample:
+                orders.next_epoch()
+            elif config.shuffle:
+                cpu.shuffle(order, rng.randint(_MAX_SEED))
+            spans = reporter.spans()  # one span unless verbose=2
+            if per_sample and orders.per_head and row_sq is not None:
+                # PA-I's t counts the nonzero rows seen, which a span of
+                # per-head orders does not share: one span
+                spans = [(0, n_train)]
+            for start, stop in spans:
                 if per_sample:
+                    part = np.ascontiguousarray(orders.current[:, start:stop])
                     cpu.sgd_epoch_per_sample(*per_sample_args(part, t_kernel))
                     t_kernel += (
                         stop - start
                         if row_sq is None
-                        else int(np.count_nonzero(row_sq[part]))
+                        else int(np.count_nonzero(row_sq[part[0]]))
                     )
                 else:
+                    part = order[start:stop]
                     steps, n_averaged = kernels.sgd_epoch_minibatch(
                         *minibatch_args(part, t_kernel)
                     )

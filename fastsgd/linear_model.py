@@ -58,6 +58,19 @@ _NEW_PARAMETERS = {
 }
 
 
+#: scikit-learn's ``MAX_INT``: the bound of its per-sample shuffling seeds.
+_MAX_INT = np.iinfo(np.int32).max
+
+
+def _dataset_then_shuffle_seed(random_state):
+    """The shuffling seed of scikit-learn's ``fit_binary``: ``make_dataset``
+    draws the dataset's own seed first (unused by the epochs), then the
+    shuffle's seed is drawn."""
+    random_state = check_random_state(random_state)
+    random_state.randint(1, np.iinfo(np.int32).max)
+    return random_state.randint(_MAX_INT)
+
+
 class _BaseSGD(SparseCoefMixin, BaseEstimator):
     """Shared machinery of the two linear estimators."""
 
@@ -246,15 +259,19 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 y_class[validation_mask], sample_weight[validation_mask],
                 head_positive,
             )  # fmt: skip
-        rng = check_random_state(self.random_state)
         state = self._state
+        rng = shuffle_seeds = None
         if config.per_sample and problem.task != codes.MULTINOMIAL:
             if self.device == "auto":  # a binary "multinomial" model is per-sample
                 self.device_ = "cpu"
+            if config.shuffle:
+                shuffle_seeds = self._shuffle_seeds(state.coef.shape[0])
+        else:
+            rng = check_random_state(self.random_state)
         try:
             log = _trainer.train(
                 problem, state, config, max_iter, rng, X.shape[0], score,
-                device=self.device_,
+                device=self.device_, shuffle_seeds=shuffle_seeds,
             )  # fmt: skip
         except _trainer.DivergenceError:
             self._publish(state, config, X.dtype, None)
@@ -538,6 +555,19 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
             weight_neg = np.ones(n_classes)
         y_float = np.zeros(y.shape[0], dtype=dtype)
         return y_float, y_class, head_positive, weight_pos, weight_neg
+
+    def _shuffle_seeds(self, n_heads):
+        """scikit-learn's per-sample shuffling seeds, drawn in its order.
+
+        A binary fit (``fit_binary``) draws the dataset's seed, then the
+        shuffle's; one-vs-rest draws one seed per class, and each head draws
+        those two from a generator seeded with it (``_fit_multiclass``).
+        """
+        random_state = check_random_state(self.random_state)
+        if n_heads == 1:
+            return np.array([_dataset_then_shuffle_seed(random_state)])
+        seeds = random_state.randint(_MAX_INT, size=n_heads)
+        return np.array([_dataset_then_shuffle_seed(seed) for seed in seeds])
 
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
         multinomial = self._multinomial()
@@ -904,6 +934,11 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
 
     def _coef_view(self, coef):
         return coef[0]
+
+    def _shuffle_seeds(self, n_heads):
+        """scikit-learn's per-sample shuffling seed (``_fit_regressor`` draws
+        it before the dataset's seed)."""
+        return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
 
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
         def score(coef, intercept):

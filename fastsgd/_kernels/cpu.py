@@ -35,7 +35,7 @@ from numba import prange
 
 from fastsgd._kernels._jit import (
     FASTMATH,
-    FASTMATH_NO_FMA,
+    FASTMATH_EXACT,
     cpu_configured,
     cpu_function,
     cpu_kernel,
@@ -340,7 +340,9 @@ def sgd_epoch_per_sample(
     """One epoch of scikit-learn's per-sample SGD for every active head.
 
     Heads are split into ``n_groups`` groups run in parallel; each group reads
-    ``X`` once, in ``order``, and updates its heads sample by sample. ``t``
+    ``X`` once, in its order, and updates its heads sample by sample.
+    ``order`` is 2-D: one row shared by all heads, or one row per head (then
+    ``n_groups`` must equal the number of heads). ``t``
     (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
     scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
     (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
@@ -382,10 +384,10 @@ def _per_sample_epoch(
                 intercept_decay, average, wscale_floor, schedule,
                 penalty_alpha)  # fmt: skip
     data = (X_data, X_indices, X_indptr, n_features)
-    ordered = gather_in_order(y_float, y_class, sample_weight, order)
+    targets = (y_float, y_class, sample_weight)
     for g in prange(n_groups):
         _per_sample_group(
-            data, ordered, order, active, head_positive, weight_pos, weight_neg,
+            data, targets, order, active, head_positive, weight_pos, weight_neg,
             eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
             heads, settings,
         )  # fmt: skip
@@ -393,16 +395,22 @@ def _per_sample_epoch(
 
 @cpu_configured(inline=False)
 def _per_sample_group(
-    data, ordered, order, active, head_positive, weight_pos, weight_neg, eta,
+    data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
     t_start, k_lo, k_hi, heads, settings,
 ):  # fmt: skip
-    """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in ``order``.
+    """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
-    A function of its own (not inlined): the parallel kernel's loop body is
-    then one call, compiled once and shared with the serial kernel.
+    ``orders`` holds one order for all heads (one row) or one per head (a
+    group is then one head: scikit-learn shuffles each one-vs-rest head with
+    a seed of its own). A function of its own (not inlined): the parallel
+    kernel's loop body is then one call, compiled once and shared with the
+    serial kernel.
     """
     X_data, X_indices, X_indptr, n_features = data
-    y_float_o, y_class_o, sample_weight_o = ordered
+    order = orders[k_lo if orders.shape[0] > 1 else 0]
+    y_float_o, y_class_o, sample_weight_o = gather_in_order(
+        targets[0], targets[1], targets[2], order
+    )
     coef, wscale, intercept = heads[0], heads[1], heads[2]
     m = order.shape[0]
     t = t_start
@@ -483,13 +491,13 @@ def per_sample_variant(*args):
     kernel = _PER_SAMPLE_VARIANTS.get(key)
     if kernel is None:
         kernel = specialize(
-            _per_sample_epoch, settings, fastmath=FASTMATH_NO_FMA, parallel=parallel
+            _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
     return kernel
 
 
-@cpu_kernel(fastmath=FASTMATH_NO_FMA, parallel=False)
+@cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
 def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
     """Fold every head's ``wscale`` and lazy average into its arrays."""
     for k in range(coef.shape[0]):
@@ -1132,6 +1140,32 @@ def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
         np.zeros((n_chunks, n_heads, n_features), dtype=dtype),
         np.zeros((n_chunks, n_heads), dtype=np.float64),
     )
+
+
+@cpu_kernel(parallel=False)
+def shuffle_as_sklearn(index, seed):
+    """Shuffle ``index`` in place as scikit-learn's per-sample SGD does.
+
+    ``SequentialDataset.shuffle(seed)``
+    (``sklearn/utils/_seq_dataset.pyx.tp``): Fisher-Yates from the front,
+    ``j = i + r % (n - i)``, with ``r`` from ``our_rand_r``'s 32-bit xorshift
+    (``sklearn/utils/_random.pxd``; a zero seed counts as 1). scikit-learn
+    calls it at every epoch on the order the previous epoch left, with the
+    same ``seed``; so does the trainer. The unsigned 32-bit arithmetic is
+    carried out in 64 bits with a mask.
+    """
+    mask = np.uint64(0xFFFFFFFF)
+    state = np.uint64(seed) & mask
+    if state == 0:
+        state = np.uint64(1)
+    n = index.shape[0]
+    for i in range(n - 1):
+        state ^= (state << np.uint64(13)) & mask
+        state ^= state >> np.uint64(17)
+        state ^= (state << np.uint64(5)) & mask
+        r = state % np.uint64(0x80000000)
+        j = i + np.int64(r % np.uint64(n - i))
+        index[i], index[j] = index[j], index[i]
 
 
 @cpu_kernel(parallel=False)
