@@ -234,11 +234,12 @@ def test_target_opset(target_opset):
 
 def test_pipeline():
     clf, X = linear_classifier("modified_huber-3-class")
-    pipe = make_pipeline(StandardScaler(), clone(clf)).fit(X * 3 + 1, Y3)
-    labels, probabilities = run_onnx(pipe, X * 3 + 1, zipmap=False)
-    clear = clear_rows(pipe.decision_function(X * 3 + 1), 0.0)
-    assert_labels_equal(labels, pipe.predict(X * 3 + 1), clear)
-    assert_values_close(probabilities, pipe.predict_proba(X * 3 + 1), "probabilities")
+    X = X * 3 + 1  # unscaled input: the pipeline's scaler is part of the graph
+    pipe = make_pipeline(StandardScaler(), clone(clf)).fit(X, Y3)
+    labels, probabilities = run_onnx(pipe, X, zipmap=False)
+    clear = clear_rows(pipe.decision_function(X), 0.0)
+    assert_labels_equal(labels, pipe.predict(X), clear)
+    assert_values_close(probabilities, pipe.predict_proba(X), "probabilities")
 
 
 # ---------------------------------------------------------------- perceptrons
