@@ -434,6 +434,15 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     validation_scores_ : list of float or None
         Validation accuracy of each epoch with early stopping, else None.
 
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch, whose ``fitted_estimator`` is
+    the model of a fit with ``max_iter`` set to that epoch (a copy); a
+    callback asking to stop ends training after the epoch. ``partial_fit``
+    is one task per call. Callbacks never change the model.
+
     Examples
     --------
     >>> import numpy as np
@@ -856,6 +865,15 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         Mean training loss of each epoch.
     validation_scores_ : list of float or None
         Validation R^2 of each epoch with early stopping, else None.
+
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch, whose ``fitted_estimator`` is
+    the model of a fit with ``max_iter`` set to that epoch (a copy); a
+    callback asking to stop ends training after the epoch. ``partial_fit``
+    is one task per call. Callbacks never change the model.
 
     Examples
     --------

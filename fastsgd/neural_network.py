@@ -546,6 +546,16 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
     out_activation_ : str
         'logistic' (binary, multilabel) or 'softmax' (multiclass).
 
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch (per iteration with
+    ``solver='lbfgs'``), whose ``fitted_estimator`` is the model of a fit
+    with ``max_iter`` set to that epoch (a copy); a callback asking to stop
+    ends training after the epoch. ``partial_fit`` is one task per call.
+    Callbacks never change the model.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -827,6 +837,16 @@ n_outputs_, out_activation_
         for the Poisson loss) and the validation score is R².
     device_ : {'cpu', 'cuda'}
         Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
+
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch (per iteration with
+    ``solver='lbfgs'``), whose ``fitted_estimator`` is the model of a fit
+    with ``max_iter`` set to that epoch (a copy); a callback asking to stop
+    ends training after the epoch. ``partial_fit`` is one task per call.
+    Callbacks never change the model.
 
     Examples
     --------
