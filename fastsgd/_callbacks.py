@@ -31,7 +31,10 @@ class FitTasks:
 
     Creating it opens the call's root task (``_init_callback_context``, then
     ``on_fit_task_begin``); ``end`` closes it. The call must run inside
-    ``sklearn.callback.with_callbacks``, which tears the callbacks down.
+    ``sklearn.callback.with_callbacks``, which tears the callbacks down. An
+    estimator without callbacks, outside any meta-estimator's task tree, has
+    no task at all (``context`` is None): nobody could observe it, and a
+    stream of small ``partial_fit`` calls saves the context's set-up.
 
     Parameters
     ----------
@@ -53,6 +56,9 @@ class FitTasks:
         self.estimator = estimator
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         self.hook_data = {"X": X, "y": y, "metadata": metadata}
+        self.context = None
+        if not _observed(estimator):
+            return
         self.context = estimator._init_callback_context(
             task_name=task_name, max_subtasks=n_epochs
         )
@@ -73,14 +79,18 @@ class FitTasks:
         -------
         EpochTasks or None
         """
-        if self.context.max_subtasks == 0 or not hasattr(
-            self.estimator, "_skl_callbacks"
+        if (
+            self.context is None
+            or self.context.max_subtasks == 0
+            or not hasattr(self.estimator, "_skl_callbacks")
         ):
             return None
         return EpochTasks(self, attributes, task_name)
 
     def end(self):
         """Close the root task; its ``fitted_estimator`` is a copy of the result."""
+        if self.context is None:
+            return
         self.context.call_on_fit_task_end(
             estimator=self.estimator,
             **self.hook_data,
@@ -138,6 +148,13 @@ class EpochTasks:
             **self.tasks.hook_data,
             reconstruction_attributes=self._reconstruction(snapshot),
         )
+
+
+def _observed(estimator):
+    """Whether callbacks, or a meta-estimator's task tree, can see ``estimator``."""
+    return hasattr(estimator, "_skl_callbacks") or hasattr(
+        estimator, "_parent_callback_ctx"
+    )
 
 
 def fitted_copy(estimator):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import is_classifier
-from sklearn.callback import ProgressBar, ScoringMonitor
+from sklearn.callback import CallbackSupportMixin, ProgressBar, ScoringMonitor
 from sklearn.callback._callback_context import get_context_path
 from sklearn.callback.tests._utils import (
     RecordingAutoPropagatedCallback,
@@ -327,12 +327,14 @@ def test_callbacks_never_change_the_model(name, capsys):
     assert epochs[-1][scorer] == pytest.approx(estimator.score(X, y), rel=1e-12)
 
 
-def test_no_epoch_hooks_without_callbacks(monkeypatch):
-    """A fit without callbacks builds no epoch tasks and no reconstruction."""
+def test_no_tasks_without_callbacks(monkeypatch):
+    """A fit without callbacks (outside a meta-estimator) builds no task at all:
+    no context, no epoch hooks, no reconstruction."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("epoch tasks were built for a fit without callbacks")
+        raise AssertionError("callback tasks were built for a fit without callbacks")
 
+    monkeypatch.setattr(CallbackSupportMixin, "_init_callback_context", refuse)
     monkeypatch.setattr(fastsgd._callbacks.EpochTasks, "__init__", refuse)
     monkeypatch.setattr(fastsgd._callbacks, "fitted_copy", refuse)
     for name in CONFIGS:
