@@ -162,7 +162,12 @@ def _estimator(model, params):
 
 
 class EpochBar:
-    """A tqdm bar on stderr over a fit's epochs, fed by ``fastsgd._progress``.
+    """A tqdm bar on stderr over a fit's epochs: a scikit-learn callback.
+
+    Set on the estimator with ``set_callbacks`` (``sklearn.callback``), it
+    moves at the end of each epoch task (each L-BFGS iteration) and shows the
+    loss, and the validation score with early stopping, of the epoch's
+    ``fitted_estimator``.
 
     Parameters
     ----------
@@ -174,22 +179,37 @@ class EpochBar:
         self.description = description
         self.bar = None
 
-    def __call__(self, event):
-        """Advance the bar by one finished epoch (an ``Epoch`` event)."""
-        if self.bar is not None and event.epoch <= self.bar.n:
-            self.close()  # a new fit in the same command: a new bar
+    def setup(self, estimator, context):
+        """Start a fit: its bar opens at its first epoch (after any compilation)."""
+        self.close()
+
+    def on_fit_task_begin(self, estimator, context):
+        """Nothing to show before an epoch has run."""
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        """Advance the bar by one finished epoch (not at the end of the fit)."""
+        if context.parent is None:
+            return
         if self.bar is None:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=event.max_iter, desc=self.description, unit="epoch",
-                file=sys.stderr, dynamic_ncols=True,
+                total=context.parent.max_subtasks, desc=self.description,
+                unit="epoch", file=sys.stderr, dynamic_ncols=True,
             )  # fmt: skip
-        postfix = {"loss": f"{event.loss:.4g}"}
-        if event.validation_score is not None:
-            postfix["validation"] = f"{event.validation_score:.4g}"
+        loss = getattr(fitted_estimator, "loss_", None)  # the MLPs'
+        if loss is None:
+            loss = fitted_estimator.loss_curve_[-1]
+        postfix = {"loss": f"{loss:.4g}"}
+        scores = getattr(fitted_estimator, "validation_scores_", None)
+        if scores:
+            postfix["validation"] = f"{scores[-1]:.4g}"
         self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(event.epoch - self.bar.n)
+        self.bar.update(1)
+
+    def teardown(self, estimator, context):
+        """End a fit: close its bar."""
+        self.close()
 
     def close(self):
         """Close the bar, saying so where the fit stopped before ``max_iter``."""
@@ -212,19 +232,18 @@ def _fit_with_progress(estimator, X, y, description, quiet):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
-            from fastsgd._progress import announce_compilation, listen
+            from fastsgd._progress import announce_compilation
 
             with announce_compilation(_print_compile_notice):
-                if bar is None:
-                    estimator.fit(X, y)
-                else:
-                    with listen(bar):
-                        estimator.fit(X, y)
+                if bar is not None:
+                    estimator.set_callbacks(bar)
+                estimator.fit(X, y)
         except (ValueError, TypeError) as error:
             raise CLIError(str(error)) from None
         finally:
             if bar is not None:
                 bar.close()
+                estimator.set_callbacks()  # the saved model carries no callback
             _print_warnings(caught)
 
 

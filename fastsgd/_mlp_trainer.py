@@ -11,6 +11,7 @@ Also here: the L-BFGS objective (``mlp_objective``: loss and gradient) and
 the forward pass used for prediction (``mlp_forward``).
 """
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -274,7 +275,7 @@ def _announce_compilation(reporter, data, order, batch_size, state, config, grad
 
 
 def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
-                     validation_score=None, device="cpu"):  # fmt: skip
+                     validation_score=None, device="cpu", epochs=None):  # fmt: skip
     """scikit-learn's ``_fit_stochastic`` loop; updates ``state`` in place.
 
     Parameters
@@ -296,6 +297,11 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
         resident (``resident``: copied to the GPU once per fit, as the estimator
         does for every solver); the parameters and optimizer state are copied
         in and out around each epoch's kernel.
+    epochs : fastsgd._callbacks.EpochTasks, optional
+        The callbacks' epoch hooks (None without callbacks). Their snapshot
+        is ``(state, n_iter, loss)``: a copy of the state, and what this
+        function would return, had ``max_iter`` been the epoch. An ``end``
+        that returns True stops training after the epoch.
 
     Returns
     -------
@@ -315,6 +321,10 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     grad = np.zeros_like(state.theta)
     sample_idx = np.arange(n_train)
     n_iter, loss = 0, None
+
+    def copied_model():
+        return copy.deepcopy(state), n_iter, loss
+
     with (
         Reporter(config.verbose, max_iter, n_train, batch_size) as reporter,
         _Compute(config.n_jobs, batch_size, units),
@@ -324,6 +334,8 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             if config.shuffle:
                 sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
             order = train_index[sample_idx]
+            if epochs is not None:
+                epochs.begin(copied_model)
             if epoch == 1 and device == "cpu":
                 _announce_compilation(reporter, data, order, batch_size, state, config,
                                       grad, dtype)  # fmt: skip
@@ -359,11 +371,13 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 epoch, loss, state.learning_rate,
                 state.validation_scores[-1] if config.early_stopping else None,
             )  # fmt: skip
+            converged = False
             if state.no_improvement > config.n_iter_no_change:
-                if _stop_or_decay(state, config, reporter):
-                    break
-                state.no_improvement = 0
-            if incremental:
+                converged = _stop_or_decay(state, config, reporter)
+                if not converged:
+                    state.no_improvement = 0
+            stop_requested = epochs is not None and epochs.end(copied_model)
+            if converged or incremental:
                 break
             if n_iter == max_iter:
                 warnings.warn(
@@ -372,6 +386,8 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                     ConvergenceWarning,
                     stacklevel=2,
                 )
+            if stop_requested:
+                break
         reporter.message(f"Training took {reporter.elapsed():.2f} s")
     return n_iter, loss
 

@@ -1,4 +1,4 @@
-"""Training progress: ``verbose`` output, tqdm bars and epoch listeners.
+"""Training progress: ``verbose`` output and the tqdm bar over batches.
 
 The trainers report through one ``Reporter`` per fit:
 
@@ -10,84 +10,26 @@ The trainers report through one ``Reporter`` per fit:
   batches (``Reporter.spans``), so the bar moves inside an epoch; the calls
   carry the step and sample counters, so the model is the same as with
   ``verbose=0``;
-- ``listen(callback)`` registers a callback that receives an ``Epoch`` after
-  every epoch of every fit run inside the ``with`` block (the command line's
-  per-epoch bar uses it);
 - when a fit must compile its kernel first (Numba's cache does not hold it
   yet), ``verbose>=1`` prints a line saying so before the fit starts, and
   ``announce_compilation(callback)`` hands the same text to ``callback``
   (the command line and the demo print it).
+
+Per-epoch events reach code outside the estimator through scikit-learn's
+callbacks instead (``set_callbacks``, ``fastsgd/_callbacks.py``): the command
+line's per-epoch bar is one.
 """
 
 import contextlib
 import contextvars
-import dataclasses
 import math
 import sys
 import time
 
-_LISTENERS = contextvars.ContextVar("fastsgd_epoch_listeners", default=())
 _ANNOUNCERS = contextvars.ContextVar("fastsgd_compile_announcers", default=())
 
 # verbose=2 cuts an epoch into at most this many kernel calls
 _SPANS_PER_EPOCH = 20
-
-
-@dataclasses.dataclass(frozen=True)
-class Epoch:
-    """What a fit reports after each epoch.
-
-    Attributes
-    ----------
-    epoch : int
-        The epoch just finished, from 1 within this ``fit`` call.
-    max_iter : int
-        The most epochs this call may run.
-    loss : float
-        The epoch's mean training loss.
-    validation_score : float or None
-        The validation score with ``early_stopping=True``, else None.
-    learning_rate : float or None
-        The learning rate of the next step (None for L-BFGS, whose epochs are
-        its iterations).
-    elapsed : float
-        Seconds since the fit started.
-    """
-
-    epoch: int
-    max_iter: int
-    loss: float
-    validation_score: float | None
-    learning_rate: float | None
-    elapsed: float
-
-
-@contextlib.contextmanager
-def listen(callback):
-    """Call ``callback(epoch)`` after every epoch of every fit in the block.
-
-    Parameters
-    ----------
-    callback : callable
-        Receives an ``Epoch``. Listeners nest; each sees every epoch.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastsgd import SGDRegressor
-    >>> from fastsgd._progress import listen
-    >>> X = np.random.RandomState(0).rand(50, 3)
-    >>> seen = []
-    >>> with listen(seen.append):
-    ...     _ = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X, X[:, 0])
-    >>> [event.epoch for event in seen]
-    [1, 2, 3]
-    """
-    token = _LISTENERS.set(_LISTENERS.get() + (callback,))
-    try:
-        yield
-    finally:
-        _LISTENERS.reset(token)
 
 
 @contextlib.contextmanager
@@ -139,7 +81,6 @@ class Reporter:
         self.max_iter = max_iter
         self.n_samples = n_samples
         self.batch_size = max(1, min(batch_size, max(n_samples, 1)))
-        self.listeners = _LISTENERS.get()
         self.start = time.perf_counter()
         self.bar = None
         if self.verbose >= 2:
@@ -175,36 +116,41 @@ class Reporter:
         return time.perf_counter() - self.start
 
     def epoch(self, epoch, loss, learning_rate=None, validation_score=None):
-        """Report a finished epoch to the output and the listeners."""
-        event = Epoch(
-            epoch, self.max_iter, float(loss),
-            None if validation_score is None else float(validation_score),
-            None if learning_rate is None else float(learning_rate), self.elapsed(),
-        )  # fmt: skip
+        """Report a finished epoch: a ``verbose=1`` line, or the bar's postfix.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just finished, from 1 within this call.
+        loss : float
+            Its mean training loss.
+        learning_rate : float, optional
+            The learning rate of the next step (None for L-BFGS).
+        validation_score : float, optional
+            The validation score with early stopping.
+        """
         if self.verbose == 1:
             score = (
                 ""
-                if event.validation_score is None
-                else f", validation score {event.validation_score:.6f}"
+                if validation_score is None
+                else f", validation score {float(validation_score):.6f}"
             )
             rate = (
                 ""
-                if event.learning_rate is None
-                else f", learning rate {event.learning_rate:.6g}"
+                if learning_rate is None
+                else f", learning rate {float(learning_rate):.6g}"
             )
             print(
-                f"Epoch {epoch}/{self.max_iter}: loss {event.loss:.6f}{score}"
-                f"{rate}, {event.elapsed:.2f} s",
+                f"Epoch {epoch}/{self.max_iter}: loss {float(loss):.6f}{score}"
+                f"{rate}, {self.elapsed():.2f} s",
                 flush=True,
             )
         elif self.bar is not None:
-            postfix = {"loss": f"{event.loss:.4g}"}
-            if event.validation_score is not None:
-                postfix["val"] = f"{event.validation_score:.4g}"
+            postfix = {"loss": f"{float(loss):.4g}"}
+            if validation_score is not None:
+                postfix["val"] = f"{float(validation_score):.4g}"
             self.bar.set_postfix(postfix, refresh=False)
             self.bar.set_description(f"epoch {epoch + 1}", refresh=True)
-        for callback in self.listeners:
-            callback(event)
 
     def message(self, text):
         """A line of ``verbose`` output (stopping, convergence)."""

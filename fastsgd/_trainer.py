@@ -11,6 +11,7 @@ consecutive runs of whole batches, so that the progress bar moves; the calls
 carry the step and sample counters, so the model does not change).
 """
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -298,7 +299,7 @@ def _track_of_heads(problem, n_heads):
 
 
 def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
-          device="cpu", shuffle_seeds=None):  # fmt: skip
+          device="cpu", shuffle_seeds=None, epochs=None):  # fmt: skip
     """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
 
     Parameters
@@ -325,6 +326,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         Per-sample training with ``shuffle``: scikit-learn's seeds, one for
         all heads or one per head (``_PerSampleOrders``). None: the training
         rows in their order.
+    epochs : fastsgd._callbacks.EpochTasks, optional
+        The callbacks' epoch hooks (None without callbacks). Their snapshot
+        is ``(state, log)``: copies of the state and log as this function
+        would leave them had ``max_iter`` been the epoch. An ``end`` that
+        returns True stops training after the epoch.
 
     Returns
     -------
@@ -404,6 +410,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
 
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
+
+    def copied_model():
+        folded = call if per_sample else None
+        return _copied_model(state, folded, log, t_start, n_samples)
+
     n_threads = _kernel_threads(problem, config, n_heads, step_batch, per_sample)
     with (
         Reporter(config.verbose, max_iter, n_train, step_batch) as reporter,
@@ -421,6 +432,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     per_sample_args(orders.current, t_kernel) if per_sample
                     else minibatch_args(order, t_kernel),
                 )  # fmt: skip
+            if epochs is not None:
+                epochs.begin(copied_model)
             snap = state.snapshot()
             call_snap = call.snapshot() if per_sample else None
             if per_sample:
@@ -505,14 +518,34 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     no_improvement[track] = 0
                 else:
                     active_track[track] = False
+            stop_requested = epochs is not None and epochs.end(copied_model)
             if not active_track.any():
                 reporter.message(
                     f"Convergence after {epoch} epochs took "
                     f"{reporter.elapsed():.2f} seconds"
                 )
                 break
+            if stop_requested:
+                break
     state.t = t_start + log.n_iter * n_samples
     return log
+
+
+def _copied_model(state, call, log, t_start, n_samples):
+    """``(state, log)`` copied, as ``train`` would leave them after this epoch.
+
+    The per-sample scale and lazy average (``call``) are folded into the copy,
+    as the end of a ``fit`` call folds them, and ``t`` is the sample counter
+    after ``log.n_iter`` epochs.
+    """
+    state = copy.deepcopy(state)
+    if call is not None:
+        cpu.fold_scale(
+            state.coef, call.wscale.copy(), state.avg_coef, call.avg_a.copy(),
+            call.avg_b.copy(), call.averaging,
+        )  # fmt: skip
+    state.t = t_start + log.n_iter * n_samples
+    return state, copy.deepcopy(log)
 
 
 def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier as _SkSGDClassifier
 from sklearn.linear_model import SGDRegressor as _SkSGDRegressor
@@ -37,6 +38,7 @@ from fastsgd._base import (
     validate_X_y,
     validation_split,
 )
+from fastsgd._callbacks import FitTasks
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._math.losses import loss_derivative
@@ -71,7 +73,7 @@ def _dataset_then_shuffle_seed(random_state):
     return random_state.randint(_MAX_INT)
 
 
-class _BaseSGD(SparseCoefMixin, BaseEstimator):
+class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
     """Shared machinery of the two linear estimators."""
 
     _task = codes.REGRESSION
@@ -206,13 +208,15 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         return coef_init, intercept_init
 
-    def _fit_encoded(self, X, targets, sample_weight, coef_init, intercept_init,
-                     max_iter, n_heads, first_call, split_on):  # fmt: skip
+    def _fit_encoded(self, X, y, targets, sample_weight, coef_init, intercept_init,
+                     max_iter, n_heads, first_call, split_on, task_name):  # fmt: skip
         """What ``fit`` and ``partial_fit`` share once ``y`` is encoded.
 
         ``split_on`` is what the early-stopping split stratifies on (the class
-        labels) or shuffles (regression targets).
+        labels) or shuffles (regression targets). ``task_name`` (``"fit"`` or
+        ``"partial_fit"``) names the call's callback task (``_callbacks``).
         """
+        sample_weight_given = sample_weight is not None
         sample_weight = check_sample_weight(
             sample_weight, X, allow_all_zero=self.early_stopping
         )
@@ -231,10 +235,16 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         validation_mask = validation_split(
             self, split_on, sample_weight, stratify=self._task != codes.REGRESSION
         )
-        self._train(X, targets, sample_weight, max_iter, config, validation_mask)
+        tasks = FitTasks(
+            self, X, y, sample_weight if sample_weight_given else None,
+            task_name=task_name, n_epochs=max_iter if task_name == "fit" else 0,
+        )  # fmt: skip
+        self._train(X, targets, sample_weight, max_iter, config, validation_mask, tasks)
+        tasks.end()
         return self
 
-    def _train(self, X, targets, sample_weight, max_iter, config, validation_mask):
+    def _train(self, X, targets, sample_weight, max_iter, config, validation_mask,
+               tasks):  # fmt: skip
         """Run the trainer on validated input; publish the fitted attributes."""
         y_float, y_class, head_positive, weight_pos, weight_neg = targets
         problem = _trainer.LinearProblem(
@@ -268,10 +278,17 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
                 shuffle_seeds = self._shuffle_seeds(state.coef.shape[0])
         else:
             rng = check_random_state(self.random_state)
+
+        def epoch_attributes(state, log):
+            return self._fitted_attributes(state, config, X.dtype, log) | {
+                "_state": state
+            }
+
         try:
             log = _trainer.train(
                 problem, state, config, max_iter, rng, X.shape[0], score,
                 device=self.device_, shuffle_seeds=shuffle_seeds,
+                epochs=tasks.epochs(epoch_attributes),
             )  # fmt: skip
         except _trainer.DivergenceError:
             self._publish(state, config, X.dtype, None)
@@ -280,17 +297,29 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         return log
 
     def _publish(self, state, config, dtype, log):
+        for name, value in self._fitted_attributes(state, config, dtype, log).items():
+            setattr(self, name, value)
+
+    def _fitted_attributes(self, state, config, dtype, log):
+        """The attributes ``_publish`` sets, from a trainer's state and log
+        (``log=None``: the model only, after a divergence)."""
         coef, intercept = state.published(config.average)
-        self.coef_ = self._coef_view(coef)
-        self.intercept_ = intercept.astype(dtype)
-        self.t_ = float(state.t)
+        attributes = {
+            "coef_": self._coef_view(coef),
+            "intercept_": intercept.astype(dtype),
+            "t_": float(state.t),
+        }
         if log is not None:
-            self.n_iter_ = log.n_iter
-            self.loss_curve_ = list(getattr(self, "_loss_history", [])) + log.loss_curve
-            self._loss_history = self.loss_curve_
-            self.validation_scores_ = (
-                log.validation_scores if config.early_stopping else None
-            )
+            loss_curve = list(getattr(self, "_loss_history", [])) + log.loss_curve
+            attributes |= {
+                "n_iter_": log.n_iter,
+                "loss_curve_": loss_curve,
+                "_loss_history": loss_curve,
+                "validation_scores_": (
+                    log.validation_scores if config.early_stopping else None
+                ),
+            }
+        return attributes
 
     def _warn_if_not_converged(self):
         if self.tol is not None and self.n_iter_ == self.max_iter:
@@ -422,6 +451,15 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         ``partial_fit`` calls.
     validation_scores_ : list of float or None
         Validation accuracy of each epoch with early stopping, else None.
+
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch, whose ``fitted_estimator`` is
+    the model of a fit with ``max_iter`` set to that epoch (a copy); a
+    callback asking to stop ends training after the epoch. ``partial_fit``
+    is one task per call. Callbacks never change the model.
 
     Examples
     --------
@@ -582,7 +620,7 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         return score
 
     def _fit_or_partial(self, X, y, classes, sample_weight, coef_init,
-                        intercept_init, max_iter, first_call):  # fmt: skip
+                        intercept_init, max_iter, first_call, task_name):  # fmt: skip
         self._fit_device()
         X, y = validate_X_y(self, X, y, reset=first_call)
         if y.dtype.kind not in "biu":  # 1-d integer labels are always classes
@@ -611,10 +649,11 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         targets = self._encode_targets(y, X.dtype)
         n_heads = 1 if n_classes == 2 else n_classes
         return self._fit_encoded(
-            X, targets, sample_weight, coef_init, intercept_init, max_iter, n_heads,
-            first_call, split_on=targets[1],
+            X, y, targets, sample_weight, coef_init, intercept_init, max_iter,
+            n_heads, first_call, split_on=targets[1], task_name=task_name,
         )  # fmt: skip
 
+    @with_callbacks
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model with stochastic gradient descent.
 
@@ -639,11 +678,12 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         coef_init, intercept_init = self._start_fit(coef_init, intercept_init)
         self._fit_or_partial(
             X, y, _CLASSES_FROM_Y, sample_weight, coef_init, intercept_init,
-            self.max_iter, first_call=True,
+            self.max_iter, first_call=True, task_name="fit",
         )  # fmt: skip
         self._warn_if_not_converged()
         return self
 
+    @with_callbacks
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch of SGD over the given samples, keeping optimizer state.
 
@@ -672,8 +712,9 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
             self._validate_params()
             self._check_settings(for_partial_fit=True)
         return self._fit_or_partial(
-            X, y, classes, sample_weight, None, None, 1, first_call=first_call
-        )
+            X, y, classes, sample_weight, None, None, 1, first_call=first_call,
+            task_name="partial_fit",
+        )  # fmt: skip
 
     def decision_function(self, X):
         """Confidence scores: signed distances to each class's hyperplane.
@@ -856,6 +897,15 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     validation_scores_ : list of float or None
         Validation R^2 of each epoch with early stopping, else None.
 
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch, whose ``fitted_estimator`` is
+    the model of a fit with ``max_iter`` set to that epoch (a copy); a
+    callback asking to stop ends training after the epoch. ``partial_fit``
+    is one task per call. Callbacks never change the model.
+
     Examples
     --------
     >>> import numpy as np
@@ -949,7 +999,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         return score
 
     def _fit_or_partial(self, X, y, sample_weight, coef_init, intercept_init,
-                        max_iter, first_call):  # fmt: skip
+                        max_iter, first_call, task_name):  # fmt: skip
         self._fit_device()
         X, y = validate_X_y(self, X, y, reset=first_call, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
@@ -961,10 +1011,11 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
             np.ones(1),
         )
         return self._fit_encoded(
-            X, targets, sample_weight, coef_init, intercept_init, max_iter, 1,
-            first_call, split_on=y,
+            X, y, targets, sample_weight, coef_init, intercept_init, max_iter, 1,
+            first_call, split_on=y, task_name=task_name,
         )  # fmt: skip
 
+    @with_callbacks
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit the linear model with stochastic gradient descent.
 
@@ -988,11 +1039,12 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         """
         coef_init, intercept_init = self._start_fit(coef_init, intercept_init)
         self._fit_or_partial(
-            X, y, sample_weight, coef_init, intercept_init, self.max_iter, True
+            X, y, sample_weight, coef_init, intercept_init, self.max_iter, True, "fit"
         )
         self._warn_if_not_converged()
         return self
 
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch of SGD over the given samples, keeping optimizer state.
 
@@ -1014,7 +1066,9 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         if first_call:
             self._validate_params()
             self._check_settings(for_partial_fit=True)
-        return self._fit_or_partial(X, y, sample_weight, None, None, 1, first_call)
+        return self._fit_or_partial(
+            X, y, sample_weight, None, None, 1, first_call, "partial_fit"
+        )
 
     def predict(self, X):
         """Predict with the linear model.

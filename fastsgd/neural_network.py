@@ -8,6 +8,7 @@ scikit-learn, so it trains scikit-learn's model (to floating-point rounding).
 See ``docs/mlp.md`` for the equations.
 """
 
+import copy
 import itertools
 import warnings
 from numbers import Integral, Real
@@ -15,6 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.optimize
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
@@ -42,6 +44,7 @@ from fastsgd._base import (
     validate_X,
     validate_X_y,
 )
+from fastsgd._callbacks import FitTasks
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._progress import Reporter
@@ -79,7 +82,7 @@ def _binarize(binarizer, y, dtype):
     return Y
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the two multi-layer perceptrons."""
 
     # ------------------------------------------------------------ structure
@@ -162,7 +165,7 @@ class _BaseMLP(BaseEstimator):
             not self.warm_start and not incremental
         )
         device = fit_device(self)
-        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y, Y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         sample_weight_given = sample_weight is not None
         sample_weight = check_sample_weight(sample_weight, X)
@@ -185,19 +188,26 @@ class _BaseMLP(BaseEstimator):
             *as_kernel_data(X), np.ascontiguousarray(Y), sample_weight
         )
         data = _mlp_trainer.resident(data, device)
+        tasks = FitTasks(
+            self, X, y, sample_weight if sample_weight_given else None,
+            task_name="partial_fit" if incremental else "fit",
+            n_epochs=0 if incremental else self.max_iter,
+        )  # fmt: skip
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(
                     X, Y, data, sample_weight if sample_weight_given else None,
-                    units, incremental, rng,
+                    units, incremental, rng, tasks,
                 )  # fmt: skip
             else:
-                self._fit_lbfgs(data, units)
+                self._fit_lbfgs(data, units, tasks)
         finally:  # also after a divergence: the last finite epoch's weights
             self._publish()
+        tasks.end()
         return self
 
-    def _fit_stochastic(self, X, Y, data, sample_weight, units, incremental, rng):
+    def _fit_stochastic(self, X, Y, data, sample_weight, units, incremental, rng,
+                        tasks):  # fmt: skip
         state = self._state
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -217,6 +227,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_, self.loss_ = _mlp_trainer.train_stochastic(
                 data, train_index, state, config, self.max_iter, rng, incremental,
                 validation_score, self.device_,
+                tasks.epochs(self._stochastic_attributes),
             )  # fmt: skip
         finally:
             self.t_ = state.t
@@ -270,24 +281,66 @@ class _BaseMLP(BaseEstimator):
 
         return train_index, validation_score
 
-    def _fit_lbfgs(self, data, units):
+    def _stochastic_attributes(self, state, n_iter, loss):
+        """The fitted attributes of a stochastic fit that ended with ``state``
+        after ``n_iter`` epochs (``state``: a copy, which becomes ``_state``)."""
+        if self.early_stopping:
+            state.theta = state.best_theta.copy()
+        coefs, intercepts = _mlp_trainer.layer_views(state.theta, self._units)
+        return {
+            "_state": state, "coefs_": coefs, "intercepts_": intercepts,
+            "n_iter_": n_iter, "loss_": loss, "t_": state.t,
+            **self._curve_attributes(state),
+        }  # fmt: skip
+
+    def _lbfgs_attributes(self, x, n_iter, loss):
+        """The fitted attributes of an L-BFGS fit that ended at iterate ``x``
+        (float64) after ``n_iter`` iterations with loss ``loss``."""
+        state = copy.deepcopy(self._state)
+        state.theta = x.astype(state.theta.dtype)
+        coefs, intercepts = _mlp_trainer.layer_views(state.theta, self._units)
+        return {
+            "_state": state, "coefs_": coefs, "intercepts_": intercepts,
+            "n_iter_": n_iter, "loss_": loss,
+        }  # fmt: skip
+
+    def _fit_lbfgs(self, data, units, tasks):
         config = self._config(units)
         dtype = self._state.theta.dtype
+        epochs = tasks.epochs(self._lbfgs_attributes, task_name="iteration")
 
         def objective(theta):
             with np.errstate(all="ignore"):
                 return _mlp_trainer.loss_and_gradient(theta, data, config, self.device_)
 
         n_samples = data.Y.shape[0]
+        x0 = self._state.theta.astype(np.float64)
+        # the iterate, iteration count and loss before the next iteration
+        previous = (x0, 0, None)
+        stop_requested = False
         with Reporter(self.verbose, self.max_iter, n_samples, n_samples) as reporter:
             iteration = itertools.count(1)
 
             def report(intermediate_result):  # SciPy's new callback form
-                reporter.epoch(next(iteration), intermediate_result.fun)
+                nonlocal previous, stop_requested
+                n_iter = next(iteration)
+                reporter.epoch(n_iter, intermediate_result.fun)
+                if epochs is None:
+                    return
+                # SciPy reports an iteration once it has run: its task opens
+                # and closes here (the opening's model is the one before it)
+                before = previous
+                previous = (intermediate_result.x.copy(), n_iter,
+                            float(intermediate_result.fun))  # fmt: skip
+                after = previous
+                epochs.begin(lambda: before)
+                if epochs.end(lambda: after):
+                    stop_requested = True
+                    raise StopIteration
 
             result = scipy.optimize.minimize(
                 objective,
-                self._state.theta.astype(np.float64),
+                x0,
                 method="L-BFGS-B",
                 jac=True,
                 callback=report,
@@ -297,7 +350,10 @@ class _BaseMLP(BaseEstimator):
                     "gtol": self.tol,
                 },
             )
-        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        if stop_requested:  # SciPy's status 99: a callback ended it, no warning
+            self.n_iter_ = int(result.nit)
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         theta = result.x.astype(dtype)
         if not np.isfinite(theta).all():
@@ -308,17 +364,19 @@ class _BaseMLP(BaseEstimator):
         self._state.theta = theta
 
     def _publish_curves(self):
-        state = self._state
-        self.loss_curve_ = list(state.loss_curve)
-        if self.early_stopping:
-            self.validation_scores_ = list(state.validation_scores)
-            self.best_validation_score_ = state.best_validation_score
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = state.best_loss
-        self._no_improvement_count = state.no_improvement
+        for name, value in self._curve_attributes(self._state).items():
+            setattr(self, name, value)
+
+    def _curve_attributes(self, state):
+        """The curves and stopping attributes of a stochastic fit's ``state``."""
+        early = self.early_stopping
+        return {
+            "loss_curve_": list(state.loss_curve),
+            "validation_scores_": list(state.validation_scores) if early else None,
+            "best_validation_score_": state.best_validation_score if early else None,
+            "best_loss_": None if early else state.best_loss,
+            "_no_improvement_count": state.no_improvement,
+        }
 
     # ------------------------------------------------------------ predicting
     def _output(self, theta, X, device="cpu"):
@@ -339,6 +397,7 @@ class _BaseMLP(BaseEstimator):
         theta = self._packed_parameters(X.dtype)
         return self._output(theta, X)
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix ``X`` and targets ``y``.
 
@@ -487,6 +546,16 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
     out_activation_ : str
         'logistic' (binary, multilabel) or 'softmax' (multiclass).
 
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch (per iteration with
+    ``solver='lbfgs'``), whose ``fitted_estimator`` is the model of a fit
+    with ``max_iter`` set to that epoch (a copy); a callback asking to stop
+    ends training after the epoch. ``partial_fit`` is one task per call.
+    Callbacks never change the model.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -590,7 +659,7 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        return X, _binarize(self._label_binarizer, y, X.dtype)
+        return X, y, _binarize(self._label_binarizer, y, X.dtype)
 
     def _validation_targets(self, Y_val):
         return self._label_binarizer.inverse_transform(Y_val)
@@ -604,6 +673,7 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(output)
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over the given data (stochastic solvers only).
 
@@ -768,6 +838,16 @@ n_outputs_, out_activation_
     device_ : {'cpu', 'cuda'}
         Where the last ``fit``/``partial_fit`` trained (``device`` resolved).
 
+    Notes
+    -----
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
+    own). A ``fit`` runs one task per epoch (per iteration with
+    ``solver='lbfgs'``), whose ``fitted_estimator`` is the model of a fit
+    with ``max_iter`` set to that epoch (a copy); a callback asking to stop
+    ends training after the epoch. ``partial_fit`` is one task per call.
+    Callbacks never change the model.
+
     Examples
     --------
     >>> from sklearn.datasets import make_regression
@@ -857,7 +937,7 @@ n_outputs_, out_activation_
                 "loss='poisson'."
             )
         Y = np.asarray(y, dtype=X.dtype).reshape(y.shape[0], -1)
-        return X, Y
+        return X, y, Y
 
     def _validation_targets(self, Y_val):
         return Y_val[:, 0] if Y_val.shape[1] == 1 else Y_val
@@ -868,6 +948,7 @@ n_outputs_, out_activation_
         return r2_score(y_true, output, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over the given data (stochastic solvers only).
 

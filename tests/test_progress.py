@@ -1,4 +1,5 @@
-"""``verbose`` output, the tqdm bar and epoch listeners (``fastsgd._progress``).
+"""``verbose`` output, the tqdm bar (``fastsgd._progress``), and the per-epoch
+events that scikit-learn's callbacks receive instead of the old listeners.
 
 ``verbose=2`` runs each epoch as several kernel calls so that its bar moves;
 the tests check that this leaves every training path's model bitwise equal to
@@ -14,11 +15,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.callback.tests._utils import RecordingCallback
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor
-from fastsgd._progress import listen
 
 X_CLS, Y_CLS = make_classification(
     n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0
@@ -144,39 +145,46 @@ def test_verbose_prints_one_line_per_epoch(estimator, capsys):
         assert float(match[5]) > 0
 
 
-def test_verbose_reports_the_decaying_learning_rate():
+def test_verbose_reports_the_decaying_learning_rate(capsys):
     # scikit-learn's per-sample 'invscaling': eta0 / t**power_t, t counts samples
     est = SGDRegressor(learning_rate="invscaling", eta0=0.1, power_t=0.5, max_iter=3,
-                       tol=None, random_state=0)  # fmt: skip
-    events = []
-    with listen(events.append):
-        est.fit(X_REG, Y_REG)
+                       tol=None, random_state=0, verbose=1)  # fmt: skip
+    est.fit(X_REG, Y_REG)
+    rates = re.findall(r"learning rate ([\d.e+-]+),", capsys.readouterr().out)
     n = X_REG.shape[0]
     expected = [0.1 / (epoch * n + 1) ** 0.5 for epoch in (1, 2, 3)]
-    np.testing.assert_allclose([e.learning_rate for e in events], expected)
+    np.testing.assert_allclose([float(rate) for rate in rates], expected, rtol=1e-5)
 
 
-def test_listeners_see_every_epoch_and_nest():
-    outer, inner = [], []
+def _epoch_models(callback):
+    """The ``fitted_estimator`` of each epoch task a callback saw."""
+    return [
+        record["kwargs"]["fitted_estimator"]
+        for record in callback.record
+        if record["name"] == "on_fit_task_end" and record["context"].parent is not None
+    ]
+
+
+def test_epoch_callbacks_see_each_epochs_loss():
+    callback = RecordingCallback()
     est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
-    with listen(outer.append), _no_convergence_warning():
-        SGDRegressor(max_iter=2, tol=None, random_state=0).fit(X_REG, Y_REG)
-        with listen(inner.append):
-            est.fit(X_REG, Y_REG)
-    assert [e.epoch for e in outer] == [1, 2, 1, 2, 3]
-    assert [e.epoch for e in inner] == [1, 2, 3]
-    assert [e.loss for e in inner] == pytest.approx(est.loss_curve_, rel=1e-12)
-    assert all(e.max_iter == 3 and e.validation_score is None for e in inner)
-    assert all(e.elapsed >= 0 for e in inner)
+    with _no_convergence_warning():
+        est.set_callbacks(callback).fit(X_REG, Y_REG)
+    models = _epoch_models(callback)
+    assert [model.n_iter_ for model in models] == [1, 2, 3]
+    assert [model.loss_ for model in models] == est.loss_curve_
+    assert all(model.validation_scores_ is None for model in models)
 
 
-def test_lbfgs_reports_each_iteration():
+def test_lbfgs_epoch_callbacks_see_each_iteration():
+    callback = RecordingCallback()
     est = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5,
                        random_state=0)  # fmt: skip
-    events = []
-    with listen(events.append), _no_convergence_warning():
-        est.fit(X_REG, Y_REG)
-    assert len(events) == est.n_iter_
-    assert all(e.learning_rate is None for e in events)
-    # L-BFGS-B's losses decrease; the last one reported is the fitted loss
-    assert events[-1].loss == pytest.approx(est.loss_, rel=1e-10)
+    with _no_convergence_warning():
+        est.set_callbacks(callback).fit(X_REG, Y_REG)
+    models = _epoch_models(callback)
+    assert len(models) == est.n_iter_
+    # L-BFGS-B's losses decrease; the last one is the fitted loss
+    losses = [model.loss_ for model in models]
+    assert losses == sorted(losses, reverse=True)
+    assert losses[-1] == est.loss_
