@@ -30,15 +30,28 @@ from fastsgd._progress import Reporter
 _MAX_SEED = np.iinfo(np.int32).max
 
 
+#: scikit-learn's message for a diverging linear model (``_sgd_fast``),
+#: which fastsgd's ``DivergenceError`` begins with.
+LINEAR_DIVERGENCE = (
+    "Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data "
+    "with StandardScaler or MinMaxScaler might help."
+)
+
+
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or weight.
 
-    A ``ValueError``, as scikit-learn raises for the same condition. The
-    estimator keeps the weights of the last finite epoch.
+    A ``ValueError``, as scikit-learn raises for the same condition, with
+    scikit-learn's message (``sklearn_message``, formatted with ``epoch``)
+    followed by fastsgd's details. The estimator keeps the weights of the
+    last finite epoch.
     """
 
-    def __init__(self, epoch, eta0, rate_name="eta0"):
+    def __init__(
+        self, epoch, eta0, rate_name="eta0", sklearn_message=LINEAR_DIVERGENCE
+    ):
         super().__init__(
+            f"{sklearn_message.format(epoch=epoch)} "
             f"Training diverged at epoch {epoch}: the loss or the weights became "
             f"non-finite (inf or NaN). Try a smaller {rate_name} (now {eta0:g}) or "
             "another learning_rate, or scale the input (e.g. StandardScaler). The "

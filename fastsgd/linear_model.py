@@ -45,6 +45,14 @@ from fastsgd._math.schedules import optimal_offset
 #: scikit-learn's intercept decay for sparse input (per-sample training).
 SPARSE_INTERCEPT_DECAY = 0.01
 
+#: scikit-learn's private attributes of averaged SGD (mirrored by ``_publish``).
+_AVERAGING_ATTRIBUTES = (
+    "_standard_coef",
+    "_standard_intercept",
+    "_average_coef",
+    "_average_intercept",
+)
+
 #: ``fit`` takes the classes from ``y`` once it is validated.
 _CLASSES_FROM_Y = object()
 
@@ -156,8 +164,11 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         if coef_init is not None:
             coef = np.array(coef_init, dtype=dtype, order="C", copy=True)
             if coef.size != n_heads * n_features:
+                # scikit-learn's message, then the shapes
+                what = "``coef_``" if n_heads > 1 else "coef_init"
                 raise ValueError(
-                    f"coef_init has shape {np.shape(coef_init)}; expected "
+                    f"Provided {what} does not match dataset. coef_init has shape "
+                    f"{np.shape(coef_init)}; expected "
                     f"{self._coef_shape(n_heads, n_features)}."
                 )
             coef = coef.reshape(n_heads, n_features)
@@ -167,8 +178,8 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
             intercept = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
             if intercept.shape != (n_heads,):
                 raise ValueError(
-                    f"intercept_init has shape {np.shape(intercept_init)}; expected "
-                    f"({n_heads},)."
+                    "Provided intercept_init does not match dataset. intercept_init "
+                    f"has shape {np.shape(intercept_init)}; expected ({n_heads},)."
                 )
         else:
             intercept = np.zeros(n_heads)
@@ -267,6 +278,19 @@ class _BaseSGD(SparseCoefMixin, BaseEstimator):
         self.coef_ = self._coef_view(coef)
         self.intercept_ = intercept.astype(dtype)
         self.t_ = float(state.t)
+        # scikit-learn's private averaging attributes, which its tests and some
+        # user code read: present exactly when ``average`` is on, in its shapes
+        # (one head: 1-d). Views of the state's weights; the intercepts are
+        # copies in X's dtype.
+        if config.average > 0:
+            one_head = state.coef.shape[0] == 1
+            self._standard_coef = state.coef[0] if one_head else state.coef
+            self._average_coef = state.avg_coef[0] if one_head else state.avg_coef
+            self._standard_intercept = state.intercept.astype(dtype)
+            self._average_intercept = state.avg_intercept.astype(dtype)
+        else:
+            for name in _AVERAGING_ATTRIBUTES:
+                self.__dict__.pop(name, None)
         if log is not None:
             self.n_iter_ = log.n_iter
             self.loss_curve_ = list(getattr(self, "_loss_history", [])) + log.loss_curve
@@ -418,6 +442,10 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     """
 
     _parameter_constraints: dict = {
+    #: scikit-learn's table of loss names (read by its tests and some user code;
+    #: fastsgd's kernels take the names, not these classes).
+    loss_functions = _SkSGDClassifier.loss_functions
+
         **_SkSGDClassifier._parameter_constraints,
         **_NEW_PARAMETERS,
         "multi_class": [StrOptions({"ovr", "multinomial"})],
@@ -668,7 +696,12 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         return super().decision_function(X)
 
     def _has_proba(self):
-        return self.loss in ("log_loss", "modified_huber")
+        # scikit-learn's reason, which becomes the __cause__ of the AttributeError
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(
+                f"probability estimates are not available for loss={self.loss!r}"
+            )
+        return True
 
     @available_if(_has_proba)
     def predict_proba(self, X):
@@ -840,6 +873,9 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
 
     _parameter_constraints: dict = {
         **_SkSGDRegressor._parameter_constraints,
+    #: scikit-learn's table of loss names (see ``SGDClassifier.loss_functions``).
+    loss_functions = _SkSGDRegressor.loss_functions
+
         **_NEW_PARAMETERS,
     }
     _task = codes.REGRESSION
