@@ -367,10 +367,13 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 state.learning_rate = invscaling_rate(
                     config.learning_rate_init, config.power_t, state.t
                 )
-            reporter.epoch(
-                epoch, loss, state.learning_rate,
-                state.validation_scores[-1] if config.early_stopping else None,
-            )  # fmt: skip
+            score = state.validation_scores[-1] if config.early_stopping else None
+            lines = ()
+            if reporter.verbose:
+                lines = verbose_lines(
+                    epoch, loss, reporter.elapsed(), state.learning_rate, score
+                )
+            reporter.epoch(epoch, loss, state.learning_rate, score, lines)
             if state.no_improvement > config.n_iter_no_change:
                 if _stop_or_decay(state, config, reporter):
                     break
@@ -388,9 +391,6 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     return n_iter, loss
 
 
-def invscaling_rate(learning_rate_init, power_t, t):
-    """scikit-learn's MLP 'invscaling' rate after ``t`` samples, set once an epoch."""
-    return learning_rate_init / (t + 1) ** power_t
 def verbose_lines(iteration, loss, elapsed, learning_rate=None,
                   validation_score=None):  # fmt: skip
     """scikit-learn's ``verbose`` lines after an epoch (or an L-BFGS
@@ -424,6 +424,9 @@ def _diverged_with_early_stopping(state, loss, epoch):
     )
 
 
+def invscaling_rate(learning_rate_init, power_t, t):
+    """scikit-learn's MLP 'invscaling' rate after ``t`` samples, set once an epoch."""
+    return learning_rate_init / (t + 1) ** power_t
 
 
 def _update_no_improvement(state, config, validation_score):

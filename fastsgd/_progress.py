@@ -2,13 +2,14 @@
 
 The trainers report through one ``Reporter`` per fit:
 
-- ``verbose=1`` prints one line per epoch (epoch, loss, validation score when
-  there is one, learning rate, time since the fit started), as scikit-learn's
-  estimators print theirs;
-- ``verbose=2`` shows a tqdm progress bar over the fit's batches instead. The
-  epoch then runs as several kernel calls over consecutive runs of whole
-  batches (``Reporter.spans``), so the bar moves inside an epoch; the calls
-  carry the step and sample counters, so the model is the same as with
+- ``verbose>=1`` prints scikit-learn's lines for each epoch (the trainers
+  write them: ``-- Epoch 1`` and ``Norm: ..., Avg. loss: ...`` for the linear
+  models, ``Iteration 1, loss = ...`` for the MLP), with fastsgd's extra
+  fields (learning rate, time) after scikit-learn's;
+- ``verbose>=2`` also shows a tqdm progress bar over the fit's batches, on
+  stderr. The epoch then runs as several kernel calls over consecutive runs
+  of whole batches (``Reporter.spans``), so the bar moves inside an epoch; the
+  calls carry the step and sample counters, so the model is the same as with
   ``verbose=0``;
 - ``listen(callback)`` registers a callback that receives an ``Epoch`` after
   every epoch of every fit run inside the ``with`` block (the command line's
@@ -125,7 +126,8 @@ class Reporter:
     Parameters
     ----------
     verbose : int
-        0: silent; 1: a line per epoch; 2: a tqdm bar over batches.
+        0: silent; 1: the epochs' lines; 2 or more: the lines and a tqdm bar
+        over batches.
     max_iter : int
         The most epochs of the fit.
     n_samples : int
@@ -174,30 +176,21 @@ class Reporter:
         """Seconds since the fit started."""
         return time.perf_counter() - self.start
 
-    def epoch(self, epoch, loss, learning_rate=None, validation_score=None):
-        """Report a finished epoch to the output and the listeners."""
+    def epoch(self, epoch, loss, learning_rate=None, validation_score=None,
+              lines=()):  # fmt: skip
+        """Report a finished epoch to the output and the listeners.
+
+        ``lines`` (the trainer's, in scikit-learn's format) are printed with
+        ``verbose >= 1``.
+        """
         event = Epoch(
             epoch, self.max_iter, float(loss),
             None if validation_score is None else float(validation_score),
             None if learning_rate is None else float(learning_rate), self.elapsed(),
         )  # fmt: skip
-        if self.verbose == 1:
-            score = (
-                ""
-                if event.validation_score is None
-                else f", validation score {event.validation_score:.6f}"
-            )
-            rate = (
-                ""
-                if event.learning_rate is None
-                else f", learning rate {event.learning_rate:.6g}"
-            )
-            print(
-                f"Epoch {epoch}/{self.max_iter}: loss {event.loss:.6f}{score}"
-                f"{rate}, {event.elapsed:.2f} s",
-                flush=True,
-            )
-        elif self.bar is not None:
+        for line in lines:
+            self.message(line)
+        if self.bar is not None:
             postfix = {"loss": f"{event.loss:.4g}"}
             if event.validation_score is not None:
                 postfix["val"] = f"{event.validation_score:.4g}"
@@ -207,11 +200,12 @@ class Reporter:
             callback(event)
 
     def message(self, text):
-        """A line of ``verbose`` output (stopping, convergence)."""
-        if self.verbose == 1:
+        """A line of ``verbose`` output on stdout, as scikit-learn prints it
+        (written around the bar, if there is one)."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)
+        elif self.verbose >= 1:
             print(text, flush=True)
-        elif self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
 
     def wants_compile_notice(self):
         """Whether anyone hears ``compiling`` (checking the cache costs a read)."""

@@ -320,6 +320,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     # the training objective (loss plus penalty, whose norms the per-sample
     # kernel re-sums at every touch) only feeds the stopping rule on it
     track_objective = not config.early_stopping and config.tol is not None
+    # ... and verbose prints it, as scikit-learn sums it when verbose
+    track_objective = track_objective or config.verbose > 0
     tol = -math.inf if config.tol is None else config.tol
     l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
 
@@ -393,6 +395,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     per_sample_args(order, t_kernel) if per_sample
                     else minibatch_args(order, t_kernel),
                 )  # fmt: skip
+            reporter.message(f"-- Epoch {epoch}")  # with verbose, as scikit-learn
             snap = state.snapshot()
             call_snap = call.snapshot() if per_sample else None
             seed = rng.randint(_MAX_SEED) if config.shuffle else -1
@@ -450,16 +453,25 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 best_objective = np.minimum(best_objective, objective)
             no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
 
+            rates = np.array([
+                learning_rate(
+                    config.schedule, float(eta), config.alpha, config.power_t,
+                    config.optimal_t0, float(t_kernel), step_batch,
+                )
+                for eta in state.eta
+            ])  # fmt: skip
+            lines = ()
+            if reporter.verbose:
+                coef = call.true_coef(state.coef) if per_sample else state.coef
+                lines = _verbose_lines(
+                    coef, state.intercept, head_track, active_track,
+                    loss_sum / max(n_train, 1),
+                    objective, score if config.early_stopping else None, rates,
+                    int(t_kernel - t_start), reporter.elapsed(),
+                )  # fmt: skip
             reporter.epoch(
-                epoch, mean_loss,
-                max(
-                    learning_rate(
-                        config.schedule, float(eta), config.alpha, config.power_t,
-                        config.optimal_t0, float(t_kernel), step_batch,
-                    )
-                    for eta in state.eta
-                ),
-                log.validation_scores[-1] if config.early_stopping else None,
+                epoch, mean_loss, rates.max(),
+                log.validation_scores[-1] if config.early_stopping else None, lines,
             )  # fmt: skip
 
             stalled = active_track & (no_improvement >= config.n_iter_no_change)
@@ -478,6 +490,37 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 break
     state.t = t_start + log.n_iter * n_samples
     return log
+
+
+def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objective,
+                   score, rates, count, elapsed):  # fmt: skip
+    """scikit-learn's ``verbose`` lines after an epoch (``_plain_sgd``'s).
+
+    One ``Norm: ...`` line per training track still running (an OvR head, as
+    scikit-learn trains each in its own ``_plain_sgd``; or the whole model),
+    with fastsgd's learning rate of the next step after scikit-learn's fields;
+    then the time. ``count`` is the samples seen in this call (scikit-learn's
+    ``T``).
+    """
+    lines = []
+    for track in np.flatnonzero(active_track):
+        heads = head_track == track
+        bias = intercept[heads]
+        bias = (
+            f"{bias[0]:.6f}"
+            if bias.size == 1
+            else "[" + " ".join(f"{b:.6f}" for b in bias) + "]"
+        )
+        line = (
+            f"Norm: {np.sqrt(np.sum(coef[heads].astype(np.float64) ** 2)):.2f}, "
+            f"NNZs: {np.count_nonzero(coef[heads])}, Bias: {bias}, T: {count}, "
+            f"Avg. loss: {head_loss[heads].sum():f}, Objective: {objective[track]:f}"
+        )
+        if score is not None:
+            line += f", Validation score: {score[track]:f}"
+        lines.append(f"{line}, Learning rate: {rates[heads].max():.6g}")
+    lines.append(f"Total training time: {elapsed:.2f} seconds.")
+    return lines
 
 
 def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,

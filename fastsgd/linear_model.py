@@ -351,11 +351,12 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     shuffle : bool, default=True
         Whether to shuffle the training data each epoch.
     verbose : int, default=0
-        0: silent. 1: print one line per epoch (epoch, mean loss, validation
-        score with ``early_stopping``, learning rate of the next step, time).
-        2: a tqdm progress bar over the batches on stderr instead (the epoch
-        then runs as up to 20 kernel calls, so the bar moves within an epoch;
-        the model is the same).
+        0: silent. 1: print scikit-learn's lines for each epoch (``-- Epoch``,
+        then ``Norm: ..., Avg. loss: ..., Objective: ...`` per one-vs-rest head
+        with the validation score under ``early_stopping``), with the learning
+        rate of the next step after them. 2 or more: also a tqdm progress bar
+        over the batches on stderr (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     n_jobs : int, default=None
@@ -441,11 +442,11 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     array([1])
     """
 
-    _parameter_constraints: dict = {
     #: scikit-learn's table of loss names (read by its tests and some user code;
     #: fastsgd's kernels take the names, not these classes).
     loss_functions = _SkSGDClassifier.loss_functions
 
+    _parameter_constraints: dict = {
         **_SkSGDClassifier._parameter_constraints,
         **_NEW_PARAMETERS,
         "multi_class": [StrOptions({"ovr", "multinomial"})],
@@ -801,11 +802,12 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     shuffle : bool, default=True
         Shuffle each epoch.
     verbose : int, default=0
-        0: silent. 1: print one line per epoch (epoch, mean loss, validation
-        score with ``early_stopping``, learning rate of the next step, time).
-        2: a tqdm progress bar over the batches on stderr instead (the epoch
-        then runs as up to 20 kernel calls, so the bar moves within an epoch;
-        the model is the same).
+        0: silent. 1: print scikit-learn's lines for each epoch (``-- Epoch``,
+        then ``Norm: ..., Avg. loss: ..., Objective: ...`` per one-vs-rest head
+        with the validation score under ``early_stopping``), with the learning
+        rate of the next step after them. 2 or more: also a tqdm progress bar
+        over the batches on stderr (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     random_state : int, RandomState instance or None, default=None
@@ -871,11 +873,11 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     True
     """
 
-    _parameter_constraints: dict = {
-        **_SkSGDRegressor._parameter_constraints,
     #: scikit-learn's table of loss names (see ``SGDClassifier.loss_functions``).
     loss_functions = _SkSGDRegressor.loss_functions
 
+    _parameter_constraints: dict = {
+        **_SkSGDRegressor._parameter_constraints,
         **_NEW_PARAMETERS,
     }
     _task = codes.REGRESSION

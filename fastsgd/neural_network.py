@@ -333,7 +333,9 @@ class _BaseMLP(BaseEstimator):
             iteration = itertools.count(1)
 
             def report(intermediate_result):  # SciPy's new callback form
-                reporter.epoch(next(iteration), intermediate_result.fun)
+                n, loss = next(iteration), intermediate_result.fun
+                lines = _mlp_trainer.verbose_lines(n, loss, reporter.elapsed())
+                reporter.epoch(n, loss, lines=lines)
 
             result = scipy.optimize.minimize(
                 objective,
@@ -462,11 +464,12 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : int or bool, default=False
-        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
-        validation score with ``early_stopping``, learning rate, time; for
-        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
-        batches on stderr instead (the epoch then runs as up to 20 kernel
-        calls, so the bar moves within an epoch; the model is the same).
+        0: silent. 1 (or True): print scikit-learn's line for each epoch
+        (``Iteration 1, loss = ...``, then ``Validation score: ...`` with
+        ``early_stopping``; for 'lbfgs' one per iteration), with the learning
+        rate and time after it. 2 or more: also a tqdm progress bar over the
+        batches on stderr (the epoch then runs as up to 20 kernel calls, so the
+        bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9
@@ -775,11 +778,12 @@ class MLPRegressor(GPUScoreMixin, RegressorMixin, _BaseMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : int or bool, default=False
-        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
-        validation score with ``early_stopping``, learning rate, time; for
-        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
-        batches on stderr instead (the epoch then runs as up to 20 kernel
-        calls, so the bar moves within an epoch; the model is the same).
+        0: silent. 1 (or True): print scikit-learn's line for each epoch
+        (``Iteration 1, loss = ...``, then ``Validation score: ...`` with
+        ``early_stopping``; for 'lbfgs' one per iteration), with the learning
+        rate and time after it. 2 or more: also a tqdm progress bar over the
+        batches on stderr (the epoch then runs as up to 20 kernel calls, so the
+        bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9
