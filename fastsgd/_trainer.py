@@ -320,8 +320,6 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     # the training objective (loss plus penalty, whose norms the per-sample
     # kernel re-sums at every touch) only feeds the stopping rule on it
     track_objective = not config.early_stopping and config.tol is not None
-    # ... and verbose prints it, as scikit-learn sums it when verbose
-    track_objective = track_objective or config.verbose > 0
     tol = -math.inf if config.tol is None else config.tol
     l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
 
@@ -463,6 +461,12 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             lines = ()
             if reporter.verbose:
                 coef = call.true_coef(state.coef) if per_sample else state.coef
+                if per_sample and not track_objective:  # the kernel did not sum it
+                    objective = np.bincount(
+                        head_track, loss_sum, n_tracks
+                    ) / n_train + _penalty_per_track(
+                        coef, config, l1_ratio, head_track, n_tracks
+                    )  # fmt: skip
                 lines = _verbose_lines(
                     coef, state.intercept, head_track, active_track,
                     loss_sum / max(n_train, 1),
@@ -500,7 +504,10 @@ def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objecti
     scikit-learn trains each in its own ``_plain_sgd``; or the whole model),
     with fastsgd's learning rate of the next step after scikit-learn's fields;
     then the time. ``count`` is the samples seen in this call (scikit-learn's
-    ``T``).
+    ``T``). ``Objective`` is scikit-learn's running sum where the stopping
+    rule has the kernel sum it (``tol`` set, no early stopping); otherwise the
+    mean loss plus the penalty at the epoch's end (summing it would compile
+    another kernel variant for ``verbose``).
     """
     lines = []
     for track in np.flatnonzero(active_track):
