@@ -20,12 +20,20 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
 
+from fastsgd._base import _caller_stacklevel
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._progress import Reporter
 from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
+
+#: scikit-learn's message for non-finite weights after a fit, which fastsgd's
+#: ``DivergenceError`` begins with.
+MLP_DIVERGENCE = (
+    "Solver produced non-finite parameter weights. The input data may contain "
+    "large values and need to be preprocessed."
+)
 
 #: Rows per kernel call when predicting (bounds the activations' memory).
 PREDICT_ROWS = 4096
@@ -354,9 +362,15 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             if not (math.isfinite(loss) and np.isfinite(state.theta).all()):
                 state.theta[...], state.state1[...], state.state2[...] = snapshot[:3]
                 state.step = snapshot[3]
+                if config.early_stopping:  # scikit-learn #29504: no error
+                    n_iter = epoch
+                    _diverged_with_early_stopping(state, loss, epoch)
+                    if epochs is not None:  # close the epoch's callback task
+                        epochs.end(copied_model)
+                    break
                 raise DivergenceError(
                     len(state.loss_curve) + 1, config.learning_rate_init,
-                    "learning_rate_init",
+                    "learning_rate_init", MLP_DIVERGENCE,
                 )  # fmt: skip
             state.step = step
             n_iter = epoch
@@ -367,10 +381,13 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 state.learning_rate = invscaling_rate(
                     config.learning_rate_init, config.power_t, state.t
                 )
-            reporter.epoch(
-                epoch, loss, state.learning_rate,
-                state.validation_scores[-1] if config.early_stopping else None,
-            )  # fmt: skip
+            score = state.validation_scores[-1] if config.early_stopping else None
+            lines = ()
+            if reporter.verbose:
+                lines = verbose_lines(
+                    epoch, loss, reporter.elapsed(), state.learning_rate, score
+                )
+            reporter.epoch(epoch, loss, state.learning_rate, score, lines)
             converged = False
             if state.no_improvement > config.n_iter_no_change:
                 converged = _stop_or_decay(state, config, reporter)
@@ -390,6 +407,39 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 break
         reporter.message(f"Training took {reporter.elapsed():.2f} s")
     return n_iter, loss
+
+
+def verbose_lines(iteration, loss, elapsed, learning_rate=None,
+                  validation_score=None):  # fmt: skip
+    """scikit-learn's ``verbose`` lines after an epoch (or an L-BFGS
+    iteration), fastsgd's learning rate and time after scikit-learn's fields."""
+    rate = "" if learning_rate is None else f", learning rate = {learning_rate:.6g}"
+    lines = [f"Iteration {iteration}, loss = {loss:.8f}{rate}, time = {elapsed:.2f} s"]
+    if validation_score is not None:
+        lines.append(f"Validation score: {validation_score:f}")
+    return lines
+
+
+def _diverged_with_early_stopping(state, loss, epoch):
+    """Record a diverged epoch (its loss, a NaN validation score, as
+    scikit-learn records them) and warn: the estimator keeps the best
+    validation weights, as scikit-learn does since #29504."""
+    if math.isfinite(state.best_validation_score):
+        kept = (
+            "the weights of the best validation score "
+            f"({state.best_validation_score:.6g}) are kept"
+        )
+    else:
+        kept = "no epoch had a finite validation score: the initial weights are kept"
+    state.loss_curve.append(loss)
+    state.validation_scores.append(math.nan)
+    warnings.warn(
+        f"Training diverged at epoch {epoch}: the loss or the weights became "
+        f"non-finite (inf or NaN), so training stopped; {kept}. Try a smaller "
+        "learning_rate_init, or scale the input (e.g. StandardScaler).",
+        ConvergenceWarning,
+        stacklevel=_caller_stacklevel(),
+    )
 
 
 def invscaling_rate(learning_rate_init, power_t, t):

@@ -2,13 +2,14 @@
 
 The trainers report through one ``Reporter`` per fit:
 
-- ``verbose=1`` prints one line per epoch (epoch, loss, validation score when
-  there is one, learning rate, time since the fit started), as scikit-learn's
-  estimators print theirs;
-- ``verbose=2`` shows a tqdm progress bar over the fit's batches instead. The
-  epoch then runs as several kernel calls over consecutive runs of whole
-  batches (``Reporter.spans``), so the bar moves inside an epoch; the calls
-  carry the step and sample counters, so the model is the same as with
+- ``verbose>=1`` prints scikit-learn's lines for each epoch (the trainers
+  write them: ``-- Epoch 1`` and ``Norm: ..., Avg. loss: ...`` for the linear
+  models, ``Iteration 1, loss = ...`` for the MLP), with fastsgd's extra
+  fields (learning rate, time) after scikit-learn's;
+- ``verbose>=2`` also shows a tqdm progress bar over the fit's batches, on
+  stderr. The epoch then runs as several kernel calls over consecutive runs
+  of whole batches (``Reporter.spans``), so the bar moves inside an epoch; the
+  calls carry the step and sample counters, so the model is the same as with
   ``verbose=0``;
 - when a fit must compile its kernel first (Numba's cache does not hold it
   yet), ``verbose>=1`` prints a line saying so before the fit starts, and
@@ -67,7 +68,8 @@ class Reporter:
     Parameters
     ----------
     verbose : int
-        0: silent; 1: a line per epoch; 2: a tqdm bar over batches.
+        0: silent; 1: the epochs' lines; 2 or more: the lines and a tqdm bar
+        over batches.
     max_iter : int
         The most epochs of the fit.
     n_samples : int
@@ -115,8 +117,9 @@ class Reporter:
         """Seconds since the fit started."""
         return time.perf_counter() - self.start
 
-    def epoch(self, epoch, loss, learning_rate=None, validation_score=None):
-        """Report a finished epoch: a ``verbose=1`` line, or the bar's postfix.
+    def epoch(self, epoch, loss, learning_rate=None, validation_score=None,
+              lines=()):  # fmt: skip
+        """Report a finished epoch: its ``verbose`` lines, and the bar's postfix.
 
         Parameters
         ----------
@@ -125,27 +128,17 @@ class Reporter:
         loss : float
             Its mean training loss.
         learning_rate : float, optional
-            The learning rate of the next step (None for L-BFGS).
+            The learning rate of the next step (None for L-BFGS); the
+            trainers put it in ``lines``.
         validation_score : float, optional
-            The validation score with early stopping.
+            The validation score with early stopping (shown on the bar).
+        lines : sequence of str
+            The trainer's lines in scikit-learn's format, printed with
+            ``verbose >= 1``.
         """
-        if self.verbose == 1:
-            score = (
-                ""
-                if validation_score is None
-                else f", validation score {float(validation_score):.6f}"
-            )
-            rate = (
-                ""
-                if learning_rate is None
-                else f", learning rate {float(learning_rate):.6g}"
-            )
-            print(
-                f"Epoch {epoch}/{self.max_iter}: loss {float(loss):.6f}{score}"
-                f"{rate}, {self.elapsed():.2f} s",
-                flush=True,
-            )
-        elif self.bar is not None:
+        for line in lines:
+            self.message(line)
+        if self.bar is not None:
             postfix = {"loss": f"{float(loss):.4g}"}
             if validation_score is not None:
                 postfix["val"] = f"{float(validation_score):.4g}"
@@ -153,11 +146,12 @@ class Reporter:
             self.bar.set_description(f"epoch {epoch + 1}", refresh=True)
 
     def message(self, text):
-        """A line of ``verbose`` output (stopping, convergence)."""
-        if self.verbose == 1:
+        """A line of ``verbose`` output on stdout, as scikit-learn prints it
+        (written around the bar, if there is one)."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)
+        elif self.verbose >= 1:
             print(text, flush=True)
-        elif self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
 
     def wants_compile_notice(self):
         """Whether anyone hears ``compiling`` (checking the cache costs a read)."""

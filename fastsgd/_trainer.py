@@ -31,15 +31,28 @@ from fastsgd._progress import Reporter
 _MAX_SEED = np.iinfo(np.int32).max
 
 
+#: scikit-learn's message for a diverging linear model (``_sgd_fast``),
+#: which fastsgd's ``DivergenceError`` begins with.
+LINEAR_DIVERGENCE = (
+    "Floating-point under-/overflow occurred at epoch #{epoch}. Scaling input data "
+    "with StandardScaler or MinMaxScaler might help."
+)
+
+
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or weight.
 
-    A ``ValueError``, as scikit-learn raises for the same condition. The
-    estimator keeps the weights of the last finite epoch.
+    A ``ValueError``, as scikit-learn raises for the same condition, with
+    scikit-learn's message (``sklearn_message``, formatted with ``epoch``)
+    followed by fastsgd's details. The estimator keeps the weights of the
+    last finite epoch.
     """
 
-    def __init__(self, epoch, eta0, rate_name="eta0"):
+    def __init__(
+        self, epoch, eta0, rate_name="eta0", sklearn_message=LINEAR_DIVERGENCE
+    ):
         super().__init__(
+            f"{sklearn_message.format(epoch=epoch)} "
             f"Training diverged at epoch {epoch}: the loss or the weights became "
             f"non-finite (inf or NaN). Try a smaller {rate_name} (now {eta0:g}) or "
             "another learning_rate, or scale the input (e.g. StandardScaler). The "
@@ -432,6 +445,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     per_sample_args(orders.current, t_kernel) if per_sample
                     else minibatch_args(order, t_kernel),
                 )  # fmt: skip
+            reporter.message(f"-- Epoch {epoch}")  # with verbose, as scikit-learn
             if epochs is not None:
                 epochs.begin(copied_model)
             snap = state.snapshot()
@@ -498,16 +512,31 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 best_objective = np.minimum(best_objective, objective)
             no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
 
+            rates = np.array([
+                learning_rate(
+                    config.schedule, float(eta), config.alpha, config.power_t,
+                    config.optimal_t0, float(t_kernel), step_batch,
+                )
+                for eta in state.eta
+            ])  # fmt: skip
+            lines = ()
+            if reporter.verbose:
+                coef = call.true_coef(state.coef) if per_sample else state.coef
+                if per_sample and not track_objective:  # the kernel did not sum it
+                    objective = np.bincount(
+                        head_track, loss_sum, n_tracks
+                    ) / n_train + _penalty_per_track(
+                        coef, config, l1_ratio, head_track, n_tracks
+                    )  # fmt: skip
+                lines = _verbose_lines(
+                    coef, state.intercept, head_track, active_track,
+                    loss_sum / max(n_train, 1),
+                    objective, score if config.early_stopping else None, rates,
+                    int(t_kernel - t_start), reporter.elapsed(),
+                )  # fmt: skip
             reporter.epoch(
-                epoch, mean_loss,
-                max(
-                    learning_rate(
-                        config.schedule, float(eta), config.alpha, config.power_t,
-                        config.optimal_t0, float(t_kernel), step_batch,
-                    )
-                    for eta in state.eta
-                ),
-                log.validation_scores[-1] if config.early_stopping else None,
+                epoch, mean_loss, rates.max(),
+                log.validation_scores[-1] if config.early_stopping else None, lines,
             )  # fmt: skip
 
             stalled = active_track & (no_improvement >= config.n_iter_no_change)
@@ -546,6 +575,40 @@ def _copied_model(state, call, log, t_start, n_samples):
         )  # fmt: skip
     state.t = t_start + log.n_iter * n_samples
     return state, copy.deepcopy(log)
+
+
+def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objective,
+                   score, rates, count, elapsed):  # fmt: skip
+    """scikit-learn's ``verbose`` lines after an epoch (``_plain_sgd``'s).
+
+    One ``Norm: ...`` line per training track still running (an OvR head, as
+    scikit-learn trains each in its own ``_plain_sgd``; or the whole model),
+    with fastsgd's learning rate of the next step after scikit-learn's fields;
+    then the time. ``count`` is the samples seen in this call (scikit-learn's
+    ``T``). ``Objective`` is scikit-learn's running sum where the stopping
+    rule has the kernel sum it (``tol`` set, no early stopping); otherwise the
+    mean loss plus the penalty at the epoch's end (summing it would compile
+    another kernel variant for ``verbose``).
+    """
+    lines = []
+    for track in np.flatnonzero(active_track):
+        heads = head_track == track
+        bias = intercept[heads]
+        bias = (
+            f"{bias[0]:.6f}"
+            if bias.size == 1
+            else "[" + " ".join(f"{b:.6f}" for b in bias) + "]"
+        )
+        line = (
+            f"Norm: {np.sqrt(np.sum(coef[heads].astype(np.float64) ** 2)):.2f}, "
+            f"NNZs: {np.count_nonzero(coef[heads])}, Bias: {bias}, T: {count}, "
+            f"Avg. loss: {head_loss[heads].sum():f}, Objective: {objective[track]:f}"
+        )
+        if score is not None:
+            line += f", Validation score: {score[track]:f}"
+        lines.append(f"{line}, Learning rate: {rates[heads].max():.6g}")
+    lines.append(f"Total training time: {elapsed:.2f} seconds.")
+    return lines
 
 
 def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,

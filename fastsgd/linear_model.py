@@ -47,6 +47,14 @@ from fastsgd._math.schedules import optimal_offset
 #: scikit-learn's intercept decay for sparse input (per-sample training).
 SPARSE_INTERCEPT_DECAY = 0.01
 
+#: scikit-learn's private attributes of averaged SGD (mirrored by ``_publish``).
+_AVERAGING_ATTRIBUTES = (
+    "_standard_coef",
+    "_standard_intercept",
+    "_average_coef",
+    "_average_intercept",
+)
+
 #: ``fit`` takes the classes from ``y`` once it is validated.
 _CLASSES_FROM_Y = object()
 
@@ -171,8 +179,11 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
         if coef_init is not None:
             coef = np.array(coef_init, dtype=dtype, order="C", copy=True)
             if coef.size != n_heads * n_features:
+                # scikit-learn's message, then the shapes
+                what = "``coef_``" if n_heads > 1 else "coef_init"
                 raise ValueError(
-                    f"coef_init has shape {np.shape(coef_init)}; expected "
+                    f"Provided {what} does not match dataset. coef_init has shape "
+                    f"{np.shape(coef_init)}; expected "
                     f"{self._coef_shape(n_heads, n_features)}."
                 )
             coef = coef.reshape(n_heads, n_features)
@@ -182,8 +193,8 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
             intercept = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
             if intercept.shape != (n_heads,):
                 raise ValueError(
-                    f"intercept_init has shape {np.shape(intercept_init)}; expected "
-                    f"({n_heads},)."
+                    "Provided intercept_init does not match dataset. intercept_init "
+                    f"has shape {np.shape(intercept_init)}; expected ({n_heads},)."
                 )
         else:
             intercept = np.zeros(n_heads)
@@ -297,6 +308,9 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
         return log
 
     def _publish(self, state, config, dtype, log):
+        if config.average == 0:
+            for name in _AVERAGING_ATTRIBUTES:
+                self.__dict__.pop(name, None)
         for name, value in self._fitted_attributes(state, config, dtype, log).items():
             setattr(self, name, value)
 
@@ -309,6 +323,18 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
             "intercept_": intercept.astype(dtype),
             "t_": float(state.t),
         }
+        # scikit-learn's private averaging attributes, which its tests and some
+        # user code read: present exactly when ``average`` is on, in its shapes
+        # (one head: 1-d). Views of the state's weights; the intercepts are
+        # copies in X's dtype.
+        if config.average > 0:
+            one_head = state.coef.shape[0] == 1
+            attributes |= {
+                "_standard_coef": state.coef[0] if one_head else state.coef,
+                "_average_coef": state.avg_coef[0] if one_head else state.avg_coef,
+                "_standard_intercept": state.intercept.astype(dtype),
+                "_average_intercept": state.avg_intercept.astype(dtype),
+            }
         if log is not None:
             loss_curve = list(getattr(self, "_loss_history", [])) + log.loss_curve
             attributes |= {
@@ -373,11 +399,12 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     shuffle : bool, default=True
         Whether to shuffle the training data each epoch.
     verbose : int, default=0
-        0: silent. 1: print one line per epoch (epoch, mean loss, validation
-        score with ``early_stopping``, learning rate of the next step, time).
-        2: a tqdm progress bar over the batches on stderr instead (the epoch
-        then runs as up to 20 kernel calls, so the bar moves within an epoch;
-        the model is the same).
+        0: silent. 1: print scikit-learn's lines for each epoch (``-- Epoch``,
+        then ``Norm: ..., Avg. loss: ..., Objective: ...`` per one-vs-rest head
+        with the validation score under ``early_stopping``), with the learning
+        rate of the next step after them. 2 or more: also a tqdm progress bar
+        over the batches on stderr (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     n_jobs : int, default=None
@@ -471,6 +498,10 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
     >>> clf.predict([[-0.8, -1.0]])
     array([1])
     """
+
+    #: scikit-learn's table of loss names (read by its tests and some user code;
+    #: fastsgd's kernels take the names, not these classes).
+    loss_functions = _SkSGDClassifier.loss_functions
 
     _parameter_constraints: dict = {
         **_SkSGDClassifier._parameter_constraints,
@@ -739,7 +770,12 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         return super().decision_function(X)
 
     def _has_proba(self):
-        return self.loss in ("log_loss", "modified_huber")
+        # scikit-learn's reason, which becomes the __cause__ of the AttributeError
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(
+                f"probability estimates are not available for loss={self.loss!r}"
+            )
+        return True
 
     @available_if(_has_proba)
     def predict_proba(self, X):
@@ -839,11 +875,12 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     shuffle : bool, default=True
         Shuffle each epoch.
     verbose : int, default=0
-        0: silent. 1: print one line per epoch (epoch, mean loss, validation
-        score with ``early_stopping``, learning rate of the next step, time).
-        2: a tqdm progress bar over the batches on stderr instead (the epoch
-        then runs as up to 20 kernel calls, so the bar moves within an epoch;
-        the model is the same).
+        0: silent. 1: print scikit-learn's lines for each epoch (``-- Epoch``,
+        then ``Norm: ..., Avg. loss: ..., Objective: ...`` per one-vs-rest head
+        with the validation score under ``early_stopping``), with the learning
+        rate of the next step after them. 2 or more: also a tqdm progress bar
+        over the batches on stderr (the epoch then runs as up to 20 kernel
+        calls, so the bar moves within an epoch; the model is the same).
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     random_state : int, RandomState instance or None, default=None
@@ -917,6 +954,9 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     >>> bool(reg.score(X, y) > 0.99)
     True
     """
+
+    #: scikit-learn's table of loss names (see ``SGDClassifier.loss_functions``).
+    loss_functions = _SkSGDRegressor.loss_functions
 
     _parameter_constraints: dict = {
         **_SkSGDRegressor._parameter_constraints,

@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -138,6 +139,10 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
             coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
             intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
         theta = np.hstack([c.ravel() for c in coefs + intercepts]).astype(dtype)
+        self._start_state(theta)
+
+    def _start_state(self, theta):
+        """A training state at the packed parameters ``theta``, without optimizer."""
         self._state = _mlp_trainer.MLPState(
             theta=theta,
             state1=np.zeros_like(theta),
@@ -152,6 +157,43 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         return np.hstack(
             [np.asarray(c, dtype=dtype).ravel() for c in self.coefs_ + self.intercepts_]
         )
+
+    @property
+    def _optimizer(self):
+        """scikit-learn's private ``_optimizer``, which its tests and some user
+        code read (``_optimizer.learning_rate``): after a stochastic fit, an
+        ``SGDOptimizer`` (solver 'sgd') or ``AdamOptimizer`` ('adam', 'adamw')
+        over views of fastsgd's parameters and optimizer state. Built on
+        access; training does not use it."""
+        if not getattr(self, "_has_optimizer", False):
+            raise AttributeError(f"{type(self).__name__!r} has no '_optimizer'")
+        state = self._state
+
+        def views(flat):
+            coefs, intercepts = _mlp_trainer.layer_views(flat, self._units)
+            return coefs + intercepts
+
+        params = views(state.theta)
+        if self.solver == "sgd":
+            optimizer = SGDOptimizer(
+                params, self.learning_rate_init, self.learning_rate, self.momentum,
+                self.nesterovs_momentum, self.power_t,
+            )  # fmt: skip
+            optimizer.velocities = views(state.state1)
+            optimizer.learning_rate = state.learning_rate
+            return optimizer
+        optimizer = AdamOptimizer(
+            params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+        )
+        optimizer.ms, optimizer.vs = views(state.state1), views(state.state2)
+        optimizer.t = state.step
+        if state.step:  # the rate of the last step, as scikit-learn keeps it
+            optimizer.learning_rate = (
+                self.learning_rate_init
+                * np.sqrt(1 - self.beta_2**state.step)
+                / (1 - self.beta_1**state.step)
+            )
+        return optimizer
 
     def _publish(self):
         coefs, intercepts = _mlp_trainer.layer_views(self._state.theta, self._units)
@@ -174,6 +216,12 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         if first_pass:
             self._initialize(Y, units, X.dtype, rng)
         else:
+            if not hasattr(self, "_state"):  # coefs_ set by hand, as sklearn allows
+                self._units = [np.shape(c)[0] for c in self.coefs_] + [
+                    np.shape(self.coefs_[-1])[1]
+                ]
+                self.out_activation_ = self._output_activation()
+                self._start_state(self._packed_parameters(X.dtype))
             if list(self._units) != units:
                 raise ValueError(
                     f"The network's layer sizes {list(self._units)} do not match "
@@ -249,7 +297,9 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _validation_split(self, X, Y, sample_weight, rng):
         """scikit-learn's ``train_test_split`` of the indices (same draws)."""
         n_samples = X.shape[0]
-        stratify = Y if (is_classifier(self) and Y.shape[1] == 1) else None
+        # scikit-learn stratifies on the binarized labels as booleans (its
+        # message about a too-small class then names 'True')
+        stratify = Y.astype(bool) if (is_classifier(self) and Y.shape[1] == 1) else None
         index = np.arange(n_samples)
         if sample_weight is None:
             train_index, val_index = train_test_split(
@@ -323,8 +373,9 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
 
             def report(intermediate_result):  # SciPy's new callback form
                 nonlocal previous, stop_requested
-                n_iter = next(iteration)
-                reporter.epoch(n_iter, intermediate_result.fun)
+                n_iter, loss = next(iteration), intermediate_result.fun
+                lines = _mlp_trainer.verbose_lines(n_iter, loss, reporter.elapsed())
+                reporter.epoch(n_iter, loss, lines=lines)
                 if epochs is None:
                     return
                 # SciPy reports an iteration once it has run: its task opens
@@ -357,10 +408,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         self.loss_ = float(result.fun)
         theta = result.x.astype(dtype)
         if not np.isfinite(theta).all():
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed."
-            )
+            raise ValueError(_mlp_trainer.MLP_DIVERGENCE)
         self._state.theta = theta
 
     def _publish_curves(self):
@@ -474,11 +522,12 @@ class MLPClassifier(GPUScoreMixin, ClassifierMixin, _BaseMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : int or bool, default=False
-        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
-        validation score with ``early_stopping``, learning rate, time; for
-        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
-        batches on stderr instead (the epoch then runs as up to 20 kernel
-        calls, so the bar moves within an epoch; the model is the same).
+        0: silent. 1 (or True): print scikit-learn's line for each epoch
+        (``Iteration 1, loss = ...``, then ``Validation score: ...`` with
+        ``early_stopping``; for 'lbfgs' one per iteration), with the learning
+        rate and time after it. 2 or more: also a tqdm progress bar over the
+        batches on stderr (the epoch then runs as up to 20 kernel calls, so the
+        bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9
@@ -798,11 +847,12 @@ class MLPRegressor(GPUScoreMixin, RegressorMixin, _BaseMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : int or bool, default=False
-        0: silent. 1 (or True): print one line per epoch (epoch, mean loss,
-        validation score with ``early_stopping``, learning rate, time; for
-        'lbfgs' one line per iteration). 2: a tqdm progress bar over the
-        batches on stderr instead (the epoch then runs as up to 20 kernel
-        calls, so the bar moves within an epoch; the model is the same).
+        0: silent. 1 (or True): print scikit-learn's line for each epoch
+        (``Iteration 1, loss = ...``, then ``Validation score: ...`` with
+        ``early_stopping``; for 'lbfgs' one per iteration), with the learning
+        rate and time after it. 2 or more: also a tqdm progress bar over the
+        batches on stderr (the epoch then runs as up to 20 kernel calls, so the
+        bar moves within an epoch; the model is the same).
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9

@@ -107,6 +107,17 @@ def test_progress_bar_on_the_gpu_kernels_leaves_the_model_unchanged(capsys):
     assert "batch" in capsys.readouterr().err
 
 
+_NORM_LINE = re.compile(
+    r"Norm: ([\d.]+), NNZs: (\d+), Bias: (\S+), T: (\d+), Avg\. loss: ([\d.e+-]+), "
+    r"Objective: ([\d.e+-]+)(?:, Validation score: ([\d.e+-]+))?, "
+    r"Learning rate: ([\d.e+-]+)"
+)
+_ITERATION_LINE = re.compile(
+    r"Iteration (\d+), loss = ([\d.e+-]+), learning rate = ([\d.e+-]+), "
+    r"time = ([\d.]+) s"
+)
+
+
 @pytest.mark.parametrize(
     "estimator",
     [
@@ -114,35 +125,68 @@ def test_progress_bar_on_the_gpu_kernels_leaves_the_model_unchanged(capsys):
         SGDClassifier(
             batch_size=10, early_stopping=True, max_iter=5, tol=None, random_state=0
         ),
-        MLPClassifier(
-            hidden_layer_sizes=(5,), max_iter=4, early_stopping=True, random_state=0
-        ),
     ],  # fmt: skip
-    ids=["linear", "linear early stopping", "MLP early stopping"],
+    ids=["linear", "linear early stopping"],
 )
-def test_verbose_prints_one_line_per_epoch(estimator, capsys):
+def test_verbose_prints_sklearn_lines_per_epoch(estimator, capsys):
+    # scikit-learn's _plain_sgd lines: "-- Epoch k", then per OvR head "Norm: ...,
+    # Avg. loss: ..., Objective: ...[, Validation score: ...]" (fastsgd's learning
+    # rate after them), then "Total training time: ..."
     _fit_quietly(estimator, X_CLS, Y_CLS, 1)
-    lines = [
-        line for line in capsys.readouterr().out.splitlines()
-        if line.startswith("Epoch ")
-    ]  # fmt: skip
-    assert len(lines) == estimator.n_iter_
-    pattern = re.compile(
-        r"Epoch (\d+)/(\d+): loss ([\d.e+-]+)(?:, validation score ([\d.e+-]+))?, "
-        r"learning rate ([\d.e+-]+), ([\d.]+) s"
-    )
-    for i, line in enumerate(lines):
-        match = pattern.fullmatch(line)
-        assert match, f"unexpected verbose line: {line!r}"
-        assert int(match[1]) == i + 1 and int(match[2]) == estimator.max_iter
-        assert float(match[3]) == pytest.approx(estimator.loss_curve_[i], rel=1e-5)
+    out = capsys.readouterr().out
+    epochs = out.split("-- Epoch ")[1:]
+    assert len(epochs) == estimator.n_iter_, out
+    n_heads = len(estimator.classes_)
+    n_train = len(Y_CLS) - (30 if estimator.early_stopping else 0)
+    for i, text in enumerate(epochs):
+        lines = text.splitlines()
+        assert lines[0] == str(i + 1), lines[0]
+        matches = [_NORM_LINE.fullmatch(line) for line in lines[1:]]
+        norm = [m for m in matches if m]
+        assert len(norm) == n_heads, text
+        losses = [float(m[5]) for m in norm]
+        assert sum(losses) == pytest.approx(estimator.loss_curve_[i], rel=1e-5)
+        assert all(int(m[4]) == (i + 1) * n_train for m in norm), text
         if estimator.early_stopping:
-            assert float(match[4]) == pytest.approx(
+            scores = [float(m[7]) for m in norm]
+            assert np.mean(scores) == pytest.approx(
                 estimator.validation_scores_[i], rel=1e-5
             )
         else:
-            assert match[4] is None
-        assert float(match[5]) > 0
+            assert all(m[7] is None for m in norm)
+        assert all(float(m[8]) > 0 for m in norm)
+        assert any(line.startswith("Total training time: ") for line in lines), text
+    last = [_NORM_LINE.fullmatch(line) for line in epochs[-1].splitlines()]
+    norms = [float(m[1]) for m in last if m]
+    # printed with two decimals
+    expected = np.linalg.norm(estimator.coef_, axis=1)
+    np.testing.assert_allclose(norms, expected, atol=6e-3)
+
+
+def test_mlp_verbose_prints_sklearn_lines_per_epoch(capsys):
+    # scikit-learn's "Iteration k, loss = ..." (fastsgd's learning rate and time
+    # after it), then "Validation score: ..." with early stopping
+    estimator = MLPClassifier(
+        hidden_layer_sizes=(5,), max_iter=4, early_stopping=True, random_state=0
+    )
+    _fit_quietly(estimator, X_CLS, Y_CLS, 1)
+    lines = capsys.readouterr().out.splitlines()
+    iterations = [
+        (i, _ITERATION_LINE.fullmatch(line))
+        for i, line in enumerate(lines)
+        if line.startswith("Iteration ")
+    ]
+    assert len(iterations) == estimator.n_iter_
+    for k, (i, match) in enumerate(iterations):
+        assert match, f"unexpected verbose line: {lines[i]!r}"
+        assert int(match[1]) == k + 1
+        assert float(match[2]) == pytest.approx(estimator.loss_curve_[k], rel=1e-7)
+        assert float(match[3]) > 0
+        score = re.fullmatch(r"Validation score: ([\d.e+-]+)", lines[i + 1])
+        assert score, lines[i + 1]
+        assert float(score[1]) == pytest.approx(
+            estimator.validation_scores_[k], rel=1e-5
+        )
 
 
 def test_verbose_reports_the_decaying_learning_rate(capsys):
