@@ -875,12 +875,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     shuffle : bool, default=True
         Shuffle each epoch.
     verbose : int, default=0
-        0: silent. 1: print scikit-learn's lines for each epoch (``-- Epoch``,
-        then ``Norm: ..., Avg. loss: ..., Objective: ...`` per one-vs-rest head
-        with the validation score under ``early_stopping``), with the learning
-        rate of the next step after them. 2 or more: also a tqdm progress bar
-        over the batches on stderr (the epoch then runs as up to 20 kernel
-        calls, so the bar moves within an epoch; the model is the same).
+        As in :class:`SGDClassifier`.
     epsilon : float, default=0.1
         Margin of the Huber and epsilon-insensitive losses.
     random_state : int, RandomState instance or None, default=None
@@ -936,12 +931,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
 
     Notes
     -----
-    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
-    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
-    own). A ``fit`` runs one task per epoch, whose ``fitted_estimator`` is
-    the model of a fit with ``max_iter`` set to that epoch (a copy); a
-    callback asking to stop ends training after the epoch. ``partial_fit``
-    is one task per call. Callbacks never change the model.
+    Callbacks (``set_callbacks``): as in ``SGDClassifier``.
 
     Examples
     --------

@@ -847,12 +847,7 @@ class MLPRegressor(GPUScoreMixin, RegressorMixin, _BaseMLP):
     tol : float, default=1e-4
         Tolerance of the stopping rule.
     verbose : int or bool, default=False
-        0: silent. 1 (or True): print scikit-learn's line for each epoch
-        (``Iteration 1, loss = ...``, then ``Validation score: ...`` with
-        ``early_stopping``; for 'lbfgs' one per iteration), with the learning
-        rate and time after it. 2 or more: also a tqdm progress bar over the
-        batches on stderr (the epoch then runs as up to 20 kernel calls, so the
-        bar moves within an epoch; the model is the same).
+        As in :class:`MLPClassifier`.
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     momentum : float, default=0.9
@@ -890,13 +885,7 @@ n_outputs_, out_activation_
 
     Notes
     -----
-    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
-    (``sklearn.callback``: ``ProgressBar``, ``ScoringMonitor`` or your
-    own). A ``fit`` runs one task per epoch (per iteration with
-    ``solver='lbfgs'``), whose ``fitted_estimator`` is the model of a fit
-    with ``max_iter`` set to that epoch (a copy); a callback asking to stop
-    ends training after the epoch. ``partial_fit`` is one task per call.
-    Callbacks never change the model.
+    Callbacks (``set_callbacks``): as in ``MLPClassifier``.
 
     Examples
     --------
