@@ -502,8 +502,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             log.loss_curve.append(mean_loss)
             log.n_iter = epoch
             if config.early_stopping:
-                coef = call.true_coef(state.coef) if per_sample else state.coef
-                score = np.asarray(validation_score(coef, state.intercept))
+                # per-sample: the unscaled v of w = s*v, which scikit-learn's
+                # _plain_sgd hands its validation score (its stopping epoch)
+                score = np.asarray(validation_score(state.coef, state.intercept))
                 log.validation_scores.append(float(np.mean(score)))
                 worse = (score < best_score + tol) if tol > -math.inf else False
                 best_score = np.maximum(best_score, score)

@@ -279,6 +279,7 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
                 X_val, y_float[validation_mask],
                 y_class[validation_mask], sample_weight[validation_mask],
                 head_positive,
+                as_sklearn=config.per_sample and problem.task != codes.MULTINOMIAL,
             )  # fmt: skip
         state = self._state
         rng = shuffle_seeds = None
@@ -638,15 +639,26 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         seeds = random_state.randint(_MAX_INT, size=n_heads)
         return np.array([_dataset_then_shuffle_seed(seed) for seed in seeds])
 
-    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
+    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive,
+                           as_sklearn=False):  # fmt: skip
+        """Per-head validation accuracy, for early stopping.
+
+        ``as_sklearn`` (per-sample training): with ``log_loss``, a head's
+        negatives never count as correct, as in scikit-learn 1.9, whose
+        ``fit_binary`` scores predictions in {-1, 1} against its {0, 1}
+        log-loss labels; so the same ``random_state`` stops at scikit-learn's
+        epoch. Mini-batch training scores them correctly.
+        """
         multinomial = self._multinomial()
+        positives_only = as_sklearn and self.loss == "log_loss"
 
         def score(coef, intercept):
             scores = X_val @ coef.T + intercept
             if multinomial:
                 return [np.average(scores.argmax(axis=1) == y_class, weights=sw_val)]
             truth = y_class[:, None] == head_positive[None, :]
-            return np.average((scores > 0) == truth, axis=0, weights=sw_val)
+            correct = (scores > 0) & truth if positives_only else (scores > 0) == truth
+            return np.average(correct, axis=0, weights=sw_val)
 
         return score
 
@@ -1020,7 +1032,8 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         it before the dataset's seed)."""
         return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
 
-    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive):
+    def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive,
+                           as_sklearn=False):  # fmt: skip
         def score(coef, intercept):
             return [
                 r2_score(y_float, X_val @ coef[0] + intercept[0], sample_weight=sw_val)

@@ -473,15 +473,21 @@ def test_validation_scores_with_early_stopping_classifier(batch_size):
 
 
 def test_validation_scores_with_early_stopping_regressor():
-    est = SGDRegressor(
-        early_stopping=True, validation_fraction=0.2, random_state=0, max_iter=200
-    )
-    est.fit(XR, YR)
+    """Mini-batch: the R^2 of the model on scikit-learn's held-out split.
+    Per-sample: scores as scikit-learn's (of the unscaled weights, L2 decay
+    and all, docs/linear.md), hence its stopping epoch and model."""
+    params = dict(early_stopping=True, validation_fraction=0.2, random_state=0,
+                  max_iter=200)  # fmt: skip
+    est = SGDRegressor(batch_size=4, **params).fit(XR, YR)
     assert len(est.validation_scores_) == est.n_iter_
     _, val = next(ShuffleSplit(test_size=0.2, random_state=0).split(XR))
     assert est.validation_scores_[-1] == pytest.approx(
         r2_score(YR[val], est.predict(XR[val])), rel=1e-9
     ), "last validation score is not the R^2 on the held-out split"
+    est = SGDRegressor(**params).fit(XR, YR)
+    reference = sk_linear_model.SGDRegressor(**params).fit(XR, YR)
+    assert len(est.validation_scores_) == est.n_iter_ == reference.n_iter_
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -283,9 +283,8 @@ def _assert_line_begins_like(ours, theirs):
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_linear_verbose_lines_are_sklearns(early_stopping, capsys):
-    # penalty=None: with a penalty scikit-learn's validation score reads
-    # unscaled weights (docs/migration.md, "Known differences"); a tol that
-    # does not stop 3 epochs: the kernel then sums scikit-learn's objective
+    # a tol that does not stop 3 epochs: the kernel then sums scikit-learn's
+    # objective
     params = dict(max_iter=3, tol=0.0, n_iter_no_change=10, shuffle=False,
                   verbose=1, penalty=None, early_stopping=early_stopping,
                   random_state=0)  # fmt: skip

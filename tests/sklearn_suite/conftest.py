@@ -68,15 +68,7 @@ NOT_APPLICABLE = {
 
 #: Tests (function names, optionally with the parametrization id) that fail
 #: for a known reason: xfail, strict (a pass means the reason is gone).
-EXPECTED_FAILURES = {
-    "test_multi_thread_multi_class_and_early_stopping": (
-        "fastsgd's early stopping scores the validation set with the true weights "
-        "w = s*v; scikit-learn's scores the unscaled v (docs/linear.md, 'Where "
-        "fastsgd deliberately differs'). With the default L2 penalty on iris the "
-        "two stop at epochs 107 and 109, whose models score 0.63 and 0.86 (the "
-        "test asks for > 0.8); with penalty=None both stop at 107 with 0.93"
-    ),
-}
+EXPECTED_FAILURES = {}
 
 
 def _is_one_class_case(item):
