@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.exceptions import EfficiencyWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import StrOptions
@@ -39,11 +40,20 @@ _INT32_MAX = np.iinfo(np.int32).max
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+#: scikit-learn's callback machinery, which wraps ``fit`` and ``partial_fit``
+#: (``CallbackSupportMixin``): its frames are not the user's either.
+_CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(sklearn.__file__)),
+                             "callback")  # fmt: skip
+
+
 def _caller_stacklevel():
-    """The ``stacklevel`` of the first frame outside fastsgd (pandas'
-    ``find_stack_level``): a warning then names the user's line."""
+    """The ``stacklevel`` of the first frame outside fastsgd and scikit-learn's
+    callback wrappers (pandas' ``find_stack_level``): a warning then names
+    the user's line."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and frame.f_code.co_filename.startswith(
+        (_PACKAGE_DIR, _CALLBACK_DIR)
+    ):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -233,7 +233,7 @@ def convert_sgd_classifier(scope, operator, container):
     raw_scores = container.get_options(model, dict(raw_scores=False))["raw_scores"]
     n_classes = len(model.classes_)
     output = operator.outputs[1].full_name
-    if raw_scores or not model._has_proba():
+    if raw_scores or not hasattr(model, "predict_proba"):
         if n_classes == 2:
             _two_columns(scope, container, scores, output, proto_type, "opposite")
         else:

@@ -194,7 +194,7 @@ def test_verbose_reports_the_decaying_learning_rate(capsys):
     est = SGDRegressor(learning_rate="invscaling", eta0=0.1, power_t=0.5, max_iter=3,
                        tol=None, random_state=0, verbose=1)  # fmt: skip
     est.fit(X_REG, Y_REG)
-    rates = re.findall(r"learning rate ([\d.e+-]+),", capsys.readouterr().out)
+    rates = re.findall(r"Learning rate: ([\d.e+-]+)", capsys.readouterr().out)
     n = X_REG.shape[0]
     expected = [0.1 / (epoch * n + 1) ** 0.5 for epoch in (1, 2, 3)]
     np.testing.assert_allclose([float(rate) for rate in rates], expected, rtol=1e-5)
