@@ -1,28 +1,26 @@
 """Where training runs: ``device="cpu"``, ``"cuda"`` or ``"auto"``.
 
-``numba.cuda`` is imported here, lazily, and only when a GPU is asked for:
-``import fastsgd`` and CPU fits never touch it. This module also holds the
-checks of inputs that already live on the GPU (any object with
-``__cuda_array_interface__``: CuPy arrays, PyTorch CUDA tensors, Numba
-device arrays), which are used where they are, without a copy.
+The host-side policy: which device a fit runs on, inputs on one side, and the
+GPU's out-of-memory error turned into a helpful one. ``numba.cuda`` is imported
+lazily, and only when a GPU is asked for: ``import fastsgd`` and CPU fits never
+touch it. The handling of inputs that already live on the GPU (recognising,
+viewing and checking them) is one layer down, in ``_kernels/gpu_arrays.py``,
+and re-exported here for the estimators.
 """
 
-import sys
-
-import numpy as np
+from fastsgd._kernels.gpu_arrays import (  # noqa: F401 (the estimators' names)
+    check_device_X,
+    cuda_module,
+    device_view,
+    host_copy,
+    is_device_array,
+)
 
 DEVICES = ("cpu", "cuda", "auto")
 
 
 class CUDAUnavailableError(RuntimeError):
     """``device="cuda"`` was asked for on a machine where Numba sees no GPU."""
-
-
-def cuda_module():
-    """``numba.cuda``, imported on first use."""
-    from numba import cuda
-
-    return cuda
 
 
 def cuda_available():
@@ -52,80 +50,6 @@ def resolve_device(device):
         "GPU, or numba-cuda is not installed; `pip install fastsgd[cuda]`). Use "
         "device='cpu', or device='auto' to take the GPU only when there is one."
     )
-
-
-def _simulator_array(obj):
-    """Whether ``obj`` is a device array of Numba's CUDA simulator.
-
-    The simulator's arrays have no ``__cuda_array_interface__`` (there is no
-    device memory); the test suite uses them to stand for GPU inputs.
-    """
-    module = sys.modules.get("numba.cuda.simulator.cudadrv.devicearray")
-    return module is not None and isinstance(obj, module.FakeCUDAArray)
-
-
-def is_device_array(obj):
-    """Whether ``obj`` lives in GPU memory (exposes ``__cuda_array_interface__``)."""
-    if _simulator_array(obj):
-        return True
-    try:
-        return hasattr(obj, "__cuda_array_interface__")
-    except Exception:  # a property that raises something besides AttributeError
-        return False
-
-
-def device_view(obj, name):
-    """A Numba device array viewing ``obj``'s GPU memory (no copy)."""
-    if _simulator_array(obj):
-        return obj
-    cuda = cuda_module()
-    try:
-        return cuda.as_cuda_array(obj)
-    except Exception as exc:
-        raise ValueError(
-            f"{name} exposes __cuda_array_interface__ but numba.cuda cannot use it: "
-            f"{exc}"
-        ) from exc
-
-
-def check_device_X(obj, estimator_name):
-    """Check a GPU ``X``: 2-D, float32/float64, C-contiguous, non-empty, finite.
-
-    Returns the Numba device view. Nothing is copied to the host (finiteness
-    is checked by a kernel on the GPU).
-    """
-    X = device_view(obj, "X")
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D array on the GPU, got {X.ndim}D array instead."
-        )
-    if X.dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"X on the GPU has dtype {X.dtype}; {estimator_name} trains on float32 or "
-            "float64 GPU arrays. Cast it on the device first (e.g. x.float() in "
-            "PyTorch, x.astype(cupy.float32) in CuPy)."
-        )
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(
-            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
-            f"while a minimum of 1 is required by {estimator_name}."
-        )
-    if not X.is_c_contiguous():
-        raise ValueError(
-            "X on the GPU must be C-contiguous (row-major, no strides); make it "
-            "contiguous on the device first (x.contiguous() in PyTorch, "
-            "cupy.ascontiguousarray(x) in CuPy)."
-        )
-    from fastsgd._kernels import cuda as cuda_kernels
-
-    if not cuda_kernels.all_finite(X.reshape(X.size)):
-        raise ValueError("Input X contains NaN or infinity (checked on the GPU).")
-    return X
-
-
-def host_copy(obj, name):
-    """A host NumPy copy of a (small) GPU array such as ``y`` or ``sample_weight``."""
-    return device_view(obj, name).copy_to_host()
 
 
 def check_same_side(X, **others):

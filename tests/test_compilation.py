@@ -311,3 +311,31 @@ def test_an_mlp_fit_compiles_only_its_own_configuration():
     assert seen["adam"] == [False, True], "ReLU/Adam kernel: [has tanh, has sqrt]"
     kernels = json.loads(predicted.splitlines()[-1])["kernels"]
     assert kernels == ["_forward_template"], kernels
+
+
+def test_kernel_modules_import_nothing_above_them():
+    """The kernels layer (``fastsgd/_kernels``) imports only itself, the math
+    layer and libraries: never ``_device``, the trainers or the estimators
+    (docs/design.md). Read from the sources' import statements."""
+    import ast
+    import pathlib
+
+    import fastsgd
+
+    allowed = ("fastsgd._kernels", "fastsgd._math")
+    kernels = pathlib.Path(fastsgd.__file__).parent / "_kernels"
+    offending = []
+    for path in sorted(kernels.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            offending += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.startswith("fastsgd") and not name.startswith(allowed)
+            ]
+    assert not offending, offending

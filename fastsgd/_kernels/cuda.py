@@ -34,8 +34,8 @@ from numba import config as numba_config
 from numba import cuda
 from numba.core.errors import NumbaPerformanceWarning
 
-from fastsgd._device import device_view, is_device_array
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
+from fastsgd._kernels.gpu_arrays import device_view, is_device_array
 from fastsgd._math import codes, losses, schedules, updates
 
 loss_value = gpu_function(losses.loss_value)
