@@ -5,16 +5,14 @@ accept_sparse="csr")``): float32 stays float32, a C-contiguous array is not
 copied, CSR stays sparse. Every SciPy sparse type is accepted: CSC, COO (and
 the other formats) are converted to CSR, and int64 indices to int32, once per
 call, with an ``EfficiencyWarning`` naming the copy (``as_csr``).
-``as_kernel_data`` turns the result into the flat arrays every kernel takes.
+The trainers' ``as_kernel_data`` turns the result into the flat arrays every
+kernel takes.
 """
 
-import os
-import sys
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 from sklearn.exceptions import EfficiencyWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import StrOptions
@@ -34,28 +32,9 @@ from fastsgd._device import (
     is_device_array,
     resolve_device,
 )
-from fastsgd._kernels.cpu import empty_index
+from fastsgd._progress import caller_stacklevel
 
 _INT32_MAX = np.iinfo(np.int32).max
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-#: scikit-learn's callback machinery, which wraps ``fit`` and ``partial_fit``
-#: (``CallbackSupportMixin``): its frames are not the user's either.
-_CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(sklearn.__file__)),
-                             "callback")  # fmt: skip
-
-
-def _caller_stacklevel():
-    """The ``stacklevel`` of the first frame outside fastsgd and scikit-learn's
-    callback wrappers (pandas' ``find_stack_level``): a warning then names
-    the user's line."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(
-        (_PACKAGE_DIR, _CALLBACK_DIR)
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def int32_indexable(X):
@@ -106,7 +85,7 @@ def as_csr(X, what="X"):
             "X = X.tocsr(); X.indices = X.indices.astype('int32'); "
             "X.indptr = X.indptr.astype('int32').",
             EfficiencyWarning,
-            stacklevel=_caller_stacklevel(),
+            stacklevel=caller_stacklevel(),
         )
     return X
 
@@ -217,20 +196,6 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False)
     )
 
 
-def take_rows(X, rows):
-    """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
-    from fastsgd._kernels import cuda as gpu
-
-    return gpu.take_rows(X, rows)
-
-
-def gpu_scores(X, coef, intercept):
-    """``X @ coef.T + intercept`` on the GPU for a GPU ``X``, as ``X.dtype``."""
-    from fastsgd._kernels import cuda as gpu
-
-    return gpu.linear_scores(X, coef, intercept).astype(X.dtype)
-
-
 def validate_X(estimator, X):
     """Validate ``X`` for prediction (features must match the fit).
 
@@ -247,34 +212,6 @@ def validate_X(estimator, X):
         accept_large_sparse=False,
         reset=False,
     )
-
-
-def as_kernel_data(X):
-    """``(X_data, X_indices, X_indptr, n_features, is_sparse)`` for a kernel.
-
-    A dense ``X`` becomes its flat view (no copy); a CSR matrix or array its
-    three arrays, with int32 indices. The values are a read-only view.
-    """
-    n_features = X.shape[1]
-    if is_device_array(X):
-        return X.reshape(X.size), empty_index(), empty_index(), n_features, False
-    if sp.issparse(X):
-        return (
-            _read_only(X.data),
-            X.indices.astype(np.int32, copy=False),
-            X.indptr.astype(np.int32, copy=False),
-            n_features,
-            True,
-        )
-    return _read_only(X.reshape(-1)), empty_index(), empty_index(), n_features, False
-
-
-def _read_only(values):
-    """A read-only view: Numba types read-only arrays apart, so the kernels
-    always get one (a memory-mapped or shared ``X`` then needs no new compile)."""
-    view = values.view()
-    view.flags.writeable = False
-    return view
 
 
 def check_sample_weight(sample_weight, X, *, allow_all_zero=False):

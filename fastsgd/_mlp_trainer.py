@@ -20,12 +20,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
 
-from fastsgd._base import _caller_stacklevel
 from fastsgd._device import device_errors
 from fastsgd._kernels import cpu_mlp
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
-from fastsgd._progress import Reporter
+from fastsgd._progress import Reporter, caller_stacklevel
 from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
 
 #: scikit-learn's message for non-finite weights after a fit, which fastsgd's
@@ -438,7 +437,7 @@ def _diverged_with_early_stopping(state, loss, epoch):
         f"non-finite (inf or NaN), so training stopped; {kept}. Try a smaller "
         "learning_rate_init, or scale the input (e.g. StandardScaler).",
         ConvergenceWarning,
-        stacklevel=_caller_stacklevel(),
+        stacklevel=caller_stacklevel(),
     )
 
 

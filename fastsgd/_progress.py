@@ -24,8 +24,32 @@ line's per-epoch bar is one.
 import contextlib
 import contextvars
 import math
+import os
 import sys
 import time
+
+import sklearn
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+#: scikit-learn's callback machinery, which wraps ``fit`` and ``partial_fit``
+#: (``CallbackSupportMixin``): its frames are not the user's either.
+_CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(sklearn.__file__)),
+                             "callback")  # fmt: skip
+
+
+def caller_stacklevel():
+    """The ``stacklevel`` of the first frame outside fastsgd and scikit-learn's
+    callback wrappers (pandas' ``find_stack_level``): a warning then names
+    the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(
+        (_PACKAGE_DIR, _CALLBACK_DIR)
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 _ANNOUNCERS = contextvars.ContextVar("fastsgd_compile_announcers", default=())
 

@@ -17,15 +17,75 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from fastsgd._device import device_errors
+from fastsgd._device import device_errors, is_device_array
 from fastsgd._kernels import cpu
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
 from fastsgd._math.updates import penalty_value
 from fastsgd._progress import Reporter
+
+# --------------------------------------------------------------------------
+# The estimators' data, as the kernels take it (estimators do not import kernels)
+# --------------------------------------------------------------------------
+
+
+def as_kernel_data(X):
+    """``(X_data, X_indices, X_indptr, n_features, is_sparse)`` for a kernel.
+
+    A dense ``X`` becomes its flat view (no copy); a CSR matrix or array its
+    three arrays, with int32 indices. The values are a read-only view.
+    """
+    n_features = X.shape[1]
+    if is_device_array(X):
+        return (
+            X.reshape(X.size),
+            cpu.empty_index(),
+            cpu.empty_index(),
+            n_features,
+            False,
+        )
+    if sp.issparse(X):
+        return (
+            _read_only(X.data),
+            X.indices.astype(np.int32, copy=False),
+            X.indptr.astype(np.int32, copy=False),
+            n_features,
+            True,
+        )
+    return (
+        _read_only(X.reshape(-1)),
+        cpu.empty_index(),
+        cpu.empty_index(),
+        n_features,
+        False,
+    )
+
+
+def _read_only(values):
+    """A read-only view: Numba types read-only arrays apart, so the kernels
+    always get one (a memory-mapped or shared ``X`` then needs no new compile)."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def take_rows(X, rows):
+    """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
+    from fastsgd._kernels import cuda
+
+    return cuda.take_rows(X, rows)
+
+
+def gpu_scores(X, coef, intercept):
+    """``X @ coef.T + intercept`` on the GPU for a GPU ``X``, as ``X.dtype``."""
+    from fastsgd._kernels import cuda
+
+    return cuda.linear_scores(X, coef, intercept).astype(X.dtype)
+
 
 #: Largest seed passed to the kernel's shuffle.
 _MAX_SEED = np.iinfo(np.int32).max

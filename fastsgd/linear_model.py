@@ -29,11 +29,8 @@ from fastsgd import _trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
     GPUScoreMixin,
-    as_kernel_data,
     check_sample_weight,
     fit_device,
-    gpu_scores,
-    take_rows,
     validate_X,
     validate_X_y,
     validation_split,
@@ -43,6 +40,7 @@ from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._math.losses import loss_derivative
 from fastsgd._math.schedules import optimal_offset
+from fastsgd._trainer import as_kernel_data, gpu_scores, take_rows
 
 #: scikit-learn's intercept decay for sparse input (per-sample training).
 SPARSE_INTERCEPT_DECAY = 0.01

@@ -38,10 +38,8 @@ from fastsgd import _mlp_trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
     GPUScoreMixin,
-    as_kernel_data,
     check_sample_weight,
     fit_device,
-    take_rows,
     validate_X,
     validate_X_y,
 )
@@ -49,6 +47,7 @@ from fastsgd._callbacks import FitTasks
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._progress import Reporter
+from fastsgd._trainer import as_kernel_data, take_rows
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
 

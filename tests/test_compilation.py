@@ -313,29 +313,47 @@ def test_an_mlp_fit_compiles_only_its_own_configuration():
     assert kernels == ["_forward_template"], kernels
 
 
-def test_kernel_modules_import_nothing_above_them():
-    """The kernels layer (``fastsgd/_kernels``) imports only itself, the math
-    layer and libraries: never ``_device``, the trainers or the estimators
-    (docs/design.md). Read from the sources' import statements."""
+def _fastsgd_imports(path):
+    """The ``fastsgd`` modules a source file imports (its import statements)."""
     import ast
+
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return [name for name in names if name.startswith("fastsgd")]
+
+
+#: The layers (docs/design.md), each with the modules of ``fastsgd`` it must
+#: not import: the kernels import nothing above them; the trainers import no
+#: estimator; the estimators reach the kernels only through the trainers.
+_LAYERS = {
+    "_kernels/*.py": ("fastsgd._device", "fastsgd._trainer", "fastsgd._mlp_trainer",
+                      "fastsgd._base", "fastsgd.linear_model",
+                      "fastsgd.neural_network"),
+    "_trainer.py": ("fastsgd._base", "fastsgd.linear_model", "fastsgd.neural_network"),
+    "_mlp_trainer.py": ("fastsgd._base", "fastsgd.linear_model",
+                        "fastsgd.neural_network"),
+    "_base.py": ("fastsgd._kernels",),
+    "linear_model.py": ("fastsgd._kernels",),
+    "neural_network.py": ("fastsgd._kernels",),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", list(_LAYERS))
+def test_layers_import_only_the_layers_below(pattern):
+    """Read from the sources' import statements (lazy imports included)."""
     import pathlib
 
     import fastsgd
 
-    allowed = ("fastsgd._kernels", "fastsgd._math")
-    kernels = pathlib.Path(fastsgd.__file__).parent / "_kernels"
-    offending = []
-    for path in sorted(kernels.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            offending += [
-                f"{path.name}: {name}"
-                for name in names
-                if name.startswith("fastsgd") and not name.startswith(allowed)
-            ]
+    package = pathlib.Path(fastsgd.__file__).parent
+    offending = [
+        f"{path.name}: {name}"
+        for path in sorted(package.glob(pattern))
+        for name in _fastsgd_imports(path)
+        if name.startswith(_LAYERS[pattern])
+    ]
     assert not offending, offending

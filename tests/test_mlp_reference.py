@@ -26,8 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
 
 from fastsgd import MLPClassifier, MLPRegressor, _mlp_trainer
-from fastsgd._base import as_kernel_data
 from fastsgd._math import codes
+from fastsgd._trainer import as_kernel_data
 
 RTOL = 1e-9
 ATOL = 1e-12
