@@ -25,7 +25,7 @@ from fastsgd._kernels import cpu_mlp
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._progress import Reporter, caller_stacklevel
-from fastsgd._trainer import DivergenceError, _Threads, resolve_n_jobs
+from fastsgd._trainer import DivergenceError, Threads, resolve_n_jobs
 
 #: scikit-learn's message for non-finite weights after a fit, which fastsgd's
 #: ``DivergenceError`` begins with.
@@ -85,13 +85,6 @@ class MLPConfig:
     def loss_scale(self):
         """scikit-learn's squared loss is averaged over the outputs too."""
         return 0.5 / self.units[-1] if self.out_code == codes.IDENTITY else 1.0
-
-
-def n_parameters(units):
-    """Length of the packed parameter vector (weights, then intercepts)."""
-    return sum(a * b for a, b in zip(units[:-1], units[1:], strict=True)) + sum(
-        units[1:]
-    )
 
 
 def layer_views(theta, units):
@@ -157,47 +150,17 @@ def _int_settings(config, solver):
     )
 
 
-def _forward_workspace(units, capacity, is_sparse, dtype):
-    """Buffers of a forward pass: gathered rows (dense input), activations of
-    layers 1..L."""
-    first = 0 if is_sparse else units[0]
-    return (
-        np.empty(capacity * first, dtype=dtype),
-        np.empty(capacity * sum(units[1:]), dtype=dtype),
-    )
-
-
-def _workspace(units, capacity, is_sparse, dtype):
-    """Buffers of one batch: gathered rows, activations, deltas, targets, weights."""
-    X_batch, acts = _forward_workspace(units, capacity, is_sparse, dtype)
-    return (
-        X_batch,
-        acts,
-        np.empty_like(acts),  # deltas, layers 1..L
-        np.empty(capacity * units[-1], dtype=dtype),  # Y_batch
-        np.empty(capacity, dtype=dtype),  # sample weights of the batch
-        np.empty(n_partials(units, capacity, is_sparse), dtype=dtype),
-    )
-
-
 def _kernel_workspace(units, capacity, is_sparse, dtype, device):
     """The workspace arguments of a training or objective kernel call (the GPU
     kernel keeps its own workspace: empty placeholders)."""
     if device == "cuda":
         return (np.zeros(0, dtype),) * 6
-    return _workspace(units, capacity, is_sparse, dtype)
-
-
-def n_partials(units, capacity, is_sparse):
-    """Size of the buffer of the gradient's per-row-part partials (weights and
-    intercepts, one gradient-sized slot per part after the first)."""
-    parts = min(-(-capacity // cpu_mlp.ROWS), cpu_mlp.MAX_PARTS)
-    return (parts - 1) * n_parameters(units)
+    return cpu_mlp.workspace(units, capacity, is_sparse, dtype)
 
 
 class _Compute:
     """Numba threads for the kernels, BLAS pinned to one thread meanwhile
-    (``_trainer._Threads``).
+    (``_trainer.Threads``).
 
     The kernel splits the work itself (row parts, weight blocks, fixed by the
     shapes); BLAS threads on top would oversubscribe the cores and make
@@ -209,7 +172,7 @@ class _Compute:
 
     def __init__(self, n_jobs, rows, units, forward_only=False):
         parallel = cpu_mlp.parallel_rows(rows, units, forward_only)
-        self.threads = _Threads(resolve_n_jobs(n_jobs) if parallel else 1)
+        self.threads = Threads(resolve_n_jobs(n_jobs) if parallel else 1)
 
     def __enter__(self):
         self.threads.__enter__()
@@ -528,13 +491,10 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
         for start in range(0, rows.shape[0], PREDICT_ROWS):
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]
-            X_batch, acts = _forward_workspace(units, n, is_sparse, dtype)
+            X_batch, acts = cpu_mlp.forward_workspace(units, n, is_sparse, dtype)
             kernels.mlp_forward(
                 data.X_data, data.X_indices, data.X_indptr, n_features, is_sparse,
                 part, unit_array, theta, X_batch, acts, int_settings,
             )  # fmt: skip
-            offset = n * sum(units[1:-1])
-            out[start : start + n] = acts[offset : offset + n * units[-1]].reshape(
-                n, units[-1]
-            )
+            out[start : start + n] = cpu_mlp.output_activations(acts, units, n)
     return out

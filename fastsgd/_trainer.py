@@ -273,7 +273,7 @@ def resolve_n_jobs(n_jobs):
     return max(1, min(n_jobs, limit))
 
 
-class _Threads:
+class Threads:
     """Context manager running Numba kernels on ``n`` threads, BLAS on one.
 
     The kernels split their work themselves (fixed by the shapes, never by the
@@ -287,9 +287,9 @@ class _Threads:
         self.n = n
 
     def __enter__(self):
-        if _Threads._controller is None:  # inspecting the libraries takes ms
-            _Threads._controller = ThreadpoolController()
-        self.blas = _Threads._controller.limit(limits=1, user_api="blas")
+        if Threads._controller is None:  # inspecting the libraries takes ms
+            Threads._controller = ThreadpoolController()
+        self.blas = Threads._controller.limit(limits=1, user_api="blas")
         self.previous = numba.get_num_threads()
         numba.set_num_threads(self.n)
         return self.n
@@ -491,7 +491,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     n_threads = _kernel_threads(problem, config, n_heads, step_batch, per_sample)
     with (
         Reporter(config.verbose, max_iter, n_train, step_batch) as reporter,
-        _Threads(n_threads),
+        Threads(n_threads),
         _folded_at_exit(call if per_sample else None, state),
         device_errors("training"),
     ):

@@ -43,7 +43,6 @@ from fastsgd._mlp_trainer import (
     MLPConfig,
     _float_settings,
     _int_settings,
-    _workspace,
 )
 
 REAL_GPU = os.environ.get("FASTSGD_REAL_GPU") == "1"
@@ -352,7 +351,7 @@ def test_mlp_twins_same_result():
     for backend in (cpu_mlp, cuda_mlp):
         theta, s1, s2 = theta0.copy(), np.zeros(n_params), np.zeros(n_params)
         grad = np.zeros(n_params)
-        work = _workspace(units, 6, False, np.float64)
+        work = cpu_mlp.workspace(units, 6, False, np.float64)
         total, step = backend.mlp_train_epoch(
             X.reshape(-1), cpu.empty_index(), cpu.empty_index(), 4, False, Y,
             np.ones(21), np.arange(21)[::-1].copy(), 6, np.asarray(units), theta, s1,
@@ -382,7 +381,7 @@ def test_mlp_objective_and_forward_twins_same_result(sparse):
     results = []
     for backend in (cpu_mlp, cuda_mlp):
         grad = np.zeros(n_params)
-        work = _workspace(units, 21, sparse, np.float64)
+        work = cpu_mlp.workspace(units, 21, sparse, np.float64)
         total = backend.mlp_objective(
             *X_args, 4, sparse, Y, np.linspace(0.5, 1.5, 21), np.asarray(units),
             theta, grad, *work, _int_settings(config, codes.GRADIENT_ONLY),

@@ -26,6 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
 
 from fastsgd import MLPClassifier, MLPRegressor, _mlp_trainer
+from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
 from fastsgd._trainer import as_kernel_data
 
@@ -538,7 +539,7 @@ def _gradient_problem(output, hidden_activation, *, sparse=False, seed=0):
     sw = sample_weights(len(Y), seed=seed + 2)
     units = (X.shape[1], *GRADIENT_UNITS_HIDDEN, Y.shape[1])
     theta = np.random.RandomState(seed + 3).normal(
-        0.0, 0.5, _mlp_trainer.n_parameters(units)
+        0.0, 0.5, cpu_mlp.n_parameters(units)
     )
     alpha = 0.3
     out = OUT_ACTIVATION[output]

@@ -540,6 +540,48 @@ def _forward_template(X_data, X_indices, X_indptr, n_features, rows, start, unit
 _VARIANTS = {}
 
 
+def n_parameters(units):
+    """Length of the packed parameter vector (weights, then intercepts)."""
+    return sum(a * b for a, b in zip(units[:-1], units[1:], strict=True)) + sum(
+        units[1:]
+    )
+
+
+def forward_workspace(units, capacity, is_sparse, dtype):
+    """Buffers of a forward pass (``mlp_forward``'s ``X_batch`` and ``acts``):
+    gathered rows (dense input only), then the activations of layers 1..L,
+    layer by layer, each ``capacity`` rows of its width."""
+    first = 0 if is_sparse else units[0]
+    return (
+        np.empty(capacity * first, dtype=dtype),
+        np.empty(capacity * sum(units[1:]), dtype=dtype),
+    )
+
+
+def workspace(units, capacity, is_sparse, dtype):
+    """Buffers of a training or objective call: ``forward_workspace``'s, then
+    the deltas (layers 1..L), the batch's targets and sample weights, and the
+    gradient's partials of the row parts after the first (one slot of the
+    gradient's size each, ``row_parts``)."""
+    X_batch, acts = forward_workspace(units, capacity, is_sparse, dtype)
+    parts = row_parts.py_func(capacity)
+    return (
+        X_batch,
+        acts,
+        np.empty_like(acts),
+        np.empty(capacity * units[-1], dtype=dtype),
+        np.empty(capacity, dtype=dtype),
+        np.empty((parts - 1) * n_parameters(units), dtype=dtype),
+    )
+
+
+def output_activations(acts, units, n):
+    """The output layer's activations of ``n`` rows in ``acts`` (a view, shaped
+    ``(n, units[-1])``), as a forward pass over ``n`` rows leaves them."""
+    offset = n * sum(units[1:-1])
+    return acts[offset : offset + n * units[-1]].reshape(n, units[-1])
+
+
 def epoch_scratch(n_params):
     """The float64 scratch of ``_epoch_template`` for ``n_params`` parameters."""
     n_ranges = n_parts.py_func(n_params, STEP_RANGE)

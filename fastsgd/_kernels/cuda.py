@@ -107,7 +107,7 @@ def to_device_args(args):
     return tuple(to_device(a) if hasattr(a, "shape") else a for a in args)
 
 
-class _Arguments:
+class Arguments:
     """Host arrays of a kernel call moved to the GPU, and copied back after it."""
 
     def __init__(self):
@@ -425,7 +425,7 @@ def sgd_epoch_minibatch(
     row_loss = partial_b[:capacity]
     n_chunks = (partial_b.shape[0] - capacity) // 2
     chunk_sums = partial_b[capacity:].reshape((n_chunks, 2, n_heads))
-    arg = _Arguments()
+    arg = Arguments()
     work = max(batch_size * n_heads, CHUNK * n_heads * n_features)
     launch(
         _minibatch_kernel, launch_shape(work), arg(X_data), arg(X_indices), arg(X_indptr), int(n_features), bool(is_sparse),

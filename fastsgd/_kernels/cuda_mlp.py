@@ -32,7 +32,7 @@ from numba import cuda
 
 from fastsgd._kernels import cpu_mlp
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
-from fastsgd._kernels.cuda import _Arguments, launch, launch_shape
+from fastsgd._kernels.cuda import Arguments, launch, launch_shape
 from fastsgd._math import activations, codes, updates
 
 activation_value = gpu_function(activations.activation_value)
@@ -476,7 +476,7 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
     d_acts, d_deltas, row_loss, sq_parts, chunk_sums, chunk_intercepts = _workspace(
         units_host, capacity, dtype
     )
-    arg = _Arguments()
+    arg = Arguments()
     if forward_only:
         state1 = state2 = grad = np.zeros(1, dtype)
     elif is_sparse and solver == codes.GRADIENT_ONLY:
