@@ -46,6 +46,7 @@ from fastsgd._base import (
 from fastsgd._callbacks import FitTasks
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
+from fastsgd._math.updates import adam_step_scalars
 from fastsgd._progress import Reporter
 from fastsgd._trainer import as_kernel_data, take_rows
 
@@ -187,11 +188,10 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         optimizer.ms, optimizer.vs = views(state.state1), views(state.state2)
         optimizer.t = state.step
         if state.step:  # the rate of the last step, as scikit-learn keeps it
-            optimizer.learning_rate = (
-                self.learning_rate_init
-                * np.sqrt(1 - self.beta_2**state.step)
-                / (1 - self.beta_1**state.step)
-            )
+            optimizer.learning_rate, _ = adam_step_scalars(
+                codes.ADAM, self.learning_rate_init, self.beta_1, self.beta_2,
+                state.step,
+            )  # fmt: skip
         return optimizer
 
     def _publish(self):
