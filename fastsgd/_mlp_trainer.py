@@ -349,7 +349,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
                 lines = verbose_lines(
                     epoch, loss, reporter.elapsed(), state.learning_rate, score
                 )
-            reporter.epoch(epoch, loss, state.learning_rate, score, lines)
+            reporter.epoch(epoch, loss, score, lines)
             converged = False
             if state.no_improvement > config.n_iter_no_change:
                 converged = _stop_or_decay(state, config, reporter)

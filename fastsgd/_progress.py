@@ -141,8 +141,7 @@ class Reporter:
         """Seconds since the fit started."""
         return time.perf_counter() - self.start
 
-    def epoch(self, epoch, loss, learning_rate=None, validation_score=None,
-              lines=()):  # fmt: skip
+    def epoch(self, epoch, loss, validation_score=None, lines=()):
         """Report a finished epoch: its ``verbose`` lines, and the bar's postfix.
 
         Parameters
@@ -151,9 +150,6 @@ class Reporter:
             The epoch just finished, from 1 within this call.
         loss : float
             Its mean training loss.
-        learning_rate : float, optional
-            The learning rate of the next step (None for L-BFGS); the
-            trainers put it in ``lines``.
         validation_score : float, optional
             The validation score with early stopping (shown on the bar).
         lines : sequence of str

@@ -350,8 +350,10 @@ class _PerSampleOrders:
         if self.seeds is not None:
             self.full = np.tile(np.arange(n_samples, dtype=np.int64),
                                 (len(self.seeds), 1))  # fmt: skip
-            self.is_train = np.zeros(n_samples, dtype=bool)
-            self.is_train[train_index] = True
+            self.is_train = None  # every row trains: the full orders serve
+            if train_index.shape[0] < n_samples:
+                self.is_train = np.zeros(n_samples, dtype=bool)
+                self.is_train[train_index] = True
 
     def next_epoch(self):
         """Shuffle for the next epoch (no change without seeds)."""
@@ -359,7 +361,7 @@ class _PerSampleOrders:
             return
         for row, seed in zip(self.full, self.seeds, strict=True):
             cpu.shuffle_as_sklearn(row, seed)
-        if self.is_train.all():
+        if self.is_train is None:
             self.current = self.full
         else:
             self.current = np.stack([row[self.is_train[row]] for row in self.full])
@@ -573,15 +575,15 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 best_objective = np.minimum(best_objective, objective)
             no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
 
-            rates = np.array([
-                learning_rate(
-                    config.schedule, float(eta), config.alpha, config.power_t,
-                    config.optimal_t0, float(t_kernel), step_batch,
-                )
-                for eta in state.eta
-            ])  # fmt: skip
             lines = ()
             if reporter.verbose:
+                rates = np.array([
+                    learning_rate(
+                        config.schedule, float(eta), config.alpha, config.power_t,
+                        config.optimal_t0, float(t_kernel), step_batch,
+                    )
+                    for eta in state.eta
+                ])  # fmt: skip
                 coef = call.true_coef(state.coef) if per_sample else state.coef
                 if per_sample and not track_objective:  # the kernel did not sum it
                     objective = np.bincount(
@@ -596,7 +598,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     int(t_kernel - t_start), reporter.elapsed(),
                 )  # fmt: skip
             reporter.epoch(
-                epoch, mean_loss, rates.max(),
+                epoch, mean_loss,
                 log.validation_scores[-1] if config.early_stopping else None, lines,
             )  # fmt: skip
 

@@ -75,7 +75,7 @@ def _dataset_then_shuffle_seed(random_state):
     draws the dataset's own seed first (unused by the epochs), then the
     shuffle's seed is drawn."""
     random_state = check_random_state(random_state)
-    random_state.randint(1, np.iinfo(np.int32).max)
+    random_state.randint(1, _MAX_INT)
     return random_state.randint(_MAX_INT)
 
 
@@ -267,6 +267,8 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
             sample_weight=sample_weight,
             train_index=np.flatnonzero(~validation_mask).astype(np.int64),
         )
+        # scikit-learn's per-sample algorithm (a binary "multinomial" model too)
+        per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
         score = None
         if config.early_stopping:
             if is_device_array(X):
@@ -277,12 +279,12 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
                 X_val, y_float[validation_mask],
                 y_class[validation_mask], sample_weight[validation_mask],
                 head_positive,
-                as_sklearn=config.per_sample and problem.task != codes.MULTINOMIAL,
+                as_sklearn=per_sample,
             )  # fmt: skip
         state = self._state
         rng = shuffle_seeds = None
-        if config.per_sample and problem.task != codes.MULTINOMIAL:
-            if self.device == "auto":  # a binary "multinomial" model is per-sample
+        if per_sample:
+            if self.device == "auto":
                 self.device_ = "cpu"
             if config.shuffle:
                 shuffle_seeds = self._shuffle_seeds(state.coef.shape[0])
