@@ -12,20 +12,32 @@ the forward pass used for prediction (``mlp_forward``).
 """
 
 import copy
+import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import shuffle as sklearn_shuffle
+from sklearn.utils.optimize import _check_optimize_result
 
 from fastsgd._device import device_errors
-from fastsgd._kernels import cpu_mlp
+from fastsgd._epoch import (
+    DivergenceError,
+    RollBack,
+    Threads,
+    adaptive_decay,
+    finite,
+    resolve_n_jobs,
+    run_spans,
+    weighted_mean,
+)
+from fastsgd._kernels import cpu_mlp, mlp_layout
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._progress import Reporter, caller_stacklevel
-from fastsgd._trainer import DivergenceError, Threads, resolve_n_jobs
 
 #: scikit-learn's message for non-finite weights after a fit, which fastsgd's
 #: ``DivergenceError`` begins with.
@@ -100,12 +112,17 @@ def layer_views(theta, units):
 
 
 @dataclass
-class MLPState:
+class MLPState(RollBack):
     """Parameters, optimizer state and stopping state that training resumes.
 
     ``theta`` packs the weights then the intercepts (scikit-learn's ``_pack``);
     ``state1``/``state2`` are the velocity, or Adam's moments, in that layout.
+    An epoch starts from a ``snapshot`` of the parameters, the optimizer's
+    state and its step, which a divergence ``restore``s.
     """
+
+    _ARRAYS = ("theta", "state1", "state2")
+    _SCALARS = ("step",)
 
     theta: np.ndarray
     state1: np.ndarray
@@ -119,6 +136,26 @@ class MLPState:
     best_theta: np.ndarray = None
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
+
+    @classmethod
+    def average(cls, states, fractions, seen):
+        """Parameter mixing: the states of models trained on disjoint data,
+        averaged (a new state), as ``LinearState.average``: parameters and
+        optimizer moments weighted by ``fractions``; ``t`` counts every
+        state's ``seen`` samples; Adam's step is the largest of the states';
+        the learning rate, best loss and count without improvement the
+        smallest."""
+        state = copy.deepcopy(states[0])
+        state.theta = weighted_mean([s.theta for s in states], fractions)
+        state.state1 = weighted_mean([s.state1 for s in states], fractions)
+        state.state2 = weighted_mean([s.state2 for s in states], fractions)
+        state.best_theta = state.theta.copy()
+        state.t = states[0].t - seen[0] + sum(seen)
+        state.step = max(s.step for s in states)
+        state.learning_rate = min(s.learning_rate for s in states)
+        state.best_loss = min(s.best_loss for s in states)
+        state.no_improvement = min(s.no_improvement for s in states)
+        return state
 
     def reset_optimizer(self, learning_rate_init):
         """A new optimizer, as scikit-learn makes for each ``fit`` call."""
@@ -135,18 +172,19 @@ class MLPState:
 
 
 def _float_settings(config, learning_rate, dtype):
-    eps = np.finfo(dtype).eps
-    return np.array(
-        [config.alpha, learning_rate, config.momentum, config.beta1, config.beta2,
-         config.epsilon, config.weight_decay, eps, config.loss_scale],
-        dtype=dtype,
+    """The kernels' float settings of a fit (``mlp_layout.float_settings``);
+    the output clipping is the dtype's machine epsilon, as scikit-learn's."""
+    return mlp_layout.float_settings(
+        config.alpha, learning_rate, config.momentum, config.beta1, config.beta2,
+        config.epsilon, config.weight_decay, np.finfo(dtype).eps, config.loss_scale,
+        dtype,
     )  # fmt: skip
 
 
 def _int_settings(config, solver):
-    return np.array(
-        [config.hidden_code, config.out_code, solver, int(config.nesterov)],
-        dtype=np.int64,
+    """The kernels' integer settings of a fit with ``solver``."""
+    return mlp_layout.int_settings(
+        config.hidden_code, config.out_code, solver, config.nesterov
     )
 
 
@@ -158,9 +196,9 @@ def _kernel_workspace(units, capacity, is_sparse, dtype, device):
     return cpu_mlp.workspace(units, capacity, is_sparse, dtype)
 
 
-class _Compute:
-    """Numba threads for the kernels, BLAS pinned to one thread meanwhile
-    (``_trainer.Threads``).
+def _threads(n_jobs, rows, units, forward_only=False):
+    """The thread context of MLP kernels on batches of ``rows`` rows
+    (``_epoch.Threads``: Numba threads, BLAS pinned to one).
 
     The kernel splits the work itself (row parts, weight blocks, fixed by the
     shapes); BLAS threads on top would oversubscribe the cores and make
@@ -169,17 +207,8 @@ class _Compute:
     ``cpu_mlp.PARALLEL_WORK`` multiply-adds in the forward pass) run on one
     thread. Results never depend on this choice.
     """
-
-    def __init__(self, n_jobs, rows, units, forward_only=False):
-        parallel = cpu_mlp.parallel_rows(rows, units, forward_only)
-        self.threads = Threads(resolve_n_jobs(n_jobs) if parallel else 1)
-
-    def __enter__(self):
-        self.threads.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.threads.__exit__(*exc)
+    parallel = cpu_mlp.parallel_rows(rows, units, forward_only)
+    return Threads(resolve_n_jobs(n_jobs) if parallel else 1)
 
 
 def _kernels(device):
@@ -297,7 +326,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
 
     with (
         Reporter(config.verbose, max_iter, n_train, batch_size) as reporter,
-        _Compute(config.n_jobs, batch_size, units),
+        _threads(config.n_jobs, batch_size, units),
         device_errors("training"),
     ):
         for epoch in range(1, max_iter + 1):
@@ -309,21 +338,22 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             if epoch == 1 and device == "cpu":
                 _announce_compilation(reporter, data, order, batch_size, state, config,
                                       grad, dtype)  # fmt: skip
-            snapshot = (state.theta.copy(), state.state1.copy(), state.state2.copy(),
-                        state.step)  # fmt: skip
+            snapshot = state.snapshot()
             total, step = 0.0, state.step
-            for start, stop in reporter.spans():  # one span unless verbose=2
+
+            def run(start, stop, order=order):
+                nonlocal total, step
                 state.step = step
                 span_total, step = _epoch(
                     data, order[start:stop], batch_size, units, state, config, grad,
                     dtype, device,
                 )  # fmt: skip
                 total += span_total
-                reporter.batches_done(start, stop)
+
+            run_spans(reporter, reporter.spans(), run)  # one span unless verbose=2
             loss = total / n_train
-            if not (math.isfinite(loss) and np.isfinite(state.theta).all()):
-                state.theta[...], state.state1[...], state.state2[...] = snapshot[:3]
-                state.step = snapshot[3]
+            if not finite(loss, state.theta):
+                state.restore(snapshot)
                 if config.early_stopping:  # scikit-learn #29504: no error
                     n_iter = epoch
                     _diverged_with_early_stopping(state, loss, epoch)
@@ -339,10 +369,7 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
             state.t += n_train
             state.loss_curve.append(loss)
             _update_no_improvement(state, config, validation_score)
-            if config.schedule == "invscaling" and config.solver == codes.SGD:
-                state.learning_rate = invscaling_rate(
-                    config.learning_rate_init, config.power_t, state.t
-                )
+            update_learning_rate(state, config)
             score = state.validation_scores[-1] if config.early_stopping else None
             lines = ()
             if reporter.verbose:
@@ -404,9 +431,90 @@ def _diverged_with_early_stopping(state, loss, epoch):
     )
 
 
-def invscaling_rate(learning_rate_init, power_t, t):
-    """scikit-learn's MLP 'invscaling' rate after ``t`` samples, set once an epoch."""
-    return learning_rate_init / (t + 1) ** power_t
+def train_lbfgs(data, state, config, max_iter, max_fun, tol, device="cpu",
+                epochs=None):  # fmt: skip
+    """scikit-learn's ``_fit_lbfgs``: SciPy's L-BFGS-B on the whole-data loss
+    and gradient (``loss_and_gradient``, float64 iterates); sets
+    ``state.theta`` to the result in its dtype and returns ``(n_iter, loss)``.
+
+    ``epochs``: the fit's callback tasks (``_callbacks``), one per iteration;
+    a callback that asks to stop ends the run without a convergence warning
+    (otherwise scikit-learn's ``_check_optimize_result`` warns as it does).
+    A non-finite result raises ``ValueError`` (``MLP_DIVERGENCE``).
+    """
+    dtype = state.theta.dtype
+
+    def objective(theta):
+        with np.errstate(all="ignore"):
+            return loss_and_gradient(theta, data, config, device)
+
+    n_samples = data.Y.shape[0]
+    x0 = state.theta.astype(np.float64)
+    # the iterate, iteration count and loss before the next iteration
+    previous = (x0, 0, None)
+    stop_requested = False
+    with Reporter(config.verbose, max_iter, n_samples, n_samples) as reporter:
+        iteration = itertools.count(1)
+
+        def report(intermediate_result):  # SciPy's new callback form
+            nonlocal previous, stop_requested
+            n_iter, loss = next(iteration), intermediate_result.fun
+            lines = verbose_lines(n_iter, loss, reporter.elapsed())
+            reporter.epoch(n_iter, loss, lines=lines)
+            if epochs is None:
+                return
+            # SciPy reports an iteration once it has run: its task opens and
+            # closes here (the opening's model is the one before it)
+            before = previous
+            previous = (intermediate_result.x.copy(), n_iter,
+                        float(intermediate_result.fun))  # fmt: skip
+            after = previous
+            epochs.begin(lambda: before)
+            if epochs.end(lambda: after):
+                stop_requested = True
+                raise StopIteration
+
+        result = scipy.optimize.minimize(
+            objective,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=report,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        )
+    if stop_requested:  # SciPy's status 99: a callback ended it, no warning
+        n_iter = int(result.nit)
+    else:
+        n_iter = _check_optimize_result("lbfgs", result, max_iter)
+    theta = result.x.astype(dtype)
+    if not np.isfinite(theta).all():
+        raise ValueError(MLP_DIVERGENCE)
+    state.theta = theta
+    return n_iter, float(result.fun)
+
+
+def update_learning_rate(state, config):
+    """The learning rate after ``state.t`` samples: scikit-learn's
+    'invscaling' rate ``learning_rate_init / (t + 1) ** power_t`` (SGD),
+    set once an epoch; the other schedules keep theirs."""
+    if config.schedule == "invscaling" and config.solver == codes.SGD:
+        state.learning_rate = (
+            config.learning_rate_init / (state.t + 1) ** config.power_t
+        )
+
+
+#: scikit-learn's ``batch_size="auto"``: ``min(AUTO_BATCH_SIZE, n_samples)``.
+AUTO_BATCH_SIZE = 200
+
+
+def resolve_batch_size(batch_size, n_samples=None):
+    """The rows per step of ``batch_size`` (``"auto"`` or an int) for
+    ``n_samples`` samples (``None``: as many as needed), clipped to
+    ``[1, n_samples]`` as scikit-learn does."""
+    size = AUTO_BATCH_SIZE if batch_size == "auto" else int(batch_size)
+    if n_samples is None:
+        return max(1, size)
+    return int(np.clip(size, 1, n_samples))
 
 
 def _update_no_improvement(state, config, validation_score):
@@ -440,10 +548,11 @@ def _stop_or_decay(state, config, reporter):
     if config.solver != codes.SGD or config.schedule != "adaptive":
         reporter.message(msg + " Stopping.")
         return True
-    if state.learning_rate <= 1e-6:
+    rate = adaptive_decay(state.learning_rate)
+    if rate is None:
         reporter.message(msg + " Learning rate too small. Stopping.")
         return True
-    state.learning_rate /= 5.0
+    state.learning_rate = rate
     reporter.message(msg + f" Setting learning rate to {state.learning_rate:f}")
     return False
 
@@ -459,7 +568,7 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     theta = np.asarray(theta, dtype=dtype).copy()
     grad = np.zeros_like(theta)
     work = _kernel_workspace(config.units, max(n, 1), data.is_sparse, dtype, device)
-    with _Compute(config.n_jobs, n, config.units), device_errors("training"):
+    with _threads(config.n_jobs, n, config.units), device_errors("training"):
         total = _kernels(device).mlp_objective(
             *data.args(), np.asarray(config.units, dtype=np.int64), theta, grad, *work,
             _int_settings(config, codes.GRADIENT_ONLY),
@@ -485,7 +594,7 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     unit_array = np.asarray(units, dtype=np.int64)
     int_settings = _int_settings(config, config.solver)
     with (
-        _Compute(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units, True),
+        _threads(config.n_jobs, min(rows.shape[0], PREDICT_ROWS), units, True),
         device_errors("predicting"),
     ):
         for start in range(0, rows.shape[0], PREDICT_ROWS):

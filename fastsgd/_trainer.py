@@ -15,12 +15,20 @@ import copy
 import math
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
 from fastsgd._device import device_errors, is_device_array
+from fastsgd._epoch import (
+    DivergenceError,
+    RollBack,
+    Threads,
+    adaptive_decay,
+    finite,
+    resolve_n_jobs,
+    run_spans,
+    weighted_mean,
+)
 from fastsgd._kernels import cpu
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
@@ -99,28 +107,6 @@ LINEAR_DIVERGENCE = (
 )
 
 
-class DivergenceError(ValueError):
-    """Training produced a non-finite loss or weight.
-
-    A ``ValueError``, as scikit-learn raises for the same condition, with
-    scikit-learn's message (``sklearn_message``, formatted with ``epoch``)
-    followed by fastsgd's details. The estimator keeps the weights of the
-    last finite epoch.
-    """
-
-    def __init__(
-        self, epoch, eta0, rate_name="eta0", sklearn_message=LINEAR_DIVERGENCE
-    ):
-        super().__init__(
-            f"{sklearn_message.format(epoch=epoch)} "
-            f"Training diverged at epoch {epoch}: the loss or the weights became "
-            f"non-finite (inf or NaN). Try a smaller {rate_name} (now {eta0:g}) or "
-            "another learning_rate, or scale the input (e.g. StandardScaler). The "
-            f"weights of epoch {epoch - 1} are kept."
-        )
-        self.epoch = epoch
-
-
 @dataclass
 class LinearProblem:
     """Training data, already validated, cast and encoded for the kernels."""
@@ -146,6 +132,28 @@ class LinearProblem:
     def target_args(self):
         return (self.y_float, self.y_class, self.task, self.head_positive,
                 self.weight_pos, self.weight_neg, self.sample_weight)  # fmt: skip
+
+
+def regression_targets(y):
+    """The target arrays of a regression, in ``LinearProblem``'s order
+    (``y_float, y_class, head_positive, weight_pos, weight_neg``): ``y``, and
+    placeholders for the class arrays, which the kernels take but do not read
+    for a regression."""
+    return (
+        y,
+        np.zeros(y.shape[0], dtype=np.int32),
+        np.zeros(1, dtype=np.int32),
+        np.ones(1),
+        np.ones(1),
+    )
+
+
+def class_targets(y_class, head_positive, weight_pos, weight_neg, dtype):
+    """The target arrays of a classification, in ``LinearProblem``'s order: the
+    encoded classes and the heads' classes and weights, and a placeholder for
+    ``y_float`` (in ``dtype``), which the kernels do not read for classes."""
+    y_float = np.zeros(y_class.shape[0], dtype=dtype)
+    return y_float, y_class, head_positive, weight_pos, weight_neg
 
 
 @dataclass(frozen=True)
@@ -181,26 +189,8 @@ class LinearConfig:
         return self.batch_size == 1 and self.momentum == 0.0
 
 
-class _RollBack:
-    """``snapshot()``/``restore()`` of the arrays (``_ARRAYS``) and scalars
-    (``_SCALARS``) an epoch changes, for the roll-back after a divergence."""
-
-    _ARRAYS = ()
-    _SCALARS = ()
-
-    def snapshot(self):
-        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
-        return snap | {name: getattr(self, name) for name in self._SCALARS}
-
-    def restore(self, snap):
-        for name in self._ARRAYS:
-            getattr(self, name)[...] = snap[name]
-        for name in self._SCALARS:
-            setattr(self, name, snap[name])
-
-
 @dataclass
-class LinearState(_RollBack):
+class LinearState(RollBack):
     """Parameters and optimizer state that ``partial_fit`` resumes."""
 
     coef: np.ndarray
@@ -213,6 +203,30 @@ class LinearState(_RollBack):
     t: float = 1.0
     n_steps: int = 0
     n_averaged: int = 0
+
+    _AVERAGED = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
+                 "intercept_buf")  # fmt: skip
+
+    @classmethod
+    def average(cls, states, fractions, seen):
+        """Parameter mixing: the states of models trained on disjoint data,
+        averaged (a new state).
+
+        Weights, intercepts, averages and momentum buffers: their mean
+        weighted by ``fractions`` (float64, cast back). ``seen[i]`` samples went
+        through ``states[i]`` since the states were last mixed: ``t`` counts
+        all of them; the step counts are the largest of the states' (each state
+        has been through that many updates); per-head rates the smallest.
+        """
+        state = copy.deepcopy(states[0])
+        for name in cls._AVERAGED:
+            setattr(state, name, weighted_mean([getattr(s, name) for s in states],
+                                               fractions))  # fmt: skip
+        state.eta = np.min([s.eta for s in states], axis=0)  # 'adaptive' only
+        state.t = states[0].t - seen[0] + sum(seen)
+        state.n_steps = max(s.n_steps for s in states)
+        state.n_averaged = max(s.n_averaged for s in states)
+        return state
 
     @classmethod
     def create(cls, coef, intercept, config):
@@ -261,42 +275,6 @@ class TrainLog:
     n_iter: int = 0
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
-
-
-def resolve_n_jobs(n_jobs):
-    """Threads for ``n_jobs`` (``None``/-1: all of Numba's; -2: all but one...)."""
-    limit = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None or n_jobs == -1:
-        return limit
-    if n_jobs < 0:
-        return max(1, limit + 1 + n_jobs)
-    return max(1, min(n_jobs, limit))
-
-
-class Threads:
-    """Context manager running Numba kernels on ``n`` threads, BLAS on one.
-
-    The kernels split their work themselves (fixed by the shapes, never by the
-    thread count), and call BLAS (``np.dot``) from inside those splits: BLAS
-    threads on top would oversubscribe the cores. Both trainers use it.
-    """
-
-    _controller = None
-
-    def __init__(self, n):
-        self.n = n
-
-    def __enter__(self):
-        if Threads._controller is None:  # inspecting the libraries takes ms
-            Threads._controller = ThreadpoolController()
-        self.blas = Threads._controller.limit(limits=1, user_api="blas")
-        self.previous = numba.get_num_threads()
-        numba.set_num_threads(self.n)
-        return self.n
-
-    def __exit__(self, *exc):
-        numba.set_num_threads(self.previous)
-        self.blas.unregister()
 
 
 def _kernel_threads(problem, config, n_heads, step_batch, per_sample):
@@ -521,7 +499,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 # PA-I's t counts the nonzero rows seen, which a span of
                 # per-head orders does not share: one span
                 spans = [(0, n_train)]
-            for start, stop in spans:
+
+            def run(start, stop):
+                nonlocal t_kernel
                 if per_sample:
                     part = np.ascontiguousarray(orders.current[:, start:stop])
                     cpu.sgd_epoch_per_sample(*per_sample_args(part, t_kernel))
@@ -538,7 +518,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     state.n_steps += steps
                     state.n_averaged = n_averaged
                     t_kernel += stop - start
-                reporter.batches_done(start, stop)
+
+            run_spans(reporter, spans, run)
             if per_sample:
                 objective = np.bincount(head_track, objective_sum, n_tracks) / n_train
             else:
@@ -549,16 +530,12 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                     )  # fmt: skip
                 )
 
-            if not (
-                np.isfinite(loss_sum).all()
-                and np.isfinite(state.intercept).all()
-                and np.isfinite(state.coef).all()
-            ):
+            if not finite(loss_sum, state.intercept, state.coef):
                 state.restore(snap)
                 if per_sample:
                     call.restore(call_snap)
                 state.t = t_start + (epoch - 1) * n_samples
-                raise DivergenceError(epoch, config.eta0)
+                raise DivergenceError(epoch, config.eta0, "eta0", LINEAR_DIVERGENCE)
 
             mean_loss = float(loss_sum.sum() / n_train) if n_train else 0.0
             log.loss_curve.append(mean_loss)
@@ -605,8 +582,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             stalled = active_track & (no_improvement >= config.n_iter_no_change)
             for track in np.flatnonzero(stalled):
                 heads = head_track == track
-                if config.schedule == codes.ADAPTIVE and state.eta[heads].max() > 1e-6:
-                    state.eta[heads] /= 5.0
+                eta = None
+                if config.schedule == codes.ADAPTIVE:
+                    eta = adaptive_decay(state.eta[heads])
+                if eta is not None:
+                    state.eta[heads] = eta
                     no_improvement[track] = 0
                 else:
                     active_track[track] = False
@@ -708,7 +688,7 @@ _PER_SAMPLE_ON_GPU = (
 )
 
 
-class _PerSampleCall(_RollBack):
+class _PerSampleCall(RollBack):
     """scikit-learn's per-call state of ``_plain_sgd``: scale, lazy average, L1.
 
     ``w = wscale * v`` and the lazy average (``avg_a``, ``avg_b``) live for

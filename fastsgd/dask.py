@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.utils import check_random_state
 
-from fastsgd import _mlp_trainer, _trainer
+from fastsgd import _mlp_trainer
 from fastsgd.linear_model import _BaseSGD
 from fastsgd.neural_network import _STOCHASTIC_SOLVERS, _BaseMLP
 
@@ -146,7 +146,7 @@ def fit_parameter_mixing(
     ``partial_fit`` over its partitions exactly.
     """
     dask, da, distributed = _dask_modules()
-    family = _family_of(estimator)
+    _check_estimator(estimator)
     classifier = is_classifier(estimator)
     _check_positive_int(n_rounds, "n_rounds")
     if steps_per_round is not None:
@@ -189,7 +189,7 @@ def fit_parameter_mixing(
     ]
     rows_per_round = None
     if steps_per_round is not None:
-        rows_per_round = steps_per_round * family.batch_size(model)
+        rows_per_round = steps_per_round * _rows_per_step(model)
 
     curve = []
     try:
@@ -213,9 +213,9 @@ def fit_parameter_mixing(
                     )
                 )
             results = client.gather(futures)
-            model, round_loss = _mix(family, results)
+            model, state, round_loss = _mix(results)
             curve.append(round_loss)
-            family.publish(model, curve)
+            model.load_training_state(state, curve)
     finally:
         del parts, local
     if restore_random_state:
@@ -229,11 +229,10 @@ def _check_positive_int(value, name):
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
 
 
-def _family_of(estimator):
+def _check_estimator(estimator):
     if isinstance(estimator, _BaseSGD):
-        family = _Linear
+        pass
     elif isinstance(estimator, _BaseMLP):
-        family = _MLP
         if estimator.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError(
                 f"Parameter mixing trains with partial_fit, which solver="
@@ -251,7 +250,6 @@ def _family_of(estimator):
             "Parameter mixing trains with partial_fit, which does not support "
             "early_stopping=True; set early_stopping=False."
         )
-    return family
 
 
 def _resolve_client(client, distributed):
@@ -460,91 +458,24 @@ def _train_on_worker(model, parts, fit_kwargs, plan):
     return model, calls
 
 
-def _mix(family, results):
-    """The average of the workers' models (a new estimator) and the round's loss."""
+def _mix(results):
+    """The average of the workers' models (a new estimator holding the mixed
+    state, its attributes not yet published) and the round's loss."""
     models = [model for model, _ in results]
     seen = [sum(n for n, _ in calls) for _, calls in results]
     total = sum(seen)
     fractions = [n / total for n in seen]
     every_call = [(n, loss) for _, calls in results for n, loss in calls]
     round_loss = sum(n / total * loss for n, loss in every_call)
-    mixed = models[0]  # a fresh copy, unpickled from the worker
-    family.average_state(mixed._state, [m._state for m in models], fractions, seen)
-    return mixed, float(round_loss)
+    states = [model.training_state() for model in models]
+    state = type(states[0]).average(states, fractions, seen)
+    return models[0], state, float(round_loss)  # models[0]: a fresh copy
 
 
-def _weighted_mean(arrays, fractions):
-    """``sum(f * a)`` in float64, cast back to the arrays' dtype.
-
-    One array comes back unchanged (its fraction is exactly 1).
-    """
-    out = fractions[0] * np.asarray(arrays[0], dtype=np.float64)
-    for fraction, array in zip(fractions[1:], arrays[1:], strict=True):
-        out += fraction * np.asarray(array, dtype=np.float64)
-    return out.astype(np.asarray(arrays[0]).dtype)
-
-
-# ------------------------------------------------------- the two state layouts
-class _Linear:
-    """``LinearState`` (``fastsgd/_trainer.py``) of SGDClassifier/SGDRegressor."""
-
-    _AVERAGED = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
-                 "intercept_buf")  # fmt: skip
-
-    @staticmethod
-    def batch_size(model):
-        return int(model.batch_size)
-
-    @classmethod
-    def average_state(cls, state, states, fractions, seen):
-        for name in cls._AVERAGED:
-            setattr(state, name, _weighted_mean([getattr(s, name) for s in states],
-                                                fractions))  # fmt: skip
-        # per head; only the 'adaptive' schedule changes it
-        state.eta = np.min([s.eta for s in states], axis=0)
-        state.t = states[0].t - seen[0] + sum(seen)  # samples: all workers'
-        state.n_steps = max(s.n_steps for s in states)  # steps: any one worker's
-        state.n_averaged = max(s.n_averaged for s in states)
-
-    @staticmethod
-    def publish(model, curve):
-        """The fitted attributes of the mixed state (the estimator's own rules)."""
-        model._loss_history = []
-        log = _trainer.TrainLog(n_iter=len(curve), loss_curve=list(curve))
-        config = model._config(is_sparse=False)  # only ``average`` is read
-        model._publish(model._state, config, model._state.coef.dtype, log)
-
-
-class _MLP:
-    """``MLPState`` (``fastsgd/_mlp_trainer.py``) of MLPClassifier/MLPRegressor."""
-
-    @staticmethod
-    def batch_size(model):
-        return 200 if model.batch_size == "auto" else int(model.batch_size)
-
-    @staticmethod
-    def average_state(state, states, fractions, seen):
-        state.theta = _weighted_mean([s.theta for s in states], fractions)
-        state.state1 = _weighted_mean([s.state1 for s in states], fractions)
-        state.state2 = _weighted_mean([s.state2 for s in states], fractions)
-        state.best_theta = state.theta.copy()
-        state.t = states[0].t - seen[0] + sum(seen)
-        state.step = max(s.step for s in states)
-        state.learning_rate = min(s.learning_rate for s in states)
-        state.best_loss = min(s.best_loss for s in states)
-        state.no_improvement = min(s.no_improvement for s in states)
-
-    @staticmethod
-    def publish(model, curve):
-        state = model._state
-        if model.solver == "sgd" and model.learning_rate == "invscaling":
-            # the trainer's rule, at the summed sample count
-            state.learning_rate = _mlp_trainer.invscaling_rate(
-                float(model.learning_rate_init), float(model.power_t), state.t
-            )
-        state.loss_curve = list(curve)
-        model._publish()
-        model._publish_curves()
-        model.n_iter_ = len(curve)
-        model.t_ = state.t
-        model.loss_ = curve[-1]
+# ------------------------------------------------------------- rows per step
+def _rows_per_step(model):
+    """The rows of one ``partial_fit`` step of ``model`` (its ``batch_size``;
+    an MLP's ``"auto"`` by the trainer's rule, at its largest)."""
+    if isinstance(model, _BaseMLP):
+        return _mlp_trainer.resolve_batch_size(model.batch_size)
+    return int(model.batch_size)

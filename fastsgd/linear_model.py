@@ -308,6 +308,47 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
         self._publish(state, config, X.dtype, log)
         return log
 
+    # ----------------------------------------------------- the training state
+    def training_state(self):
+        """The trainer's state of this model: what ``partial_fit`` resumes.
+
+        Weights, intercepts, averaged weights, momentum buffers, step and
+        sample counts (a ``LinearState``). For parameter mixing
+        (``fastsgd.dask``): the states of copies trained on disjoint data are
+        averaged with ``type(state).average(states, fractions, seen)`` and
+        loaded into one copy with ``load_training_state``. Read it, do not
+        modify it.
+
+        Returns
+        -------
+        state : LinearState
+        """
+        check_is_fitted(self, "_state")
+        return self._state
+
+    def load_training_state(self, state, loss_curve):
+        """Make ``state`` this model's, and publish the fitted attributes it
+        gives (``coef_``, ``intercept_``, ``t_``, ...) with ``loss_curve`` as
+        the model's loss history (``n_iter_ = len(loss_curve)``).
+
+        Parameters
+        ----------
+        state : LinearState
+            A state of this model's shape (from ``training_state``, or an
+            average of such states).
+        loss_curve : list of float
+            The loss of each epoch (or round) that led to ``state``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._state = state
+        self._loss_history = []
+        log = _trainer.TrainLog(n_iter=len(loss_curve), loss_curve=list(loss_curve))
+        self._publish(state, self._config(is_sparse=False), state.coef.dtype, log)
+        return self
+
     def _publish(self, state, config, dtype, log):
         if config.average == 0:
             for name in _AVERAGING_ATTRIBUTES:
@@ -623,8 +664,9 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
             head_positive = np.arange(n_classes, dtype=np.int32)
             weight_pos = np.asarray(class_weight, dtype=np.float64)
             weight_neg = np.ones(n_classes)
-        y_float = np.zeros(y.shape[0], dtype=dtype)
-        return y_float, y_class, head_positive, weight_pos, weight_neg
+        return _trainer.class_targets(
+            y_class, head_positive, weight_pos, weight_neg, dtype
+        )
 
     def _shuffle_seeds(self, n_heads):
         """scikit-learn's per-sample shuffling seeds, drawn in its order.
@@ -1046,13 +1088,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         self._fit_device()
         X, y = validate_X_y(self, X, y, reset=first_call, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
-        targets = (
-            y,
-            np.zeros(y.shape[0], dtype=np.int32),
-            np.zeros(1, dtype=np.int32),
-            np.ones(1),
-            np.ones(1),
-        )
+        targets = _trainer.regression_targets(y)
         return self._fit_encoded(
             X, y, targets, sample_weight, coef_init, intercept_init, max_iter, 1,
             first_call, split_on=y, task_name=task_name,

@@ -9,12 +9,10 @@ See ``docs/mlp.md`` for the equations.
 """
 
 import copy
-import itertools
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.metrics import accuracy_score, r2_score
@@ -31,7 +29,6 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from fastsgd import _mlp_trainer
@@ -47,7 +44,6 @@ from fastsgd._callbacks import FitTasks
 from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._math.updates import adam_step_scalars
-from fastsgd._progress import Reporter
 from fastsgd._trainer import as_kernel_data, take_rows
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
@@ -199,6 +195,53 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         self.coefs_ = coefs
         self.intercepts_ = intercepts
 
+    # ----------------------------------------------------- the training state
+    def training_state(self):
+        """The trainer's state of this model: what ``partial_fit`` resumes.
+
+        The packed parameters, the optimizer's state (velocity, or Adam's
+        moments), the learning rate, step and sample counts, the stopping
+        state and curves (an ``MLPState``). For parameter mixing
+        (``fastsgd.dask``): the states of copies trained on disjoint data are
+        averaged with ``type(state).average(states, fractions, seen)`` and
+        loaded into one copy with ``load_training_state``. Read it, do not
+        modify it.
+
+        Returns
+        -------
+        state : MLPState
+        """
+        check_is_fitted(self, "_state")
+        return self._state
+
+    def load_training_state(self, state, loss_curve):
+        """Make ``state`` this model's, and publish the fitted attributes it
+        gives (``coefs_``, ``intercepts_``, ``loss_curve_``, ``n_iter_``,
+        ``t_``, ``loss_``), with ``loss_curve`` as its loss curve. The learning
+        rate follows the model's schedule at the state's sample count.
+
+        Parameters
+        ----------
+        state : MLPState
+            A state of this model's shape (from ``training_state``, or an
+            average of such states).
+        loss_curve : list of float
+            The loss of each epoch (or round) that led to ``state``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._state = state
+        _mlp_trainer.update_learning_rate(state, self._config(self._units))
+        state.loss_curve = list(loss_curve)
+        self._publish()
+        self._publish_curves()
+        self.n_iter_ = len(loss_curve)
+        self.t_ = state.t
+        self.loss_ = loss_curve[-1]
+        return self
+
     # ------------------------------------------------------------ fitting
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_layer_sizes()
@@ -283,15 +326,13 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
             state.theta = state.best_theta.copy()
 
     def _batch_size(self, n_samples, warn=False):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if warn and self.batch_size > n_samples:
+        if warn and self.batch_size != "auto" and self.batch_size > n_samples:
             warnings.warn(
                 "Got `batch_size` less than 1 or larger than sample size. It is "
                 "going to be clipped",
                 stacklevel=5,
             )
-        return int(np.clip(self.batch_size, 1, n_samples))
+        return _mlp_trainer.resolve_batch_size(self.batch_size, n_samples)
 
     def _validation_split(self, X, Y, sample_weight, rng):
         """scikit-learn's ``train_test_split`` of the indices (same draws)."""
@@ -354,61 +395,11 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         }  # fmt: skip
 
     def _fit_lbfgs(self, data, units, tasks):
-        config = self._config(units)
-        dtype = self._state.theta.dtype
         epochs = tasks.epochs(self._lbfgs_attributes, task_name="iteration")
-
-        def objective(theta):
-            with np.errstate(all="ignore"):
-                return _mlp_trainer.loss_and_gradient(theta, data, config, self.device_)
-
-        n_samples = data.Y.shape[0]
-        x0 = self._state.theta.astype(np.float64)
-        # the iterate, iteration count and loss before the next iteration
-        previous = (x0, 0, None)
-        stop_requested = False
-        with Reporter(self.verbose, self.max_iter, n_samples, n_samples) as reporter:
-            iteration = itertools.count(1)
-
-            def report(intermediate_result):  # SciPy's new callback form
-                nonlocal previous, stop_requested
-                n_iter, loss = next(iteration), intermediate_result.fun
-                lines = _mlp_trainer.verbose_lines(n_iter, loss, reporter.elapsed())
-                reporter.epoch(n_iter, loss, lines=lines)
-                if epochs is None:
-                    return
-                # SciPy reports an iteration once it has run: its task opens
-                # and closes here (the opening's model is the one before it)
-                before = previous
-                previous = (intermediate_result.x.copy(), n_iter,
-                            float(intermediate_result.fun))  # fmt: skip
-                after = previous
-                epochs.begin(lambda: before)
-                if epochs.end(lambda: after):
-                    stop_requested = True
-                    raise StopIteration
-
-            result = scipy.optimize.minimize(
-                objective,
-                x0,
-                method="L-BFGS-B",
-                jac=True,
-                callback=report,
-                options={
-                    "maxfun": self.max_fun,
-                    "maxiter": self.max_iter,
-                    "gtol": self.tol,
-                },
-            )
-        if stop_requested:  # SciPy's status 99: a callback ended it, no warning
-            self.n_iter_ = int(result.nit)
-        else:
-            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
-        self.loss_ = float(result.fun)
-        theta = result.x.astype(dtype)
-        if not np.isfinite(theta).all():
-            raise ValueError(_mlp_trainer.MLP_DIVERGENCE)
-        self._state.theta = theta
+        self.n_iter_, self.loss_ = _mlp_trainer.train_lbfgs(
+            data, self._state, self._config(units), self.max_iter, self.max_fun,
+            self.tol, self.device_, epochs,
+        )  # fmt: skip
 
     def _publish_curves(self):
         for name, value in self._curve_attributes(self._state).items():

@@ -36,18 +36,22 @@ argument. ``docs/scipy.md`` states the options, the equations and the result.
 (50, True)
 """
 
+import inspect
 import numbers
 import warnings
 
 import numpy as np
-from scipy._lib._util import _call_callback_maybe_halt
 from scipy.optimize import OptimizeResult, OptimizeWarning
-from scipy.optimize._optimize import MemoizeJac, _wrap_callback
 
 from fastsgd._kernels._jit import cpu_kernel
-from fastsgd._kernels.cpu import momentum_step, penalty_gradient
-from fastsgd._kernels.cpu_mlp import adam_step_scalars, mlp_step
 from fastsgd._math.codes import ADAM, ADAMW, L2
+from fastsgd._math.updates import (
+    adam_step_scalars,
+    decay_factor,
+    mlp_step,
+    momentum_step,
+    penalty_gradient,
+)
 
 __all__ = ["adam", "adamw", "sgd"]
 
@@ -66,8 +70,9 @@ _MESSAGES = {
 
 # The kernels: one compiled loop per rule, without fast-math, so that each
 # element rounds as torch's and scikit-learn's element-wise code does. The math
-# (``penalty_gradient``, ``momentum_step``, ``mlp_step``, ``adam_step_scalars``)
-# is inlined from the math layer, the same functions the estimators compile.
+# (``penalty_gradient``, ``momentum_step``, ``mlp_step``, ``adam_step_scalars``,
+# ``decay_factor``) is the math layer's, bound by ``cpu_kernel`` to the same
+# CPU builds the estimators' kernels inline (``_jit.compiled_for``).
 @cpu_kernel(fastmath=False, parallel=False)
 def _sgd_update(x, g, buf, first_step, lr, momentum, dampening, nesterov, wd):
     """One ``torch.optim.SGD`` step of every coordinate, in place."""
@@ -83,7 +88,7 @@ def _adam_update(solver, x, g, m, v, t, lr, beta1, beta2, eps, wd):
     """The ``t``-th Adam (``solver=ADAM``) or AdamW step of every coordinate."""
     step_size, denom_scale = adam_step_scalars(solver, lr, beta1, beta2, t)
     coupled = wd if solver == ADAM else 0.0
-    decay = 1.0 - lr * wd if solver == ADAMW else 1.0
+    decay = decay_factor(lr, wd) if solver == ADAMW else 1.0
     for i in range(x.shape[0]):
         gi = g[i] + penalty_gradient(L2, coupled, 0.0, x[i])
         x[i], m[i], v[i] = mlp_step(
@@ -401,6 +406,46 @@ def _adam_family(solver, fun, x0, args, jac, bounds, constraints, callback,
     return problem.run(step, callback)
 
 
+def _memoized_jac(fun, jac):
+    """Whether ``minimize(jac=True)`` wrapped the user's ``(value, gradient)``
+    function: SciPy then passes an object holding it as ``fun.fun``, and its
+    bound method ``fun.derivative`` as ``jac`` (the documented behaviour of
+    ``jac=True``; recognised by that shape, not by SciPy's private class)."""
+    return (
+        getattr(jac, "__self__", None) is fun
+        and getattr(jac, "__name__", None) == "derivative"
+        and callable(getattr(fun, "fun", None))
+    )
+
+
+def _result_callback(callback):
+    """``callback`` as a function of the iteration's ``OptimizeResult`` that
+    says whether to stop: SciPy's documented contract for ``minimize``
+    callbacks. A callback whose only parameter is named
+    ``intermediate_result`` gets the result; any other gets a copy of ``x``
+    (the legacy form). Raising ``StopIteration`` stops the run."""
+    if callback is None:
+        return lambda result: False
+    if set(inspect.signature(callback).parameters) == {"intermediate_result"}:
+
+        def call(result):
+            callback(intermediate_result=result)
+
+    else:
+
+        def call(result):
+            callback(np.copy(result.x))
+
+    def halt(result):
+        try:
+            call(result)
+        except StopIteration:
+            return True
+        return False
+
+    return halt
+
+
 class _Problem:
     """The objective, the starting point and the stopping rules of one run.
 
@@ -413,11 +458,10 @@ class _Problem:
         if not callable(fun):
             raise ValueError(f"fun must be callable, got {fun!r}.")
         self.args = args if isinstance(args, tuple) else (args,)
-        memo = getattr(jac, "__self__", None)
-        if isinstance(memo, MemoizeJac) and memo is fun:
+        if _memoized_jac(fun, jac):
             # minimize(jac=True) wrapped fun; call the user's (f, g) function
             # directly: one call per point, whatever indices it is given.
-            self.fun_and_grad, self.fun, self.jac = memo.fun, None, None
+            self.fun_and_grad, self.fun, self.jac = fun.fun, None, None
         elif jac is True:
             self.fun_and_grad, self.fun, self.jac = fun, None, None
         elif callable(jac):
@@ -497,7 +541,7 @@ class _Problem:
 
     def run(self, step, callback):
         """The loop: full-batch or mini-batch; returns the OptimizeResult."""
-        callback = _wrap_callback(callback)
+        callback = _result_callback(callback)
         if self.minibatch:
             return self._run_minibatch(step, callback)
         return self._run_full(step, callback)
@@ -530,7 +574,7 @@ class _Problem:
                 jac=g.reshape(self.shape).copy(),
                 nit=nit,
             )
-            if _call_callback_maybe_halt(callback, state):
+            if callback(state):
                 status = CALLBACK_STOP
                 break
         return self._result(x, f, g, nit, status)
@@ -564,7 +608,7 @@ class _Problem:
                 state = OptimizeResult(
                     x=x.reshape(self.shape).copy(), fun=f, nit=nit, epoch=epoch
                 )
-                if _call_callback_maybe_halt(callback, state):
+                if callback(state):
                     status = CALLBACK_STOP
                     break
             else:  # a complete epoch

@@ -313,17 +313,24 @@ def test_an_mlp_fit_compiles_only_its_own_configuration():
     assert kernels == ["_forward_template"], kernels
 
 
-def _fastsgd_imports(path):
-    """The ``fastsgd`` modules a source file imports (its import statements)."""
+def _imports_of(source):
+    """The modules a source imports (its import statements)."""
     import ast
 
     names = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module:
             names.append(node.module)
         elif isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-    return [name for name in names if name.startswith("fastsgd")]
+    return names
+
+
+def _fastsgd_imports(path):
+    """The ``fastsgd`` modules a source file imports (its import statements)."""
+    return [
+        name for name in _imports_of(path.read_text()) if name.startswith("fastsgd")
+    ]
 
 
 #: The layers (docs/design.md), each with the modules of ``fastsgd`` it must
@@ -336,10 +343,47 @@ _LAYERS = {
     "_trainer.py": ("fastsgd._base", "fastsgd.linear_model", "fastsgd.neural_network"),
     "_mlp_trainer.py": ("fastsgd._base", "fastsgd.linear_model",
                         "fastsgd.neural_network"),
+    "_epoch.py": ("fastsgd._kernels", "fastsgd._trainer", "fastsgd._mlp_trainer",
+                  "fastsgd._base", "fastsgd.linear_model", "fastsgd.neural_network"),
     "_base.py": ("fastsgd._kernels",),
     "linear_model.py": ("fastsgd._kernels",),
     "neural_network.py": ("fastsgd._kernels",),
+    # integrations: on top of the estimators (dask) or the math (optimize,
+    # compiled through _jit's one binding list)
+    "dask.py": ("fastsgd._kernels", "fastsgd._trainer", "fastsgd._base"),
+    "optimize.py": ("fastsgd._kernels.cpu", "fastsgd._kernels.cuda",
+                    "fastsgd._trainer", "fastsgd._mlp_trainer", "fastsgd._base",
+                    "fastsgd.linear_model", "fastsgd.neural_network"),
 }  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["dask.py", "optimize.py"])
+def test_integrations_use_no_private_names_of_other_objects(module):
+    """``fastsgd.dask`` and ``fastsgd.optimize`` reach the estimators through
+    their public state protocol (``training_state``, ``load_training_state``)
+    and SciPy through its public API: no ``obj._name`` but their own
+    (``self._...``), read from the source."""
+    import ast
+    import pathlib
+
+    import fastsgd
+
+    source = (pathlib.Path(fastsgd.__file__).parent / module).read_text()
+    private = sorted(
+        f"{ast.unparse(node.value)}.{node.attr}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and ast.unparse(node.value) != "self"
+    )
+    assert not private, private
+    private_imports = [
+        name
+        for name in _imports_of(source)
+        if not name.startswith("fastsgd") and "._" in name
+    ]
+    assert not private_imports, private_imports
 
 
 @pytest.mark.parametrize("pattern", list(_LAYERS))

@@ -283,6 +283,55 @@ def test_mlp_lbfgs_early_stopping_float32_gpu_match_cpu():
 
 
 # ------------------------------------------------------- kernel twins, determinism
+
+#: Device functions the GPU kernels define for themselves: how the GPU spreads
+#: a phase's work over threads (4-row register blocks, a thread per weight or
+#: per (row, unit)), where the CPU kernels run the same arithmetic as batched
+#: products (``matmul_into``) over row parts. Everything else a GPU kernel
+#: calls is a plain Python function the CPU kernels compile too.
+GPU_ONLY = {
+    "input_value",  # a layer's input, read from X through the order (no gather)
+    "forward_unit",  # 4 rows x 1 unit of a dense layer (CPU: one gemm per part)
+    "forward_unit_sparse",  # 1 row x 1 unit of a CSR first layer
+    "backward_unit",  # 4 rows x 1 unit of delta @ W.T (CPU: one gemm per part)
+    "output_layer_row",  # one row of the output phase, a thread per row
+    "weight_gradient",  # one weight's gradient, a thread per weight
+    "weight_unit",  # thread index -> (layer, j, k) of a weight
+    "intercept_unit",  # thread index -> (layer, k) of an intercept
+}
+
+
+def _python_function(compiled):
+    """The Python function a CPU dispatcher, a CUDA dispatcher or a simulator
+    kernel was compiled from."""
+    return getattr(compiled, "py_func", None) or compiled.fn
+
+
+def test_gpu_kernels_compile_the_cpu_kernels_helpers():
+    """One source: every device function the GPU kernels call is compiled from
+    the same plain Python function as the CPU kernels' helper (the math layer,
+    ``rows.py``, ``steps.py``, ``mlp_layout.py``), or is one of ``GPU_ONLY``."""
+    from fastsgd._kernels import _jit, mlp_layout
+
+    gpu_sources = _jit.sources("gpu")
+    own = {fn.__name__ for fn in gpu_sources if not _jit.is_source(fn)}
+    assert own == GPU_ONLY
+    shared = {fn for fn in gpu_sources if _jit.is_source(fn)}
+    for name in ("row_dot", "head_derivative", "weight_step", "intercept_step",
+                 "batch_counters", "coef_offset", "layer_offset", "mlp_gradient",
+                 "output_row", "read_float_settings", "softmax_inplace"):  # fmt: skip
+        assert name in {fn.__name__ for fn in shared}, name
+    # the CPU kernels read their integer settings on the host: compile-time
+    # constants of their variant (cpu_mlp.settings_of), the same function
+    missing = shared - _jit.sources("cpu") - {mlp_layout.read_int_settings}
+    names = sorted(fn.__name__ for fn in missing)
+    assert not missing, f"compiled for the GPU only: {names}"
+    for fn in shared:
+        for target in ("cpu", "gpu"):
+            compiled = _python_function(_jit.compiled_for(target, fn))
+            assert compiled.__code__ is fn.__code__, (target, fn.__qualname__)
+
+
 def test_twins_share_argument_lists():
     pairs = [
         (cpu.sgd_epoch_minibatch, gpu.sgd_epoch_minibatch),

@@ -26,8 +26,15 @@ from scipy.special import log_softmax, softmax
 from sklearn._loss.loss import HalfBinomialLoss, HalfSquaredError, HuberLoss
 from sklearn.linear_model import _sgd_fast
 
-from fastsgd._kernels import cpu
+from fastsgd._kernels import cpu  # noqa: F401 - the kernels' own CPU builds
+from fastsgd._kernels._jit import compiled_for
 from fastsgd._math import codes, losses, schedules, updates
+
+
+def _cpu(fn):
+    """The CPU build of math function ``fn``: the one the kernels call."""
+    return compiled_for("cpu", fn)
+
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -620,7 +627,7 @@ def test_compiled_losses_match_python(code, p, s, y_real, epsilon):
             f"{py_fn.__name__}({NAMES[code]}, y={y}, p={p}, eps={epsilon}): "
             f"Python {a!r}, compiled {b!r}"
         )
-    assert cpu.binary_target(s > 0, code) == losses.binary_target(s > 0, code)
+    assert _cpu(losses.binary_target)(s > 0, code) == losses.binary_target(s > 0, code)
     assert cpu.clip_derivative(p * 1e9) == losses.clip_derivative(p * 1e9)
 
 
@@ -805,7 +812,7 @@ def test_compiled_learning_rate_matches_python(
 @SETTINGS
 def test_compiled_penalties_match_python(penalty, alpha, l1_ratio, w, sq, l1):
     a = updates.penalty_gradient(penalty, alpha, l1_ratio, w)
-    b = cpu.penalty_gradient(penalty, alpha, l1_ratio, w)
+    b = _cpu(updates.penalty_gradient)(penalty, alpha, l1_ratio, w)
     assert _same(a, b, alpha * abs(w)), (
         f"penalty_gradient: Python {a!r}, compiled {b!r}"
     )
@@ -826,7 +833,7 @@ def test_compiled_momentum_step_matches_python(case):
         w_py, buf_py = updates.momentum_step(
             w_py, g, buf_py, step == 1, lr, momentum, dampening, nesterov
         )
-        w_jit, buf_jit = cpu.momentum_step(
+        w_jit, buf_jit = _cpu(updates.momentum_step)(
             w_jit, g, buf_jit, step == 1, lr, momentum, dampening, nesterov
         )
     assert math.isclose(w_py, w_jit, rel_tol=1e-12, abs_tol=1e-12), (

@@ -41,6 +41,89 @@ FASTMATH_EXACT = set()
 COMPILED_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
+# --------------------------------------------------------------------------
+# One source, every target
+# --------------------------------------------------------------------------
+
+#: Modules of plain Python written once for every target: the math layer and
+#: the kernels' shared helpers (row access, a head's derivative, the steps,
+#: the MLP's parameter layout). A function from one of them is never called
+#: as Python by a kernel: each target compiles it (``compiled_for``).
+SOURCE_MODULES = (
+    "fastsgd._math.",
+    "fastsgd._kernels.rows",
+    "fastsgd._kernels.steps",
+    "fastsgd._kernels.mlp_layout",
+)
+
+#: ``(target, plain function) -> (flavour, compiled function)``: each source
+#: function is compiled once per target, in one flavour.
+_COMPILED = {}
+
+
+def is_source(obj):
+    """Whether ``obj`` is a plain Python function of a ``SOURCE_MODULES`` module."""
+    return isinstance(obj, pytypes.FunctionType) and (obj.__module__ + ".").startswith(
+        SOURCE_MODULES
+    )
+
+
+def _calling_compiled(fn, target):
+    """``fn`` with every global that names a source function bound to that
+    function compiled for ``target`` (a copy of ``fn``; ``fn`` itself if it
+    calls none). This is how one plain Python helper that calls other helpers
+    compiles for the CPU and for the GPU: its callees are looked up by name,
+    and each target sees its own compiled callee behind the name."""
+    calls = {}
+    for name in fn.__code__.co_names:
+        value = fn.__globals__.get(name)
+        if is_source(value):
+            calls[name] = compiled_for(target, value)
+    if not calls:
+        return fn
+    namespace = dict(fn.__globals__)
+    namespace.update(calls)
+    copy = pytypes.FunctionType(
+        fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__
+    )
+    copy.__doc__ = fn.__doc__
+    copy.__module__ = fn.__module__
+    copy.__qualname__ = fn.__qualname__
+    copy.__wrapped__ = fn
+    return copy
+
+
+def _compile_once(target, flavour, fn, compile_fn):
+    """``fn`` compiled for ``target`` by ``compile_fn`` (once: later calls
+    return the same compiled function; a second flavour is a bug)."""
+    key = (target, fn)
+    if key in _COMPILED:
+        have, compiled = _COMPILED[key]
+        if have != flavour:
+            raise RuntimeError(
+                f"{fn.__module__}.{fn.__qualname__} is compiled for the {target} "
+                f"both as {have!r} and as {flavour!r}"
+            )
+        return compiled
+    compiled = compile_fn(_calling_compiled(fn, target))
+    _COMPILED[key] = (flavour, compiled)
+    return compiled
+
+
+def compiled_for(target, fn):
+    """``fn`` compiled for ``target`` (``"cpu"`` or ``"gpu"``): in the flavour
+    it was first compiled in, else as an inlined helper (``cpu_function``) or
+    a device function (``gpu_function``)."""
+    if (target, fn) in _COMPILED:
+        return _COMPILED[(target, fn)][1]
+    return cpu_function(fn) if target == "cpu" else gpu_function(fn)
+
+
+def sources(target):
+    """The plain Python functions compiled so far for ``target``."""
+    return {fn for (t, fn) in _COMPILED if t == target}
+
+
 def cpu_math(fn):
     """Compile a math-layer function for the CPU with IEEE semantics.
 
@@ -65,7 +148,10 @@ def cpu_called(fn):
     Keeps its CPython wrapper: the tests (and a curious user) call these
     from Python.
     """
-    return numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)(fn)
+    return _compile_once(
+        "cpu", "called", fn,
+        numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True),
+    )  # fmt: skip
 
 
 def cpu_function(fn):
@@ -74,21 +160,26 @@ def cpu_function(fn):
     ``inline="always"`` inlines at Numba's IR level, so the kernel's loops see
     the helper's body and LLVM can vectorise across it.
     """
-    return numba.njit(inline="always", fastmath=FASTMATH, nogil=True)(fn)
+    return _compile_once(
+        "cpu", "inlined", fn,
+        numba.njit(inline="always", fastmath=FASTMATH, nogil=True),
+    )  # fmt: skip
 
 
 def cpu_kernel(fn=None, *, fastmath=FASTMATH, parallel=True):
     """Compile a kernel called from Python: cached, GIL released.
 
     ``parallel`` for the epoch kernels (``prange``). Functions inlined into a
-    kernel (``cpu_function``) take the kernel's ``fastmath`` flags.
+    kernel (``cpu_function``) take the kernel's ``fastmath`` flags. A kernel
+    may call source functions (the math layer's) by name: they are bound to
+    their CPU builds (``compiled_for``).
     """
     if fn is None:
         return lambda f: cpu_kernel(f, fastmath=fastmath, parallel=parallel)
     return numba.njit(
         cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
         no_cfunc_wrapper=True,
-    )(fn)  # fmt: skip
+    )(_calling_compiled(fn, "cpu"))  # fmt: skip
 
 
 @intrinsic
@@ -143,13 +234,14 @@ def gpu_function(fn):
     """Compile a math-layer function (or a kernel helper) for the GPU.
 
     ``cuda.jit(device=True)`` on the same plain Python function the CPU
-    kernels compile with ``cpu_function``: one source per formula. Imported
-    from ``_kernels/cuda*.py`` only, so ``numba.cuda`` loads only when a GPU is
+    kernels compile with ``cpu_function``: one source per formula, its
+    callees bound to their GPU builds (``compiled_for``). Imported from
+    ``_kernels/cuda*.py`` only, so ``numba.cuda`` loads only when a GPU is
     asked for.
     """
     from numba import cuda
 
-    return cuda.jit(device=True)(fn)
+    return _compile_once("gpu", "device", fn, cuda.jit(device=True))
 
 
 def gpu_kernel(fn):
@@ -194,7 +286,9 @@ def _bind(template, settings, tag, fastmath):
     namespace.update(settings)
     for name in template.__code__.co_names:
         helper = namespace.get(name)
-        if _is_configured(helper):
+        if is_source(helper):
+            namespace[name] = compiled_for("cpu", helper)
+        elif _is_configured(helper):
             read = _settings_read(_CONFIGURED[helper][0], settings)
             own = {key: settings[key] for key in sorted(read)}
             namespace[name] = _bound_helper(

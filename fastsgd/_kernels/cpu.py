@@ -33,6 +33,7 @@ thread count never changes the result either.
 import numpy as np
 from numba import prange
 
+from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import (
     FASTMATH,
     FASTMATH_EXACT,
@@ -58,21 +59,32 @@ from fastsgd._math.codes import (
     PA1,
     PA2,
     PERCEPTRON,
-    REGRESSION,
 )
 
 loss_value = cpu_function(losses.loss_value)
 loss_derivative = cpu_function(losses.loss_derivative)
-binary_target = cpu_function(losses.binary_target)
 clip_derivative = cpu_function(losses.clip_derivative)
 softmax_cross_entropy = cpu_math(losses.softmax_cross_entropy)
 learning_rate = cpu_function(schedules.learning_rate)
-penalty_gradient = cpu_function(updates.penalty_gradient)
 penalty_value = cpu_function(updates.penalty_value)
-momentum_step = cpu_function(updates.momentum_step)
 running_mean = cpu_function(updates.running_mean)
 l2_shrink_factor = cpu_function(updates.l2_shrink_factor)
 l1_truncate = cpu_function(updates.l1_truncate)
+
+# Row access, a head's derivative and the mini-batch step's parts: one source
+# with the GPU kernels (``rows.py``, ``steps.py``)
+row_slices = cpu_function(rows.row_slices)
+row_dot = cpu_function(rows.row_dot)
+row_sqnorm = cpu_function(rows.row_sqnorm)
+head_target = cpu_function(rows.head_target)
+class_weight = cpu_function(rows.class_weight)
+head_derivative = cpu_function(rows.head_derivative)
+softmax_derivatives = cpu_function(rows.softmax_derivatives)
+batch_counters = cpu_function(steps.batch_counters)
+sum_chunks = cpu_function(steps.sum_chunks)
+optimizer_step = cpu_function(steps.optimizer_step)
+weight_step = cpu_function(steps.weight_step)
+intercept_step = cpu_function(steps.intercept_step)
 
 #: Features per work unit of the mini-batch update phase.
 FEATURE_BLOCK = 64
@@ -96,6 +108,8 @@ MINIBATCH_PREFETCH_AHEAD = 16
 #: fast; one parallel region per batch (the update phase is serial when small,
 #: ``PARALLEL_UNITS``).
 PARALLEL_WORK = 1 << 12
+# (The MLP kernels' ``cpu_mlp.PARALLEL_WORK`` is 2**20: their batches cost
+# products, not row reads, and wake the threads once per phase.)
 
 #: The weight-update phase of a parallel mini-batch step spreads its
 #: (head, feature block) units over threads only from this many units on;
@@ -112,45 +126,9 @@ SPARSE = AVERAGING = TRACK_OBJECTIVE = MOMENTUM = None
 
 
 # --------------------------------------------------------------------------
-# Row access (dense rows are contiguous; CSR rows go through their indices)
+# Row access (``rows.py``: dense rows are contiguous; CSR rows go through
+# their indices)
 # --------------------------------------------------------------------------
-
-
-@cpu_function
-def row_dot(x_values, x_indices, is_sparse, w):
-    """``x . w`` for a row given as its stored values (and CSR column indices).
-
-    Rows are passed as slices: indexing a slice with ``range`` lets LLVM prove
-    the index non-negative and vectorise, which ``X_data[start + j]`` does not.
-    """
-    acc = x_values.dtype.type(0.0)
-    if is_sparse:
-        for jj in range(x_values.shape[0]):
-            acc += x_values[jj] * w[x_indices[jj]]
-    else:
-        for j in range(x_values.shape[0]):
-            acc += x_values[j] * w[j]
-    return acc
-
-
-@cpu_function
-def row_slices(X_data, X_indices, X_indptr, n_features, is_sparse, i):
-    """Row ``i`` as ``(values, column indices)`` views (indices empty if dense)."""
-    if is_sparse:
-        start = X_indptr[i]
-        stop = X_indptr[i + 1]
-        return X_data[start:stop], X_indices[start:stop]
-    start = i * n_features
-    return X_data[start : start + n_features], X_indices[0:0]
-
-
-@cpu_function
-def row_sqnorm(x_values):
-    """``||x||^2`` of a row (the stored values; zeros add nothing)."""
-    acc = 0.0
-    for jj in range(x_values.shape[0]):
-        acc += x_values[jj] * x_values[jj]
-    return acc
 
 
 @cpu_function
@@ -185,14 +163,6 @@ def prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse, i):
         stop = start + min(n_features, 128)
     for jj in range(start, stop, 8):
         prefetch(X_data, jj)
-
-
-@cpu_function
-def head_target(task, loss_code, y_float, y_class, head_positive, i, k):
-    """Target of head ``k`` for sample ``i`` (REGRESSION or ONE_VS_REST)."""
-    if task == REGRESSION:
-        return y_float[i]
-    return binary_target(y_class[i] == head_positive[k], loss_code)
 
 
 # --------------------------------------------------------------------------
@@ -243,7 +213,7 @@ def _per_sample_head_step(
             )
     if skip:
         return
-    class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
+    class_w = class_weight(y, weight_pos, weight_neg, k)
     if SCHEDULE == PA1:
         update = min(eta_k, lv / x_sqnorm)
     elif SCHEDULE == PA2:
@@ -524,24 +494,20 @@ def _score_derivatives(scores, y_float_o, y_class_o, head_positive, weight_pos,
         for k in range(n_heads):
             scores[k] += intercept[k]
         label = y_class_o[pos]
-        loss_acc[0] += softmax_cross_entropy(scores, label, deriv)
-        w = sample_weight_o[pos] * weight_pos[label]
-        for k in range(n_heads):
-            deriv[k] *= w
+        loss_acc[0] += softmax_derivatives(
+            scores, label, sample_weight_o[pos] * weight_pos[label], deriv
+        )
         return
     for k in range(n_heads):
         if not active[k]:
             deriv[k] = 0.0
             continue
-        y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, pos, k)
-        p = scores[k] + intercept[k]
-        loss_acc[k] += loss_value(LOSS, y, p, epsilon)
-        class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
-        deriv[k] = (
-            clip_derivative(loss_derivative(LOSS, y, p, epsilon))
-            * class_w
-            * sample_weight_o[pos]
-        )
+        d, loss = head_derivative(
+            TASK, LOSS, y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+            sample_weight_o, pos, k, scores[k] + intercept[k], epsilon,
+        )  # fmt: skip
+        deriv[k] = d
+        loss_acc[k] += loss
 
 
 @cpu_configured
@@ -655,25 +621,6 @@ def _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0, schedule
 
 
 @cpu_configured
-def _optimizer_step(params, buffer, i, g, first_step, lr, momentum, dampening,
-                    nesterov):  # fmt: skip
-    """``momentum_step`` of ``params[i]`` with gradient ``g``, in place; returns it.
-
-    The buffer ``buffer[i]`` is read and written only when the kernel keeps
-    ``MOMENTUM`` buffers (otherwise that code is pruned and ``buffer`` may be
-    empty). Weights and intercepts of both mini-batch kernels step through it.
-    """
-    if MOMENTUM:
-        w, b = momentum_step(params[i], g, buffer[i], first_step, lr, momentum,
-                             dampening, nesterov)  # fmt: skip
-        buffer[i] = b
-    else:
-        w, _ = momentum_step(params[i], g, 0.0, first_step, lr, 0.0, 0.0, False)
-    params[i] = w
-    return w
-
-
-@cpu_configured
 def _block_step(
     coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
     penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
@@ -685,20 +632,12 @@ def _block_step(
     Reads the kernel's ``PENALTY``, ``MOMENTUM`` and ``AVERAGING``: without
     momentum or averaging, the code of their buffers is pruned.
     """
-    w_row, buf_row = coef[k], coef_buf[k]
+    w_row, buf_row, avg_row = coef[k], coef_buf[k], avg_coef[k]
     for j in range(j_lo, j_hi):
-        g_sum = partial[0, k, j]
-        partial[0, k, j] = 0.0
-        for c in range(1, n_partial):
-            g_sum += partial[c, k, j]
-            partial[c, k, j] = 0.0
-        g = g_sum * inv_batch + penalty_gradient(
-            PENALTY, penalty_alpha, l1_ratio, w_row[j]
-        )
-        w = _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
-                            dampening, nesterov)  # fmt: skip
-        if AVERAGING and n_averaged > 0:
-            avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
+        g_sum = sum_chunks(partial, n_partial, k, j)
+        weight_step(w_row, buf_row, avg_row, j, g_sum * inv_batch, lr, PENALTY,
+                    penalty_alpha, l1_ratio, momentum, dampening, nesterov,
+                    first_step, MOMENTUM, AVERAGING, n_averaged)  # fmt: skip
 
 
 def sgd_epoch_minibatch(
@@ -775,12 +714,9 @@ def _minibatch_epoch(
     for batch_start in range(0, n_samples, batch_size):
         batch_len = min(batch_size, n_samples - batch_start)
         n_chunks = (batch_len + chunk - 1) // chunk
-        step = step_start + n_steps + 1
-        first_step = step == 1
-        t_batch = samples_seen + 1.0  # scikit-learn's t of the batch's first sample
-        samples_seen += batch_len
-        if AVERAGING and samples_seen >= average:
-            n_averaged += 1
+        first_step, t_batch, samples_seen, n_averaged = batch_counters(
+            step_start + n_steps + 1, samples_seen, batch_len, average, n_averaged
+        )
         inv_batch = 1.0 / batch_len
 
         # 1. gradient sums per chunk: batched products (dense), or row by row
@@ -827,17 +763,12 @@ def _minibatch_epoch(
                 loss_chunks[c, k] = 0.0
             if not active[k]:
                 continue
-            if fit_intercept:
-                lr = learning_rate(
-                    schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
-                )
-                _optimizer_step(intercept, intercept_buf, k, g * inv_batch,
-                                first_step, lr, momentum, dampening,
-                                nesterov)  # fmt: skip
-            if AVERAGING and n_averaged > 0:
-                avg_intercept[k] = running_mean(
-                    avg_intercept[k], intercept[k], n_averaged
-                )
+            lr = learning_rate(
+                schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
+            )
+            intercept_step(intercept, intercept_buf, avg_intercept, k, g * inv_batch,
+                           lr, momentum, dampening, nesterov, first_step, MOMENTUM,
+                           fit_intercept, AVERAGING, n_averaged)  # fmt: skip
         n_steps += 1
     return n_steps, n_averaged
 
@@ -960,9 +891,9 @@ def _lazy_sparse_epoch(
     for s in range(1, n_batches + 1):
         batch_start = (s - 1) * batch_size
         batch_len = min(batch_size, n_samples - batch_start)
-        first_step = step_start + s == 1
-        t_batch = samples_seen + 1.0  # scikit-learn's t of the batch's first sample
-        samples_seen += batch_len
+        first_step, t_batch, samples_seen, _ = batch_counters(
+            step_start + s, samples_seen, batch_len, 0, 0
+        )
         inv_batch = 1.0 / batch_len
 
         # 1. row by row: each column the row touches first in this batch is
@@ -1004,19 +935,17 @@ def _lazy_sparse_epoch(
             w_row, buf_row = coef[k], coef_buf[k]
             for tt in range(n_touched):
                 j = touched[tt]
-                g = grad[k, j] * inv_batch + penalty_gradient(
-                    PENALTY, penalty_alpha, 0.0, w_row[j]
-                )
+                g_mean = grad[k, j] * inv_batch
                 grad[k, j] = 0.0
-                _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
-                                dampening, nesterov)  # fmt: skip
+                weight_step(w_row, buf_row, w_row, j, g_mean, lr, PENALTY,
+                            penalty_alpha, 0.0, momentum, dampening, nesterov,
+                            first_step, MOMENTUM, False, 0)  # fmt: skip
             if not MOMENTUM:
                 decay[k, s] = decay[k, s - 1] * (1.0 - lr * penalty_alpha)
             # intercepts (never penalised), as _minibatch_epoch's
-            if fit_intercept:
-                _optimizer_step(intercept, intercept_buf, k, grad_b[k] * inv_batch,
-                                first_step, lr, momentum, dampening,
-                                nesterov)  # fmt: skip
+            intercept_step(intercept, intercept_buf, intercept_buf, k,
+                           grad_b[k] * inv_batch, lr, momentum, dampening, nesterov,
+                           first_step, MOMENTUM, fit_intercept, False, 0)  # fmt: skip
         for k in range(n_heads):
             grad_b[k] = 0.0
 

@@ -67,6 +67,7 @@ as scikit-learn's NumPy code does.
 import numpy as np
 from numba import prange
 
+from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import (
     cpu_called,
     cpu_configured,
@@ -75,30 +76,43 @@ from fastsgd._kernels._jit import (
     specialize,
 )
 from fastsgd._kernels.cpu import prefetch_row, row_slices
-from fastsgd._math import activations, updates
+from fastsgd._math import activations, losses, updates
 from fastsgd._math.codes import ADAM, ADAMW, GRADIENT_ONLY, SGD, SOFTMAX
 
 activation_value = cpu_function(activations.activation_value)
 activation_backprop = cpu_function(activations.activation_backprop)
 softmax_inplace = cpu_function(activations.softmax_inplace)
-output_loss = cpu_function(activations.output_loss)
-output_delta = cpu_function(activations.output_delta)
+output_row = cpu_function(activations.output_row)
 mlp_step = cpu_function(updates.mlp_step)
 adam_step_scalars = cpu_function(updates.adam_step_scalars)
+mlp_gradient = cpu_function(updates.mlp_gradient)
+decay_factor = cpu_function(updates.decay_factor)
+mlp_batch_loss = cpu_function(losses.mlp_batch_loss)
+# The parameter and workspace layout (one source with the GPU kernel)
+coef_offset = cpu_called(mlp_layout.coef_offset)
+intercept_offset = cpu_called(mlp_layout.intercept_offset)
+layer_offset = cpu_called(mlp_layout.layer_offset)
+read_float_settings = cpu_function(mlp_layout.read_float_settings)
+n_parts = cpu_called(mlp_layout.n_parts)
+part_range = cpu_called(mlp_layout.part_range)
+sum_squares = cpu_called(mlp_layout.sum_squares)
+range_sum_squares = cpu_called(mlp_layout.range_sum_squares)
+STEP_RANGE = mlp_layout.STEP_RANGE
+LANES = mlp_layout.LANES
 
 #: Row parts of a batch: ``ceil(rows / ROWS)``, at most ``MAX_PARTS``.
 ROWS = 100
 MAX_PARTS = 8
-#: Parameters per range of the reduce-and-step phase (equal slices of the
-#: packed vector; 8 KiB of float32).
-STEP_RANGE = 2048
 #: Rows gathered ahead of use (software prefetch of shuffled rows).
 PREFETCH_AHEAD = 8
-#: Independent accumulators of the sum of squares (one vector register).
-LANES = 16
 #: A batch below this many multiply-adds (forward pass), or of a single row
 #: part, runs the serial kernel (``parallel_rows``).
 PARALLEL_WORK = 1 << 20
+# Why not the linear kernels' ``cpu.PARALLEL_WORK`` (2**12): a linear batch
+# costs its random row reads, which two threads halve from a few microseconds
+# of work on; an MLP batch costs its products (BLAS on one thread per part),
+# and its parallel region has 2 + L phases of row parts and ranges, each
+# waking the threads: it pays off only from about 2**20 multiply-adds.
 #: The same for a forward pass alone (prediction): a parallel region pays
 #: off from a few milliseconds of work, and compiling one costs seconds.
 PARALLEL_FORWARD_WORK = 1 << 26
@@ -110,41 +124,9 @@ HIDDEN = OUT = SOLVER = NESTEROV = SPARSE = None
 
 
 @cpu_called
-def n_parts(n, width):
-    """How many balanced parts of at most ``width`` cover ``n`` (at least 1)."""
-    return max(1, (n + width - 1) // width)
-
-
-@cpu_called
 def row_parts(rows):
     """Row parts of a batch of ``rows`` rows (fixed by the size alone)."""
     return min(n_parts(rows, ROWS), MAX_PARTS)
-
-
-@cpu_called
-def part_range(n, parts, p):
-    """``[lo, hi)`` of part ``p`` of ``n`` items cut into ``parts`` parts."""
-    size = (n + parts - 1) // parts
-    lo = min(n, p * size)
-    return lo, min(n, lo + size)
-
-
-@cpu_called
-def coef_offset(units, layer):
-    """Start of layer ``layer``'s weights in ``theta``."""
-    offset = 0
-    for j in range(layer):
-        offset += units[j] * units[j + 1]
-    return offset
-
-
-@cpu_called
-def intercept_offset(units, layer):
-    """Start of layer ``layer``'s intercepts in ``theta``."""
-    offset = coef_offset(units, units.shape[0] - 1)
-    for j in range(layer):
-        offset += units[j + 1]
-    return offset
 
 
 @cpu_called
@@ -153,31 +135,8 @@ def layer_rows(buffer, units, layer, capacity, b):
 
     Each layer owns ``capacity * units[layer]`` entries of the workspace.
     """
-    offset = 0
-    for j in range(1, layer):
-        offset += units[j] * capacity
+    offset = layer_offset(units, layer, capacity)
     return buffer[offset : offset + b * units[layer]].reshape((b, units[layer]))
-
-
-@cpu_called
-def sum_squares(v, acc):
-    """``sum(v**2)`` in a fixed order, vectorised without re-association.
-
-    ``acc``: ``LANES`` float64 of scratch (the caller's: an array allocated
-    here would compile NumPy's allocation into the kernel, 0.2 s cold).
-    """
-    for lane in range(LANES):
-        acc[lane] = 0.0
-    n_full = v.shape[0] - v.shape[0] % LANES
-    for k in range(0, n_full, LANES):
-        for lane in range(LANES):
-            acc[lane] += v[k + lane] * v[k + lane]
-    total = 0.0
-    for lane in range(LANES):
-        total += acc[lane]
-    for k in range(n_full, v.shape[0]):
-        total += v[k] * v[k]
-    return total
 
 
 @cpu_configured
@@ -222,10 +181,10 @@ def optimizer_steps(W, G, S1, S2, alpha, sw_sum, hyper):
     lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
     if SOLVER == GRADIENT_ONLY:
         for k in range(W.shape[0]):
-            G[k] = (G[k] + alpha * W[k]) / sw_sum
+            G[k] = mlp_gradient(G[k], W[k], alpha, sw_sum)
     else:
         for k in range(W.shape[0]):
-            g = (G[k] + alpha * W[k]) / sw_sum
+            g = mlp_gradient(G[k], W[k], alpha, sw_sum)
             W[k], S1[k], S2[k] = mlp_step(SOLVER, W[k], g, S1[k], S2[k], lr, momentum,
                                           NESTEROV, beta1, beta2, eps, step_size,
                                           denom_scale, decay)  # fmt: skip
@@ -304,11 +263,7 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, loss_eps):
         y_row = Y[sample]
         for k in range(n_out):
             Yb[r, k] = y_row[k]
-        row_loss = 0.0
-        for k in range(n_out):
-            row_loss += output_loss(OUT, Yb[r, k], P[r, k], loss_eps)
-            D[r, k] = output_delta(P[r, k], Yb[r, k], sw)
-        loss += sw * row_loss
+        loss += output_row(OUT, P[r], Yb[r], sw, loss_eps, D[r])
     for layer in range(n_layers - 1, 0, -1):
         fan_in = units[layer]
         fan_out = units[layer + 1]
@@ -375,9 +330,10 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
 
 
 @cpu_configured(inline=False)
-def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars,
-                 lanes):  # fmt: skip
-    """Parameters ``[lo, hi)`` of the packed vector: reduce the parts, step.
+def update_range(n_ranges, unit, parts, units, params, partials, hyper, sw_sum,
+                 scalars, lanes):  # fmt: skip
+    """Range ``unit`` of ``n_ranges`` equal ranges of the packed vector
+    (``part_range``): reduce the parts, step.
 
     The row parts' partial gradients (``partial_product``) are added to
     ``grad`` in part order; then, element-wise, weights get
@@ -385,7 +341,7 @@ def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars,
     and intercepts ``g = G / sw_sum``, and the optimizer step (or, for the
     L-BFGS objective, ``g`` is kept in ``grad``). Returns the range's
     ``sum(W**2)`` over weights before the step (the L2 term of the loss),
-    summed in ``lanes`` (``sum_squares``).
+    summed in ``lanes`` (``mlp_layout.range_sum_squares``, as the GPU kernel's).
 
     The ranges are equal slices of the whole vector, so that threads get
     equal work whatever the layer sizes. The two ``optimizer_steps`` calls
@@ -397,6 +353,7 @@ def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars,
     alpha, lr, momentum, beta1, beta2, eps, weight_decay = hyper
     step_size, denom_scale = scalars
     n_params = grad.shape[0]
+    lo, hi = part_range(n_params, n_ranges, unit)
     w_total = coef_offset(units, units.shape[0] - 1)
     # a CSR first layer's weights have no partials: part 0 scattered them all
     first = max(lo, units[0] * units[1]) if SPARSE else lo
@@ -404,12 +361,11 @@ def update_range(lo, hi, parts, units, params, partials, hyper, sw_sum, scalars,
         P = partials[(part - 1) * n_params : part * n_params]
         for k in range(first, hi):
             grad[k] += P[k]
-    sq = 0.0
+    sq = range_sum_squares(theta, w_total, n_ranges, unit, lanes)
     w_hi = min(hi, w_total)
     if lo < w_hi:
-        sq = sum_squares(theta[lo:w_hi], lanes)
         steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
-                 1.0 - lr * weight_decay)  # fmt: skip
+                 decay_factor(lr, weight_decay))  # fmt: skip
         optimizer_steps(theta[lo:w_hi], grad[lo:w_hi], state1[lo:w_hi],
                         state2[lo:w_hi], alpha, sw_sum, steps)  # fmt: skip
     i_lo = max(lo, w_total)
@@ -455,10 +411,8 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
     """
     data = (X_data, X_indices, X_indptr, n_features)
     alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
-        float_settings[0], float_settings[1], float_settings[2], float_settings[3],
-        float_settings[4], float_settings[5], float_settings[6], float_settings[7],
-        float_settings[8],
-    )  # fmt: skip
+        read_float_settings(float_settings)
+    )
     hyper = (alpha, lr, momentum, beta1, beta2, eps, weight_decay)
     params = (theta, state1, state2, grad)
     n = order.shape[0]
@@ -499,10 +453,9 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
                 partial_product(data, order, start, b, chunks, unit // n_layers,
                                 unit % n_layers, units, grad, partials, work)  # fmt: skip
         for unit in prange(n_ranges):
-            lo, hi = part_range(n_params, n_ranges, unit)
             range_sq[unit] = update_range(
-                lo, hi, chunks, units, params, partials, hyper, sw_sum, scalars,
-                lanes[unit * LANES : (unit + 1) * LANES],
+                n_ranges, unit, chunks, units, params, partials, hyper, sw_sum,
+                scalars, lanes[unit * LANES : (unit + 1) * LANES],
             )  # fmt: skip
         loss = 0.0
         for chunk in range(chunks):
@@ -510,8 +463,7 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
         sq = 0.0
         for unit in range(n_ranges):
             sq += range_sq[unit]
-        batch_loss = loss_scale * loss / sw_sum + 0.5 * alpha * sq / sw_sum
-        total += batch_loss * b
+        total += mlp_batch_loss(loss_scale, loss, alpha, sq, sw_sum) * b
     return total, step
 
 
@@ -607,11 +559,10 @@ def settings_of(int_settings, solver, is_sparse):
     """The compile-time settings of a kernel: ``int_settings`` is
     ``[hidden_code, out_code, solver, nesterov]``; ``solver=None`` for the
     forward pass (which reads neither solver nor Nesterov)."""
-    settings = dict(HIDDEN=int(int_settings[0]), OUT=int(int_settings[1]),
-                    SPARSE=bool(is_sparse))  # fmt: skip
+    hidden_code, out_code, _, nesterov = mlp_layout.read_int_settings(int_settings)
+    settings = dict(HIDDEN=int(hidden_code), OUT=int(out_code), SPARSE=bool(is_sparse))
     if solver is not None:
-        settings.update(SOLVER=int(solver),
-                        NESTEROV=solver == SGD and bool(int_settings[3]))  # fmt: skip
+        settings.update(SOLVER=int(solver), NESTEROV=solver == SGD and bool(nesterov))
     return settings
 
 
@@ -649,7 +600,8 @@ def train_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_w
                  deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
                  step):  # fmt: skip
     """``(kernel, its arguments)``: what ``mlp_train_epoch`` runs."""
-    settings = settings_of(int_settings, int(int_settings[2]), is_sparse)
+    solver = mlp_layout.read_int_settings(int_settings)[2]
+    settings = settings_of(int_settings, int(solver), is_sparse)
     capacity = max(1, min(int(batch_size), order.shape[0]))
     kernel = variant(_epoch_template, settings, capacity, units)
     return kernel, (X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,

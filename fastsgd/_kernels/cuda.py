@@ -1,8 +1,12 @@
 """GPU twins of the linear kernels in ``cpu.py`` (``numba.cuda``), and launch helpers.
 
 Imported only when a GPU is asked for. The math (losses, schedules, penalty,
-the ``torch.optim.SGD`` momentum rule) is the math layer's, compiled with
-``cuda.jit(device=True)``; nothing here re-writes a formula.
+the ``torch.optim.SGD`` momentum rule) is the math layer's and the kernel
+helpers (row access, a head's weighted derivative, the batch counters, the
+weight and intercept steps) are ``rows.py``'s and ``steps.py``'s, the same
+plain Python functions the CPU kernels compile, here compiled with
+``cuda.jit(device=True)``: nothing here re-writes a formula. What is this
+file's own is the spread of the work over GPU threads.
 
 ``sgd_epoch_minibatch`` takes the CPU kernel's arguments and trains one epoch
 in one persistent kernel launch: every block loops over the batches, and a
@@ -34,19 +38,21 @@ from numba import config as numba_config
 from numba import cuda
 from numba.core.errors import NumbaPerformanceWarning
 
+from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
 from fastsgd._kernels.gpu_arrays import device_view, is_device_array
-from fastsgd._math import codes, losses, schedules, updates
+from fastsgd._math import codes, schedules
 
-loss_value = gpu_function(losses.loss_value)
-loss_derivative = gpu_function(losses.loss_derivative)
-binary_target = gpu_function(losses.binary_target)
-clip_derivative = gpu_function(losses.clip_derivative)
-softmax_cross_entropy = gpu_function(losses.softmax_cross_entropy)
 learning_rate = gpu_function(schedules.learning_rate)
-penalty_gradient = gpu_function(updates.penalty_gradient)
-momentum_step = gpu_function(updates.momentum_step)
-running_mean = gpu_function(updates.running_mean)
+# The CPU kernels' helpers (``rows.py``, ``steps.py``), compiled for the GPU
+row_slices = gpu_function(rows.row_slices)
+row_dot = gpu_function(rows.row_dot)
+head_derivative = gpu_function(rows.head_derivative)
+softmax_derivatives = gpu_function(rows.softmax_derivatives)
+batch_counters = gpu_function(steps.batch_counters)
+sum_chunks = gpu_function(steps.sum_chunks)
+weight_step = gpu_function(steps.weight_step)
+intercept_step = gpu_function(steps.intercept_step)
 
 #: Rows per gradient chunk of a dense batch (phase B's unit of work).
 CHUNK = 64
@@ -177,8 +183,9 @@ def _linear_scores(X_data, X_indices, X_indptr, n_features, is_sparse, coef,
     for u in range(start, out.shape[0] * n_heads, cuda.gridsize(1)):
         i = u // n_heads
         k = u - i * n_heads
-        out[i, k] = _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i,
-                             coef, k) + intercept[k]  # fmt: skip
+        x_values, x_indices = row_slices(X_data, X_indices, X_indptr, n_features,
+                                         is_sparse, i)  # fmt: skip
+        out[i, k] = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
 
 
 def linear_scores(X, coef, intercept):
@@ -199,36 +206,6 @@ def linear_scores(X, coef, intercept):
 # --------------------------------------------------------------------------
 
 
-@gpu_function
-def _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i, coef, k):
-    """``x_i . coef[k]`` (a dense row or a CSR row)."""
-    acc = 0.0
-    if is_sparse:
-        for p in range(X_indptr[i], X_indptr[i + 1]):
-            acc += X_data[p] * coef[k, X_indices[p]]
-    else:
-        start = i * n_features
-        for j in range(n_features):
-            acc += X_data[start + j] * coef[k, j]
-    return acc
-
-
-@gpu_function
-def _head_derivative(targets, i, k, p, loss_code, epsilon):
-    """``(weighted dL/dp, loss)`` of OvR or regression head ``k`` for sample ``i``."""
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight = (
-        targets
-    )
-    if task == codes.REGRESSION:
-        y = y_float[i]
-    else:
-        y = binary_target(y_class[i] == head_positive[k], loss_code)
-    lv = loss_value(loss_code, y, p, epsilon)
-    class_w = weight_pos[k] if y > 0.0 else weight_neg[k]
-    d = clip_derivative(loss_derivative(loss_code, y, p, epsilon))
-    return d * class_w * sample_weight[i], lv
-
-
 @gpu_kernel
 def _minibatch_kernel(
     X_data, X_indices, X_indptr, n_features, is_sparse,
@@ -238,13 +215,12 @@ def _minibatch_kernel(
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
     momentum, dampening, nesterov, fit_intercept,
     step_start, samples_seen_start, average, n_averaged_start,
-    scores, deriv, partial, row_loss, chunk_sums, loss_sum,
+    scores, deriv, partial, row_loss, chunk_sums, loss_sum, counters,
 ):  # fmt: skip
     grid = cuda.cg.this_grid()
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
-    targets = (y_float, y_class, task, head_positive, weight_pos, weight_neg,
-               sample_weight)  # fmt: skip
+    keep_buffer = momentum != 0.0
     n_heads = coef.shape[0]
     n = order.shape[0]
     chunk = SPARSE_CHUNK if is_sparse else CHUNK
@@ -255,11 +231,9 @@ def _minibatch_kernel(
         batch_start = batch * batch_size
         batch_len = min(batch_size, n - batch_start)
         n_chunks = (batch_len + chunk - 1) // chunk
-        first_step = step_start + batch + 1 == 1
-        t_batch = samples_seen + 1.0
-        samples_seen += batch_len
-        if average > 0 and samples_seen >= average:
-            n_averaged += 1
+        first_step, t_batch, samples_seen, n_averaged = batch_counters(
+            step_start + batch + 1, samples_seen, batch_len, average, n_averaged
+        )
         inv_batch = 1.0 / batch_len
 
         # A. scores, and the derivatives of independent heads
@@ -267,12 +241,15 @@ def _minibatch_kernel(
             r = u // n_heads
             k = u - r * n_heads
             i = order[batch_start + r]
-            p = _row_dot(X_data, X_indices, X_indptr, n_features, is_sparse, i,
-                         coef, k) + intercept[k]  # fmt: skip
+            x_values, x_indices = row_slices(X_data, X_indices, X_indptr, n_features,
+                                             is_sparse, i)  # fmt: skip
+            p = row_dot(x_values, x_indices, is_sparse, coef[k]) + intercept[k]
             if task == codes.MULTINOMIAL:
                 scores[r, k] = p
             elif active[k]:
-                d, lv = _head_derivative(targets, i, k, p, loss_code, epsilon)
+                d, lv = head_derivative(task, loss_code, y_float, y_class,
+                                        head_positive, weight_pos, weight_neg,
+                                        sample_weight, i, k, p, epsilon)  # fmt: skip
                 deriv[r, k] = d
                 row_loss[r, k] = lv
             else:
@@ -284,10 +261,10 @@ def _minibatch_kernel(
             for r in range(start, batch_len, stride):
                 i = order[batch_start + r]
                 label = y_class[i]
-                loss = softmax_cross_entropy(scores[r], label, deriv[r])
-                w = sample_weight[i] * weight_pos[label]
+                loss = softmax_derivatives(scores[r], label,
+                                           sample_weight[i] * weight_pos[label],
+                                           deriv[r])  # fmt: skip
                 for k in range(n_heads):
-                    deriv[r, k] *= w
                     row_loss[r, k] = 0.0
                 row_loss[r, 0] = loss
             grid.sync()
@@ -341,28 +318,14 @@ def _minibatch_kernel(
             if u < n_weights:
                 k = u // n_features
                 j = u - k * n_features
-                g_sum = partial[0, k, j]
-                partial[0, k, j] = 0.0
-                for c in range(1, n_chunks):
-                    g_sum += partial[c, k, j]
-                    partial[c, k, j] = 0.0
+                g_sum = sum_chunks(partial, n_chunks, k, j)
                 if active[k]:
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
                                        t_batch, batch_len)  # fmt: skip
-                    w = coef[k, j]
-                    g = g_sum * inv_batch + penalty_gradient(
-                        penalty, alpha, l1_ratio, w
-                    )
-                    if momentum != 0.0:
-                        w, b = momentum_step(w, g, coef_buf[k, j], first_step, lr,
-                                             momentum, dampening, nesterov)  # fmt: skip
-                        coef_buf[k, j] = b
-                    else:
-                        w, b = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0,
-                                             False)  # fmt: skip
-                    coef[k, j] = w
-                    if n_averaged > 0:
-                        avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
+                    weight_step(coef[k], coef_buf[k], avg_coef[k], j,
+                                g_sum * inv_batch, lr, penalty, alpha, l1_ratio,
+                                momentum, dampening, nesterov, first_step,
+                                keep_buffer, True, n_averaged)  # fmt: skip
             else:
                 k = u - n_weights
                 g = 0.0
@@ -372,18 +335,15 @@ def _minibatch_kernel(
                     loss += chunk_sums[c, 1, k]
                 loss_sum[k] += loss
                 if active[k]:
-                    if fit_intercept:
-                        lr = learning_rate(schedule, eta[k], alpha, power_t,
-                                           optimal_t0, t_batch, batch_len)  # fmt: skip
-                        b, buf = momentum_step(intercept[k], g * inv_batch,
-                                               intercept_buf[k], first_step, lr,
-                                               momentum, dampening, nesterov)  # fmt: skip
-                        intercept[k] = b
-                        intercept_buf[k] = buf
-                    if n_averaged > 0:
-                        avg_intercept[k] = running_mean(avg_intercept[k], intercept[k],
-                                                        n_averaged)  # fmt: skip
+                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
+                                       t_batch, batch_len)  # fmt: skip
+                    intercept_step(intercept, intercept_buf, avg_intercept, k,
+                                   g * inv_batch, lr, momentum, dampening, nesterov,
+                                   first_step, keep_buffer, fit_intercept, True,
+                                   n_averaged)  # fmt: skip
         grid.sync()
+    if start == 0:
+        counters[0] = n_averaged
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
@@ -416,7 +376,8 @@ def sgd_epoch_minibatch(
     """The GPU twin of ``cpu.sgd_epoch_minibatch``: same arguments, same result.
 
     Host arrays are copied to the GPU (and the ones the epoch updates copied
-    back); device arrays are used in place. Returns ``(steps, n_averaged)``.
+    back); device arrays are used in place. Returns ``(steps, n_averaged)``
+    (the kernel's own count, ``batch_counters``).
     """
     n = int(order.shape[0])
     batch_size = int(batch_size)
@@ -426,6 +387,7 @@ def sgd_epoch_minibatch(
     n_chunks = (partial_b.shape[0] - capacity) // 2
     chunk_sums = partial_b[capacity:].reshape((n_chunks, 2, n_heads))
     arg = Arguments()
+    counters = cuda.to_device(np.array([n_averaged_start], dtype=np.int64))
     work = max(batch_size * n_heads, CHUNK * n_heads * n_features)
     launch(
         _minibatch_kernel, launch_shape(work), arg(X_data), arg(X_indices), arg(X_indptr), int(n_features), bool(is_sparse),
@@ -438,14 +400,7 @@ def sgd_epoch_minibatch(
         int(schedule), arg(eta), float(power_t), float(optimal_t0), float(momentum),
         float(dampening), bool(nesterov), bool(fit_intercept), int(step_start),
         int(samples_seen_start), int(average), int(n_averaged_start),
-        scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True),
+        scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True), counters,
     )  # fmt: skip
     arg.copy_back()
-    n_steps = -(-n // batch_size)
-    seen = int(samples_seen_start) + np.minimum(
-        n, batch_size * np.arange(1, n_steps + 1)
-    )
-    n_averaged = int(n_averaged_start)
-    if average > 0:
-        n_averaged += int(np.count_nonzero(seen >= average))
-    return n_steps, n_averaged
+    return -(-n // batch_size), int(counters.copy_to_host()[0])

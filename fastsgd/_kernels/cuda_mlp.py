@@ -30,50 +30,37 @@ layer's, compiled with ``cuda.jit(device=True)``.
 import numpy as np
 from numba import cuda
 
-from fastsgd._kernels import cpu_mlp
+from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
 from fastsgd._kernels.cuda import Arguments, launch, launch_shape
-from fastsgd._math import activations, codes, updates
+from fastsgd._math import activations, codes, losses, updates
 
 activation_value = gpu_function(activations.activation_value)
 activation_backprop = gpu_function(activations.activation_backprop)
 softmax_inplace = gpu_function(activations.softmax_inplace)
-output_loss = gpu_function(activations.output_loss)
-output_delta = gpu_function(activations.output_delta)
+output_row = gpu_function(activations.output_row)
 mlp_step = gpu_function(updates.mlp_step)
 adam_step_scalars = gpu_function(updates.adam_step_scalars)
-coef_offset = gpu_function(cpu_mlp.coef_offset.py_func)
+mlp_gradient = gpu_function(updates.mlp_gradient)
+decay_factor = gpu_function(updates.decay_factor)
+mlp_batch_loss = gpu_function(losses.mlp_batch_loss)
+# The CPU kernels' parameter and workspace layout (``mlp_layout.py``)
+coef_offset = gpu_function(mlp_layout.coef_offset)
+intercept_offset = gpu_function(mlp_layout.intercept_offset)
+layer_offset = gpu_function(mlp_layout.layer_offset)
+read_int_settings = gpu_function(mlp_layout.read_int_settings)
+read_float_settings = gpu_function(mlp_layout.read_float_settings)
+n_parts = gpu_function(mlp_layout.n_parts)
+range_sum_squares = gpu_function(mlp_layout.range_sum_squares)
+LANES = mlp_layout.LANES
+STEP_RANGE = mlp_layout.STEP_RANGE
 
 #: Rows per thread in the forward and backward phases (register blocking).
 ROWS = 4
-#: Weights per partial sum of ``sum(W**2)`` (the L2 term of the loss).
-SEGMENT = 2048
 #: Rows per partial sum of the per-row reductions (intercept gradients, the
 #: loss, the sample weights): a thread adds ``CHUNK`` rows, then one thread
 #: adds the chunks, both in order, instead of one thread walking the batch.
 CHUNK = 64
-
-
-@gpu_function
-def intercept_offset(units, layer):
-    return coef_offset(units, units.shape[0] - 1) + coef_offset_bias(units, layer)
-
-
-@gpu_function
-def coef_offset_bias(units, layer):
-    offset = 0
-    for j in range(layer):
-        offset += units[j + 1]
-    return offset
-
-
-@gpu_function
-def layer_offset(units, layer, capacity):
-    """Start of layer ``layer`` (1..L) in a workspace of ``capacity`` rows per layer."""
-    offset = 0
-    for j in range(1, layer):
-        offset += units[j] * capacity
-    return offset
 
 
 @gpu_function
@@ -188,8 +175,8 @@ def backward_unit(b, layer, units, theta, acts, deltas, capacity, u, hidden_code
 
 
 @gpu_function
-def output_row(r, order, start, units, acts, deltas, capacity, Y, sample_weight,
-               out_code, loss_eps, forward_only):  # fmt: skip
+def output_layer_row(r, order, start, units, acts, deltas, capacity, Y, sample_weight,
+                     out_code, loss_eps, forward_only):  # fmt: skip
     """Output activation of row ``r``; its deltas and weighted loss (float64)."""
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
@@ -199,14 +186,9 @@ def output_row(r, order, start, units, acts, deltas, capacity, Y, sample_weight,
     if forward_only:
         return 0.0
     sample = order[start + r]
-    sw = sample_weight[sample]
-    loss = 0.0
-    for k in range(n_out):
-        p = acts[off + k]
-        y = Y[sample, k]
-        loss += output_loss(out_code, y, p, loss_eps)
-        deltas[off + k] = output_delta(p, y, sw)
-    return sw * loss
+    return output_row(out_code, acts[off : off + n_out], Y[sample],
+                      sample_weight[sample], loss_eps,
+                      deltas[off : off + n_out])  # fmt: skip
 
 
 @gpu_function
@@ -273,19 +255,10 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
     grid = cuda.cg.this_grid()
     start_u = cuda.grid(1)
     stride = cuda.gridsize(1)
-    hidden_code = int_settings[0]
-    out_code = int_settings[1]
-    solver = int_settings[2]
-    nesterov = int_settings[3] != 0
-    alpha = float_settings[0]
-    lr = float_settings[1]
-    momentum = float_settings[2]
-    beta1 = float_settings[3]
-    beta2 = float_settings[4]
-    eps = float_settings[5]
-    weight_decay = float_settings[6]
-    loss_eps = float_settings[7]
-    loss_scale = float_settings[8]
+    hidden_code, out_code, solver, nesterov = read_int_settings(int_settings)
+    alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
+        read_float_settings(float_settings)
+    )
     forward_only = solver == codes.FORWARD_ONLY
     data = (X_data, n_features)
     sparse = (X_data, X_indices, X_indptr)
@@ -294,7 +267,8 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
     n_layers = units.shape[0] - 1
     n_weights = coef_offset(units, n_layers)
     n_params = theta.shape[0]
-    n_segments = (n_weights + SEGMENT - 1) // SEGMENT
+    n_ranges = n_parts(n_params, STEP_RANGE)
+    lanes = cuda.local.array(LANES, np.float64)
     n_intercepts = n_params - n_weights
     step = step_start
     for start in range(0, n, capacity):
@@ -302,7 +276,7 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
         n_blocks = (b + ROWS - 1) // ROWS
         n_chunks = (b + CHUNK - 1) // CHUNK
         step += 1
-        # F. forward, layer by layer (the first phase also sums W**2 by segment)
+        # F. forward, layer by layer (the first phase also sums W**2 by range)
         for layer in range(n_layers):
             fan_out = units[layer + 1]
             if layer == 0 and is_sparse:
@@ -311,14 +285,12 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
                 n_units = n_blocks * fan_out
             extra = 0
             if layer == 0 and not forward_only:
-                extra = n_chunks + (n_segments if alpha != 0.0 else 0)
+                extra = n_chunks + (n_ranges if alpha != 0.0 else 0)
             for u in range(start_u, n_units + extra, stride):
                 if u >= n_units + n_chunks:
                     s = u - n_units - n_chunks
-                    acc = 0.0
-                    for i in range(s * SEGMENT, min((s + 1) * SEGMENT, n_weights)):
-                        acc += theta[i] * theta[i]
-                    sq_parts[s] = acc
+                    sq_parts[s] = range_sum_squares(theta, n_weights, n_ranges, s,
+                                                    lanes)  # fmt: skip
                 elif u >= n_units:
                     c = u - n_units
                     acc = 0.0
@@ -335,16 +307,16 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
         # O. output rows: softmax, loss, output delta; one unit sums sw and W**2
         for u in range(start_u, b + 1, stride):
             if u < b:
-                row_loss[u] = output_row(u, order, start, units, acts, deltas,
-                                         capacity, Y, sample_weight, out_code,
-                                         loss_eps, forward_only)  # fmt: skip
+                row_loss[u] = output_layer_row(u, order, start, units, acts, deltas,
+                                               capacity, Y, sample_weight, out_code,
+                                               loss_eps, forward_only)  # fmt: skip
             elif not forward_only:
                 sw_sum = 0.0
                 for c in range(n_chunks):
                     sw_sum += chunk_sums[c, 0]
                 sq = 0.0
                 if alpha != 0.0:
-                    for s in range(n_segments):
+                    for s in range(n_ranges):
                         sq += sq_parts[s]
                 scalars[0] = sw_sum
                 scalars[1] = sq
@@ -399,9 +371,8 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
                 loss = 0.0
                 for c in range(n_chunks):
                     loss += chunk_sums[c, 1]
-                batch_loss = loss_scale * loss / sw_sum
-                batch_loss += 0.5 * alpha * scalars[1] / sw_sum
-                scalars[2] += batch_loss * b
+                scalars[2] += mlp_batch_loss(loss_scale, loss, alpha, scalars[1],
+                                             sw_sum) * b  # fmt: skip
                 continue
             if u < n_weights:
                 layer, j, k = weight_unit(u, units)
@@ -410,13 +381,13 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
                 else:
                     G = weight_gradient(data, order, start, b, units, acts, deltas,
                                         capacity, layer, j, k, zero)  # fmt: skip
-                g = (G + alpha * theta[u]) / sw_sum
-                decay = 1.0 - lr * weight_decay
+                g = mlp_gradient(G, theta[u], alpha, sw_sum)
+                decay = decay_factor(lr, weight_decay)
             else:
                 G = zero
                 for c in range(n_chunks):
                     G += chunk_intercepts[c, u - n_weights]
-                g = G / sw_sum
+                g = mlp_gradient(G, theta[u], 0.0, sw_sum)
                 decay = 1.0
             if solver == codes.GRADIENT_ONLY:
                 grad[u] = g
@@ -446,7 +417,10 @@ def _workspace(units, capacity, dtype):
             cuda.device_array(capacity * hidden_out, dtype=dtype),
             cuda.device_array(capacity * hidden_out, dtype=dtype),
             cuda.device_array(capacity, dtype=np.float64),
-            cuda.device_array(max(1, -(-n_weights // SEGMENT)), dtype=np.float64),
+            cuda.device_array(
+                mlp_layout.n_parts(n_weights + hidden_out, STEP_RANGE),
+                dtype=np.float64,
+            ),
             cuda.device_array((n_chunks, 2), dtype=np.float64),
             cuda.device_array((n_chunks, hidden_out), dtype=dtype),
         )
@@ -471,7 +445,7 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
     n = int(order.shape[0])
     capacity = max(1, min(int(batch_size), n))
     dtype = theta.dtype
-    solver = int(int_settings[2])
+    solver = int(mlp_layout.read_int_settings(int_settings)[2])
     forward_only = solver == codes.FORWARD_ONLY
     d_acts, d_deltas, row_loss, sq_parts, chunk_sums, chunk_intercepts = _workspace(
         units_host, capacity, dtype
@@ -521,8 +495,7 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
                   sw_batch, partials, int_settings, float_settings):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_objective``: same arguments, same result."""
     n = Y.shape[0]
-    settings = np.array(int_settings, dtype=np.int64)
-    settings[2] = codes.GRADIENT_ONLY
+    settings = mlp_layout.with_solver(int_settings, codes.GRADIENT_ONLY)
     empty = np.zeros(1, theta.dtype)
     total, _ = _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
                        sample_weight, np.arange(n, dtype=np.int64), max(n, 1), units,
@@ -534,11 +507,10 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
 def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
                 X_batch, acts, int_settings):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_forward``: same arguments, same result."""
-    settings = np.array(int_settings, dtype=np.int64)
-    settings[2] = codes.FORWARD_ONLY
+    settings = mlp_layout.with_solver(int_settings, codes.FORWARD_ONLY)
     n_out = int(units[-1])
     Y = np.zeros((0, n_out), theta.dtype)
-    floats = np.zeros(9, theta.dtype)
+    floats = mlp_layout.float_settings(*(0.0,) * 9, dtype=theta.dtype)
     _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, Y[:, 0], rows,
             max(rows.shape[0], 1), units, theta, None, None, None, acts, settings,
             floats, 0)  # fmt: skip

@@ -1,9 +1,10 @@
 """Activations of the multi-layer perceptron and the output layer's loss.
 
 scikit-learn's definitions (``sklearn/neural_network/_base.py``), written as
-scalar functions (and one short loop over a row for the softmax) so that the
-CPU and GPU kernels compile the same source. The order of operations follows
-scikit-learn's in-place array code, so float64 results round as scikit-learn's.
+scalar functions (and short loops over a row for the softmax and the output
+row) so that the CPU and GPU kernels compile the same source. The order of
+operations follows scikit-learn's in-place array code, so float64 results
+round as scikit-learn's.
 """
 
 import math
@@ -40,7 +41,10 @@ def activation_backprop(code, a, delta):
 
 
 def softmax_inplace(row):
-    """Replace the scores in ``row`` by their softmax (scikit-learn's order).
+    """Replace the scores in ``row`` by their softmax (scikit-learn's order);
+    returns ``(max, sum)``: the largest score and the sum of the shifted
+    exponentials, from which the cross-entropy follows without a logarithm of
+    a rounded probability (``losses.softmax_cross_entropy``).
 
     ``exp(score - max)`` divided by the row's sum, which is taken in the row's
     dtype in NumPy's pairwise order (``np.add.reduce`` over a contiguous row:
@@ -79,6 +83,7 @@ def softmax_inplace(row):
             total += row[j]
     for k in range(n):
         row[k] = row[k] / total
+    return top, total
 
 
 def output_loss(code, y, p, eps):
@@ -109,3 +114,14 @@ def output_delta(p, y, sample_weight):
     cross-entropy, exp/Poisson), times the sample weight.
     """
     return (p - y) * sample_weight
+
+
+def output_row(code, p_row, y_row, sample_weight, eps, delta_row):
+    """One row of the output layer: ``delta_row[k] = output_delta`` of each
+    output, and the row's loss ``sample_weight * sum_k output_loss`` (outputs
+    in order)."""
+    loss = 0.0
+    for k in range(p_row.shape[0]):
+        loss += output_loss(code, y_row[k], p_row[k], eps)
+        delta_row[k] = output_delta(p_row[k], y_row[k], sample_weight)
+    return sample_weight * loss

@@ -6,13 +6,14 @@ branches, same cut-offs), so that per-sample training reproduces
 scikit-learn's trajectory. ``epsilon`` is the Huber delta or the
 epsilon-insensitive margin; other losses ignore it.
 
-Math-layer functions call nothing but ``math.*``: a plain Python function is
-not callable from compiled code, and each of these is compiled separately for
-every target.
+Math-layer functions call nothing but ``math.*`` and each other: a plain
+Python function is not callable from compiled code, so each target compiles
+these with their callees bound to that target's builds (``_jit.compiled_for``).
 """
 
 import math
 
+from fastsgd._math.activations import softmax_inplace
 from fastsgd._math.codes import (
     EPSILON_INSENSITIVE,
     HINGE,
@@ -138,25 +139,26 @@ def clip_derivative(d):
     return d
 
 
+def mlp_batch_loss(loss_scale, loss, alpha, sq_norm, sw_sum):
+    """scikit-learn's MLP batch loss: the weighted loss ``loss`` (summed over
+    the batch's rows, times ``loss_scale``) over the sum of sample weights,
+    plus ``alpha / 2 * sum(W**2)`` over the same sum."""
+    return loss_scale * loss / sw_sum + 0.5 * alpha * sq_norm / sw_sum
+
+
 def softmax_cross_entropy(scores, label, out):
     """Softmax of ``scores`` into ``out`` and the cross-entropy of ``label``.
 
     ``out[k]`` becomes ``softmax(scores)[k] - [k == label]``, the derivative of
     ``-log softmax(scores)[label]`` with respect to ``scores[k]``; the loss is
-    returned. The maximum is subtracted first, so no exponential overflows.
+    returned. The softmax is the MLP's (``activations.softmax_inplace``: the
+    maximum subtracted first, so no exponential overflows; the sum in the
+    scores' dtype, in NumPy's order); the loss is ``log(sum) - (score - max)``,
+    never the logarithm of a rounded probability.
     """
-    n = scores.shape[0]
-    top = scores[0]
-    for k in range(1, n):
-        if scores[k] > top:
-            top = scores[k]
-    total = 0.0
-    for k in range(n):
-        e = math.exp(scores[k] - top)
-        out[k] = e
-        total += e
-    for k in range(n):
-        out[k] = out[k] / total
+    for k in range(scores.shape[0]):
+        out[k] = scores[k]
+    top, total = softmax_inplace(out)
     loss = math.log(total) - (scores[label] - top)
     out[label] = out[label] - 1.0
     return loss

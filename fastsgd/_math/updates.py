@@ -122,6 +122,20 @@ def mlp_step(solver, w, g, s1, s2, lr, momentum, nesterov, beta1, beta2, eps,
     return w, s1, s2
 
 
+def mlp_gradient(G, w, alpha, sw_sum):
+    """A multi-layer perceptron's gradient of one parameter (scikit-learn's
+    ``_compute_loss_grad``): the summed weighted gradient ``G`` plus the L2
+    term ``alpha * w``, divided by the batch's sum of sample weights
+    (``alpha = 0`` for intercepts)."""
+    return (G + alpha * w) / sw_sum
+
+
+def decay_factor(lr, weight_decay):
+    """AdamW's decoupled weight decay of one step: ``w *= 1 - lr * weight_decay``
+    (``torch.optim.AdamW``; weights only, intercepts get 1)."""
+    return 1.0 - lr * weight_decay
+
+
 def adam_step_scalars(solver, lr, beta1, beta2, t):
     """``(step_size, denom_scale)`` of Adam's ``t``-th step (``t`` >= 1).
 

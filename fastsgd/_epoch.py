@@ -1,0 +1,132 @@
+"""The epoch skeleton both trainers share (``_trainer``: linear models,
+``_mlp_trainer``: MLPs).
+
+What happens around every epoch's kernel calls, whatever the model: the
+threads the kernels run on (BLAS pinned to one), the spans of batches an epoch
+is cut into for the progress bar, the snapshot an epoch starts from and the
+roll-back to it when the epoch ends non-finite (``DivergenceError``), the
+'adaptive' schedule's step down after a stall, and the weighted mean of
+states that parameter mixing takes. Each trainer keeps its own stopping
+policy (per track on the objective or a validation score for the linear
+models; scikit-learn's MLP rules), its state and its kernel calls.
+"""
+
+import numba
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+#: scikit-learn's 'adaptive' learning rate (``SGDClassifier``/``SGDRegressor``
+#: and the MLPs' SGD): after ``n_iter_no_change`` epochs without improvement
+#: the rate is divided by ``ADAPTIVE_DIVISOR`` while it exceeds
+#: ``ADAPTIVE_MIN_RATE``; then training stops.
+ADAPTIVE_DIVISOR = 5.0
+ADAPTIVE_MIN_RATE = 1e-6
+
+
+def adaptive_decay(rate):
+    """The 'adaptive' schedule after a stall: ``rate / 5``, or ``None`` when
+    ``rate`` (a float, or a track's per-head rates, which move together) is
+    down to ``ADAPTIVE_MIN_RATE`` and training stops."""
+    if np.max(rate) > ADAPTIVE_MIN_RATE:
+        return rate / ADAPTIVE_DIVISOR
+    return None
+
+
+def finite(*values):
+    """Whether every value (a float or an array) is finite: an epoch that
+    leaves a NaN or an infinity in its loss or its parameters diverged."""
+    return all(bool(np.isfinite(value).all()) for value in values)
+
+
+def run_spans(reporter, spans, run):
+    """Run an epoch as ``run(start, stop)`` over ``spans`` (consecutive runs
+    of whole batches, ``Reporter.spans``: one unless ``verbose=2``), moving
+    the progress bar after each."""
+    for start, stop in spans:
+        run(start, stop)
+        reporter.batches_done(start, stop)
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or weight.
+
+    A ``ValueError``, as scikit-learn raises for the same condition, with
+    scikit-learn's message (``sklearn_message``, formatted with ``epoch``)
+    followed by fastsgd's details. The estimator keeps the weights of the
+    last finite epoch.
+    """
+
+    def __init__(self, epoch, eta0, rate_name, sklearn_message):
+        super().__init__(
+            f"{sklearn_message.format(epoch=epoch)} "
+            f"Training diverged at epoch {epoch}: the loss or the weights became "
+            f"non-finite (inf or NaN). Try a smaller {rate_name} (now {eta0:g}) or "
+            "another learning_rate, or scale the input (e.g. StandardScaler). The "
+            f"weights of epoch {epoch - 1} are kept."
+        )
+        self.epoch = epoch
+
+
+def resolve_n_jobs(n_jobs):
+    """Threads for ``n_jobs`` (``None``/-1: all of Numba's; -2: all but one...)."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None or n_jobs == -1:
+        return limit
+    if n_jobs < 0:
+        return max(1, limit + 1 + n_jobs)
+    return max(1, min(n_jobs, limit))
+
+
+class Threads:
+    """Context manager running Numba kernels on ``n`` threads, BLAS on one.
+
+    The kernels split their work themselves (fixed by the shapes, never by the
+    thread count), and call BLAS (``np.dot``) from inside those splits: BLAS
+    threads on top would oversubscribe the cores. Both trainers use it.
+    """
+
+    _controller = None
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        if Threads._controller is None:  # inspecting the libraries takes ms
+            Threads._controller = ThreadpoolController()
+        self.blas = Threads._controller.limit(limits=1, user_api="blas")
+        self.previous = numba.get_num_threads()
+        numba.set_num_threads(self.n)
+        return self.n
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.previous)
+        self.blas.unregister()
+
+
+class RollBack:
+    """``snapshot()``/``restore()`` of the arrays (``_ARRAYS``) and scalars
+    (``_SCALARS``) an epoch changes, for the roll-back after a divergence."""
+
+    _ARRAYS = ()
+    _SCALARS = ()
+
+    def snapshot(self):
+        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        return snap | {name: getattr(self, name) for name in self._SCALARS}
+
+    def restore(self, snap):
+        for name in self._ARRAYS:
+            getattr(self, name)[...] = snap[name]
+        for name in self._SCALARS:
+            setattr(self, name, snap[name])
+
+
+def weighted_mean(arrays, fractions):
+    """``sum(f * a)`` in float64, cast back to the arrays' dtype.
+
+    One array comes back unchanged (its fraction is exactly 1).
+    """
+    out = fractions[0] * np.asarray(arrays[0], dtype=np.float64)
+    for fraction, array in zip(fractions[1:], arrays[1:], strict=True):
+        out += fraction * np.asarray(array, dtype=np.float64)
+    return out.astype(np.asarray(arrays[0]).dtype)
