@@ -116,17 +116,19 @@ class MLPState(RollBack):
     """Parameters, optimizer state and stopping state that training resumes.
 
     ``theta`` packs the weights then the intercepts (scikit-learn's ``_pack``);
-    ``state1``/``state2`` are the velocity, or Adam's moments, in that layout.
+    ``first_moment`` is the SGD velocity (a running sum of gradients) or
+    Adam's first moment, ``second_moment`` Adam's second (unused by SGD), in
+    ``theta``'s layout.
     An epoch starts from a ``snapshot`` of the parameters, the optimizer's
     state and its step, which a divergence ``restore``s.
     """
 
-    _ARRAYS = ("theta", "state1", "state2")
+    _ARRAYS = ("theta", "first_moment", "second_moment")
     _SCALARS = ("step",)
 
     theta: np.ndarray
-    state1: np.ndarray
-    state2: np.ndarray
+    first_moment: np.ndarray
+    second_moment: np.ndarray
     learning_rate: float
     step: int = 0
     t: int = 0
@@ -147,8 +149,9 @@ class MLPState(RollBack):
         smallest."""
         state = copy.deepcopy(states[0])
         state.theta = weighted_mean([s.theta for s in states], fractions)
-        state.state1 = weighted_mean([s.state1 for s in states], fractions)
-        state.state2 = weighted_mean([s.state2 for s in states], fractions)
+        for name in ("first_moment", "second_moment"):
+            moments = [getattr(s, name) for s in states]
+            setattr(state, name, weighted_mean(moments, fractions))
         state.best_theta = state.theta.copy()
         state.t = states[0].t - seen[0] + sum(seen)
         state.step = max(s.step for s in states)
@@ -159,13 +162,13 @@ class MLPState(RollBack):
 
     def reset_optimizer(self, learning_rate_init):
         """A new optimizer, as scikit-learn makes for each ``fit`` call."""
-        self.state1 = np.zeros_like(self.theta)
-        self.state2 = np.zeros_like(self.theta)
+        self.first_moment = np.zeros_like(self.theta)
+        self.second_moment = np.zeros_like(self.theta)
         self.learning_rate = float(learning_rate_init)
         self.step = 0
 
     def cast(self, dtype):
-        for name in ("theta", "state1", "state2", "best_theta"):
+        for name in ("theta", "first_moment", "second_moment", "best_theta"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value.astype(dtype))
@@ -224,7 +227,7 @@ def resident(data, device):
     """``data`` with its arrays on ``device`` (copied to the GPU once per fit)."""
     if device != "cuda":
         return data
-    from fastsgd._kernels.cuda import to_device_args
+    from fastsgd._kernels.cuda_launch import to_device_args
 
     with device_errors("copying the training data to the GPU"):
         return MLPData(*to_device_args(data.args()))
@@ -235,7 +238,7 @@ def _epoch_args(data, order, batch_size, units, state, config, grad, dtype, devi
     work = _kernel_workspace(units, capacity, data.is_sparse, dtype, device)
     return (
         *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
-        state.theta, state.state1, state.state2, grad, *work,
+        state.theta, state.first_moment, state.second_moment, grad, *work,
         _int_settings(config, config.solver),
         _float_settings(config, state.learning_rate, dtype), state.step,
     )  # fmt: skip
@@ -571,7 +574,7 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     with _threads(config.n_jobs, n, config.units), device_errors("training"):
         total = _kernels(device).mlp_objective(
             *data.args(), np.asarray(config.units, dtype=np.int64), theta, grad, *work,
-            _int_settings(config, codes.GRADIENT_ONLY),
+            _int_settings(config, codes.OBJECTIVE),
             _float_settings(config, 0.0, dtype),
         )  # fmt: skip
     return total / n, grad.astype(np.float64)

@@ -29,7 +29,7 @@ from fastsgd._epoch import (
     run_spans,
     weighted_mean,
 )
-from fastsgd._kernels import cpu
+from fastsgd._kernels import cpu, cpu_per_sample
 from fastsgd._kernels._jit import is_cached
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
@@ -83,9 +83,9 @@ def _read_only(values):
 
 def take_rows(X, rows):
     """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
-    from fastsgd._kernels import cuda
+    from fastsgd._kernels import cuda_launch
 
-    return cuda.take_rows(X, rows)
+    return cuda_launch.take_rows(X, rows)
 
 
 def gpu_scores(X, coef, intercept):
@@ -419,10 +419,11 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         if per_sample:
             raise ValueError(_PER_SAMPLE_ON_GPU)
         from fastsgd._kernels import cuda as kernels
+        from fastsgd._kernels import cuda_launch
 
         with device_errors("copying the training data to the GPU"):
-            data_args = kernels.to_device_args(data_args)
-            target_args = kernels.to_device_args(target_args)
+            data_args = cuda_launch.to_device_args(data_args)
+            target_args = cuda_launch.to_device_args(target_args)
     if per_sample:
         orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
         # one head per group when each head has its own order
@@ -504,7 +505,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 nonlocal t_kernel
                 if per_sample:
                     part = np.ascontiguousarray(orders.current[:, start:stop])
-                    cpu.sgd_epoch_per_sample(*per_sample_args(part, t_kernel))
+                    cpu_per_sample.sgd_epoch_per_sample(
+                        *per_sample_args(part, t_kernel)
+                    )
                     t_kernel += (
                         stop - start
                         if row_sq is None
@@ -612,7 +615,7 @@ def _copied_model(state, call, log, t_start, n_samples):
     """
     state = copy.deepcopy(state)
     if call is not None:
-        cpu.fold_scale(
+        cpu_per_sample.fold_scale(
             state.coef, call.wscale.copy(), state.avg_coef, call.avg_a.copy(),
             call.avg_b.copy(), call.averaging,
         )  # fmt: skip
@@ -661,7 +664,7 @@ def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,
     Only when Numba's cache does not hold it yet (``verbose >= 1``, or a
     listener of ``_progress.announce_compilation``, as the command line's).
     """
-    select = cpu.per_sample_variant if per_sample else cpu.minibatch_variant
+    select = cpu_per_sample.per_sample_variant if per_sample else cpu.minibatch_variant
     if not reporter.wants_compile_notice() or is_cached(select(*args), args):
         return
     names = {value: name for name, value in codes.LOSS_CODES.items()}
@@ -716,7 +719,7 @@ class _PerSampleCall(RollBack):
         return coef * self.wscale[:, None]
 
     def fold(self, state):
-        cpu.fold_scale(
+        cpu_per_sample.fold_scale(
             state.coef, self.wscale, state.avg_coef, self.avg_a, self.avg_b,
             self.averaging,
         )  # fmt: skip

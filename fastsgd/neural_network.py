@@ -141,8 +141,8 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         """A training state at the packed parameters ``theta``, without optimizer."""
         self._state = _mlp_trainer.MLPState(
             theta=theta,
-            state1=np.zeros_like(theta),
-            state2=np.zeros_like(theta),
+            first_moment=np.zeros_like(theta),
+            second_moment=np.zeros_like(theta),
             learning_rate=float(self.learning_rate_init),
             best_theta=theta.copy(),
         )
@@ -175,13 +175,16 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
                 params, self.learning_rate_init, self.learning_rate, self.momentum,
                 self.nesterovs_momentum, self.power_t,
             )  # fmt: skip
-            optimizer.velocities = views(state.state1)
+            optimizer.velocities = views(state.first_moment)
             optimizer.learning_rate = state.learning_rate
             return optimizer
         optimizer = AdamOptimizer(
             params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
         )
-        optimizer.ms, optimizer.vs = views(state.state1), views(state.state2)
+        optimizer.ms, optimizer.vs = (
+            views(state.first_moment),
+            views(state.second_moment),
+        )
         optimizer.t = state.step
         if state.step:  # the rate of the last step, as scikit-learn keeps it
             optimizer.learning_rate, _ = adam_step_scalars(

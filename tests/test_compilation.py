@@ -19,7 +19,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import SGDClassifier, SGDRegressor
-from fastsgd._kernels import cpu
+from fastsgd._kernels import cpu, cpu_per_sample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,22 +43,23 @@ def test_a_fit_compiles_only_its_own_configuration():
         import json
         import numpy as np
         from fastsgd import SGDClassifier
-        from fastsgd._kernels import cpu
+        from fastsgd._kernels import cpu, cpu_per_sample
 
         rng = np.random.RandomState(0)
         X = rng.randn(50, 5)
         y = (X[:, 0] > 0).astype(int)
         SGDClassifier(max_iter=2, tol=None).fit(X, y)
-        after_hinge = [list(map(str, key)) for key in cpu._PER_SAMPLE_VARIANTS]
+        variants = cpu_per_sample._PER_SAMPLE_VARIANTS
+        after_hinge = [list(map(str, key)) for key in variants]
         hinge_ir = "".join(
             "".join(v.inspect_llvm().values())
-            for v in cpu._PER_SAMPLE_VARIANTS.values()
+            for v in cpu_per_sample._PER_SAMPLE_VARIANTS.values()
         )
         n_minibatch = len(cpu._MINIBATCH_VARIANTS)
         SGDClassifier(loss="log_loss", max_iter=2, tol=None).fit(X, y)
         log_ir = "".join(
             "".join(v.inspect_llvm().values())
-            for key, v in cpu._PER_SAMPLE_VARIANTS.items()
+            for key, v in cpu_per_sample._PER_SAMPLE_VARIANTS.items()
             if key[0][0] == 1  # LOSS=LOG_LOSS
         )
         print(json.dumps(dict(
@@ -85,7 +86,8 @@ def test_a_fit_compiles_only_its_own_configuration():
 def _variant_of(estimator, X, y):
     """The per-sample or mini-batch dispatcher a fit of ``estimator`` runs."""
     seen = {}
-    real_per_sample, real_minibatch = cpu.per_sample_variant, cpu.minibatch_variant
+    real_per_sample = cpu_per_sample.per_sample_variant
+    real_minibatch = cpu.minibatch_variant
 
     def spy(real):
         def select(*args):
@@ -94,12 +96,13 @@ def _variant_of(estimator, X, y):
 
         return select
 
-    cpu.per_sample_variant = spy(real_per_sample)
+    cpu_per_sample.per_sample_variant = spy(real_per_sample)
     cpu.minibatch_variant = spy(real_minibatch)
     try:
         estimator.fit(X, y)
     finally:
-        cpu.per_sample_variant, cpu.minibatch_variant = real_per_sample, real_minibatch
+        cpu_per_sample.per_sample_variant = real_per_sample
+        cpu.minibatch_variant = real_minibatch
     return seen["kernel"]
 
 
@@ -274,7 +277,7 @@ def test_an_mlp_fit_compiles_only_its_own_configuration():
             return "".join(
                 "".join(kernel.inspect_llvm().values())
                 for key, kernel in cpu_mlp._VARIANTS.items()
-                if key[0] == "_epoch_template" and dict(key[1])["SOLVER"] == kind
+                if key[0] == "_training_template" and dict(key[1])["SOLVER"] == kind
             )
 
         rng = np.random.RandomState(0)
@@ -306,11 +309,11 @@ def test_an_mlp_fit_compiles_only_its_own_configuration():
         out, _ = _run(script, cache, "fit", model)
         predicted, _ = _run(script, cold, "predict", model)
     seen = json.loads(out.splitlines()[-1])
-    assert seen["after_sgd"] == ["_epoch_template", "_forward_template"], seen
+    assert seen["after_sgd"] == ["_prediction_template", "_training_template"], seen
     assert seen["sgd"] == [True, False], "tanh/SGD kernel: [has tanh, has sqrt]"
     assert seen["adam"] == [False, True], "ReLU/Adam kernel: [has tanh, has sqrt]"
     kernels = json.loads(predicted.splitlines()[-1])["kernels"]
-    assert kernels == ["_forward_template"], kernels
+    assert kernels == ["_prediction_template"], kernels
 
 
 def _imports_of(source):

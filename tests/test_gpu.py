@@ -36,7 +36,7 @@ from test_minibatch import assert_close, reference_fit
 
 from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor, _device
 from fastsgd._device import CUDAUnavailableError
-from fastsgd._kernels import cpu, cpu_mlp, cuda_mlp
+from fastsgd._kernels import cpu, cpu_mlp, cuda_launch, cuda_mlp
 from fastsgd._kernels import cuda as gpu
 from fastsgd._math import codes
 from fastsgd._mlp_trainer import (
@@ -53,11 +53,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 @pytest.fixture(autouse=True)
 def small_launch():
     """Few threads per block (and 3 blocks on a real GPU): ragged tails everywhere."""
-    saved = dict(gpu.LAUNCH)
-    gpu.LAUNCH.update(threads=32 if REAL_GPU else 8, blocks=3)
+    saved = dict(cuda_launch.LAUNCH)
+    cuda_launch.LAUNCH.update(threads=32 if REAL_GPU else 8, blocks=3)
     yield
-    gpu.LAUNCH.clear()
-    gpu.LAUNCH.update(saved)
+    cuda_launch.LAUNCH.clear()
+    cuda_launch.LAUNCH.update(saved)
 
 
 def on_device(a):
@@ -419,7 +419,7 @@ def test_mlp_twins_same_result():
 def test_mlp_objective_and_forward_twins_same_result(sparse):
     """The L-BFGS objective (loss and gradient) and the forward pass: GPU = CPU."""
     X, Y, units, config, n_params, theta = _mlp_twin_problem(
-        codes.RELU, codes.GRADIENT_ONLY
+        codes.RELU, codes.OBJECTIVE
     )
     if sparse:
         Xs = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
@@ -433,7 +433,7 @@ def test_mlp_objective_and_forward_twins_same_result(sparse):
         work = cpu_mlp.workspace(units, 21, sparse, np.float64)
         total = backend.mlp_objective(
             *X_args, 4, sparse, Y, np.linspace(0.5, 1.5, 21), np.asarray(units),
-            theta, grad, *work, _int_settings(config, codes.GRADIENT_ONLY),
+            theta, grad, *work, _int_settings(config, codes.OBJECTIVE),
             _float_settings(config, 0.0, np.float64),
         )  # fmt: skip
         X_batch = np.empty(0 if sparse else 21 * 4)
@@ -458,7 +458,7 @@ def test_gpu_results_do_not_depend_on_launch_shape():
                device="cuda")  # fmt: skip
     fits = []
     for threads, blocks in [(8, 3), (32, 1), (32, 2)]:
-        gpu.LAUNCH.update(threads=threads, blocks=blocks)
+        cuda_launch.LAUNCH.update(threads=threads, blocks=blocks)
         fits.append((SGDClassifier(**lin).fit(X, y), MLPClassifier(**mlp).fit(X, y)))
     (lin0, mlp0), *others = fits
     for lin_i, mlp_i in others:

@@ -112,28 +112,16 @@ def _compile_once(target, flavour, fn, compile_fn):
 
 def compiled_for(target, fn):
     """``fn`` compiled for ``target`` (``"cpu"`` or ``"gpu"``): in the flavour
-    it was first compiled in, else as an inlined helper (``cpu_function``) or
+    it was first compiled in, else as an inlined helper (``cpu_inline``) or
     a device function (``gpu_function``)."""
     if (target, fn) in _COMPILED:
         return _COMPILED[(target, fn)][1]
-    return cpu_function(fn) if target == "cpu" else gpu_function(fn)
+    return cpu_inline(fn) if target == "cpu" else gpu_function(fn)
 
 
 def sources(target):
     """The plain Python functions compiled so far for ``target``."""
     return {fn for (t, fn) in _COMPILED if t == target}
-
-
-def cpu_math(fn):
-    """Compile a math-layer function for the CPU with IEEE semantics.
-
-    For the few formulas that re-association spoils (the cross-entropy's
-    ``log(total) - (score - top)`` becomes ``(log(total) + top) - score``):
-    compiled on their own without fast-math and called, not inlined (LLVM does
-    not inline across differing fast-math attributes). The others are
-    ``cpu_function``s: inlined, so they take the kernel's flags.
-    """
-    return cpu_called(fn)
 
 
 def cpu_called(fn):
@@ -147,6 +135,12 @@ def cpu_called(fn):
     LLVM inlines it there after linking, so it costs nothing at run time.
     Keeps its CPython wrapper: the tests (and a curious user) call these
     from Python.
+
+    Also for the few formulas that re-association spoils (the cross-entropy's
+    ``log(total) - (score - top)`` becomes ``(log(total) + top) - score``):
+    compiled on their own without fast-math and called, not inlined (LLVM does
+    not inline across differing fast-math attributes), where an inlined
+    helper (``cpu_inline``) takes its kernel's flags.
     """
     return _compile_once(
         "cpu", "called", fn,
@@ -154,7 +148,7 @@ def cpu_called(fn):
     )  # fmt: skip
 
 
-def cpu_function(fn):
+def cpu_inline(fn):
     """Compile a kernel helper (row access, a step of a kernel), inlined into callers.
 
     ``inline="always"`` inlines at Numba's IR level, so the kernel's loops see
@@ -170,7 +164,7 @@ def cpu_kernel(fn=None, *, fastmath=FASTMATH, parallel=True):
     """Compile a kernel called from Python: cached, GIL released.
 
     ``parallel`` for the epoch kernels (``prange``). Functions inlined into a
-    kernel (``cpu_function``) take the kernel's ``fastmath`` flags. A kernel
+    kernel (``cpu_inline``) take the kernel's ``fastmath`` flags. A kernel
     may call source functions (the math layer's) by name: they are bound to
     their CPU builds (``compiled_for``).
     """
@@ -234,7 +228,7 @@ def gpu_function(fn):
     """Compile a math-layer function (or a kernel helper) for the GPU.
 
     ``cuda.jit(device=True)`` on the same plain Python function the CPU
-    kernels compile with ``cpu_function``: one source per formula, its
+    kernels compile with ``cpu_inline``: one source per formula, its
     callees bound to their GPU builds (``compiled_for``). Imported from
     ``_kernels/cuda*.py`` only, so ``numba.cuda`` loads only when a GPU is
     asked for.
@@ -267,12 +261,12 @@ def cpu_configured(fn=None, *, inline=True):
     Like a kernel template, it names its settings (``LOSS``, ``SPARSE``, ...)
     as globals; ``specialize`` compiles a copy bound to the kernel's settings
     wherever a template (or another configured helper) calls it. ``inline``:
-    spliced into the caller at Numba's IR level, like ``cpu_function``;
+    spliced into the caller at Numba's IR level, like ``cpu_inline``;
     otherwise compiled as a function of its own, which LLVM may still inline.
     """
     if fn is None:
         return lambda f: cpu_configured(f, inline=inline)
-    dispatcher = cpu_function(fn)
+    dispatcher = cpu_inline(fn)
     _CONFIGURED[dispatcher] = (fn, inline)
     return dispatcher
 

@@ -1,33 +1,32 @@
-"""CPU epoch kernels: one call trains one epoch.
+"""CPU kernels of the linear models: the mini-batch epoch, and what every
+linear CPU kernel shares.
 
-Data layout, shared by every kernel so that each compiles once per dtype:
-``X_data, X_indices, X_indptr, n_features, is_sparse``. A dense ``X`` is passed
-as its flat C-order view (``X.reshape(-1)``, no copy) with empty index arrays;
-a CSR ``X`` as its three arrays. Row ``i`` of a dense ``X`` starts at
-``i * n_features``.
+One call trains one epoch. The data layout and the targets are ``rows.py``'s
+(dense ``X`` as its flat C-order view with empty index arrays, CSR as its
+three arrays; per head, its positive class and class weights). Heads:
+``coef`` is ``(n_heads, n_features)``. ``task`` says what a head's target is
+(``codes.REGRESSION``: ``y_float``; ``ONE_VS_REST``: +1 when ``y_class ==
+head_positive[k]``; ``MULTINOMIAL``: a softmax over all heads with label
+``y_class``).
 
-Heads: ``coef`` is ``(n_heads, n_features)``. ``task`` says what a head's
-target is (``codes.REGRESSION``: ``y_float``; ``ONE_VS_REST``: +1 when
-``y_class == head_positive[k]``; ``MULTINOMIAL``: a softmax over all heads
-with label ``y_class``). ``weight_pos[k]``/``weight_neg[k]`` are the class
-weights of head ``k``'s positive and negative samples (for ``MULTINOMIAL``,
-``weight_pos[c]`` is class ``c``'s weight).
+This module binds the math layer and the shared helpers (``rows.py``,
+``steps.py``) for the CPU, once, for every linear CPU kernel
+(``cpu_per_sample.py`` takes them from here); gathers and prefetches rows;
+holds the mini-batch kernels, their variants and scratch, and the shuffles.
 
-Compile only what runs: ``sgd_epoch_per_sample`` and ``sgd_epoch_minibatch``
-are thin Python entry points. From their arguments they pick the kernel of
-the fit's configuration (``per_sample_variant`` / ``minibatch_variant``): the
-template ``_per_sample_epoch`` / ``_minibatch_epoch`` compiled by
-``_jit.specialize`` with the loss, penalty, schedule, task, layout and the
-optional parts (averaging, objective tracking, momentum) as compile-time
-constants, so that Numba prunes every branch the fit never takes before it
-types the code. Each variant is compiled once and cached on disk; the
-arguments that select it are passed on as well (the GPU twins take the same
-list), and the variant ignores them.
+Compile only what runs: ``sgd_epoch_minibatch`` (and ``cpu_per_sample``'s
+``sgd_epoch_per_sample``) are thin Python entry points. From their arguments
+they pick the kernel of the fit's configuration (``minibatch_variant``): the
+template ``_minibatch_epoch`` (or ``_lazy_sparse_epoch``) compiled by
+``_jit.specialize`` with the loss, penalty, task, layout and the optional
+parts (averaging, momentum) as compile-time constants, so that Numba prunes
+every branch the fit never takes before it types the code. Each variant is
+compiled once and cached on disk; the arguments that select it are passed on
+as well (the GPU twin takes the same list), and the variant ignores them.
 
-Determinism: per-sample OvR heads are independent, so spreading them over
-threads cannot change a bit. Mini-batch gradients are reduced over the samples
-of the batch in order, inside one thread per (head, feature block), so the
-thread count never changes the result either.
+Determinism: mini-batch gradients are reduced over the samples of the batch
+in order, inside one thread per (head, feature block), so the thread count
+never changes the result.
 """
 
 import numpy as np
@@ -36,55 +35,50 @@ from numba import prange
 from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import (
     FASTMATH,
-    FASTMATH_EXACT,
+    cpu_called,
     cpu_configured,
-    cpu_function,
+    cpu_inline,
     cpu_kernel,
-    cpu_math,
     matmul_into,
     prefetch,
     specialize,
 )
 from fastsgd._math import losses, schedules, updates
 from fastsgd._math.codes import (
-    CONSTANT,
     ELASTICNET,
-    HINGE,
     INVSCALING,
     L2,
     LOG_LOSS,
     MULTINOMIAL,
     NO_PENALTY,
     OPTIMAL,
-    PA1,
-    PA2,
-    PERCEPTRON,
 )
 
-loss_value = cpu_function(losses.loss_value)
-loss_derivative = cpu_function(losses.loss_derivative)
-clip_derivative = cpu_function(losses.clip_derivative)
-softmax_cross_entropy = cpu_math(losses.softmax_cross_entropy)
-learning_rate = cpu_function(schedules.learning_rate)
-penalty_value = cpu_function(updates.penalty_value)
-running_mean = cpu_function(updates.running_mean)
-l2_shrink_factor = cpu_function(updates.l2_shrink_factor)
-l1_truncate = cpu_function(updates.l1_truncate)
+loss_value = cpu_inline(losses.loss_value)
+loss_derivative = cpu_inline(losses.loss_derivative)
+clip_derivative = cpu_inline(losses.clip_derivative)
+# exact IEEE arithmetic, called: re-association spoils the cross-entropy
+softmax_cross_entropy = cpu_called(losses.softmax_cross_entropy)
+learning_rate = cpu_inline(schedules.learning_rate)
+penalty_value = cpu_inline(updates.penalty_value)
+running_mean = cpu_inline(updates.running_mean)
+l2_shrink_factor = cpu_inline(updates.l2_shrink_factor)
+l1_truncate = cpu_inline(updates.l1_truncate)
 
 # Row access, a head's derivative and the mini-batch step's parts: one source
 # with the GPU kernels (``rows.py``, ``steps.py``)
-row_slices = cpu_function(rows.row_slices)
-row_dot = cpu_function(rows.row_dot)
-row_sqnorm = cpu_function(rows.row_sqnorm)
-head_target = cpu_function(rows.head_target)
-class_weight = cpu_function(rows.class_weight)
-head_derivative = cpu_function(rows.head_derivative)
-softmax_derivatives = cpu_function(rows.softmax_derivatives)
-batch_counters = cpu_function(steps.batch_counters)
-sum_chunks = cpu_function(steps.sum_chunks)
-optimizer_step = cpu_function(steps.optimizer_step)
-weight_step = cpu_function(steps.weight_step)
-intercept_step = cpu_function(steps.intercept_step)
+row_slices = cpu_inline(rows.row_slices)
+row_dot = cpu_inline(rows.row_dot)
+row_sqnorm = cpu_inline(rows.row_sqnorm)
+head_target = cpu_inline(rows.head_target)
+class_weight = cpu_inline(rows.class_weight)
+head_derivative = cpu_inline(rows.head_derivative)
+softmax_derivatives = cpu_inline(rows.softmax_derivatives)
+batch_counters = cpu_inline(steps.batch_counters)
+sum_chunks = cpu_inline(steps.sum_chunks)
+optimizer_step = cpu_inline(steps.optimizer_step)
+weight_step = cpu_inline(steps.weight_step)
+intercept_step = cpu_inline(steps.intercept_step)
 
 #: Features per work unit of the mini-batch update phase.
 FEATURE_BLOCK = 64
@@ -116,13 +110,13 @@ PARALLEL_WORK = 1 << 12
 #: below, one thread updates them faster than a parallel region starts.
 PARALLEL_UNITS = 32
 
-# Compile-time settings of the kernel templates, bound per configuration by
-# ``_jit.specialize`` (these placeholders are never compiled): the loss, the
-# penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
-# the fit averages, tracks the objective (per-sample) or keeps momentum
-# buffers (mini-batch).
-LOSS = PENALTY = SCHEDULE = TASK = CONSTANT_RATE = None
-SPARSE = AVERAGING = TRACK_OBJECTIVE = MOMENTUM = None
+# Compile-time settings of the mini-batch templates, bound per configuration
+# by ``_jit.specialize`` (these placeholders are never compiled): the loss and
+# penalty codes, whether the rate is constant (the lazy CSR kernel with
+# momentum), the task, whether ``X`` is CSR, and whether the fit averages or
+# keeps momentum buffers.
+LOSS = PENALTY = TASK = CONSTANT_RATE = None
+SPARSE = AVERAGING = MOMENTUM = None
 
 
 # --------------------------------------------------------------------------
@@ -131,7 +125,7 @@ SPARSE = AVERAGING = TRACK_OBJECTIVE = MOMENTUM = None
 # --------------------------------------------------------------------------
 
 
-@cpu_function
+@cpu_inline
 def gather_in_order(y_float, y_class, sample_weight, order):
     """Per-sample scalars in visiting order, so the epoch reads them sequentially.
 
@@ -150,7 +144,7 @@ def gather_in_order(y_float, y_class, sample_weight, order):
     return y_float_o, y_class_o, sample_weight_o
 
 
-@cpu_function
+@cpu_inline
 def prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse, i):
     """Ask the CPU to start loading row ``i`` (up to 128 values and, for CSR, indices)."""
     if is_sparse:
@@ -165,313 +159,11 @@ def prefetch_row(X_data, X_indices, X_indptr, n_features, is_sparse, i):
         prefetch(X_data, jj)
 
 
-# --------------------------------------------------------------------------
-# Per-sample training: scikit-learn's plain SGD, all heads in one pass over X
-# --------------------------------------------------------------------------
-
-
-@cpu_function
-def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
-    """Fold ``wscale`` (and the lazy average's ``a``/``b``) into the arrays."""
-    n_features = coef.shape[1]
-    if averaging:
-        for j in range(n_features):
-            avg_coef[k, j] = (avg_coef[k, j] + avg_a[k] * coef[k, j]) / avg_b[k]
-        avg_a[k] = 0.0
-        avg_b[k] = 1.0
-    for j in range(n_features):
-        coef[k, j] *= wscale[k]
-    wscale[k] = 1.0
-
-
-@cpu_configured
-def _per_sample_head_step(
-    x_values, x_indices, x_sqnorm, skip, y, p, sample_w, k, t, eta_k,
-    weight_pos, weight_neg, heads, settings,
-):  # fmt: skip
-    """One sample's update of head ``k`` (``_plain_sgd``'s loop body).
-
-    ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
-    ``heads`` and ``settings`` bundle the kernel's state arrays and run-time
-    scalars: CPython passes a call of more than 30 arguments as ``*args``,
-    which Numba cannot inline. The compile-time settings are the kernel's
-    (``LOSS``, ``PENALTY``, ``SCHEDULE``, ``SPARSE``, ``AVERAGING``,
-    ``TRACK_OBJECTIVE``).
-    """
-    (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-     l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
-    (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
-     average, wscale_floor, schedule, penalty_alpha) = settings  # fmt: skip
-    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
-    lv = loss_value(LOSS, y, p, epsilon)
-    loss_sum[k] += lv
-    if TRACK_OBJECTIVE:
-        objective_sum[k] += lv
-        if SCHEDULE < PA1:
-            objective_sum[k] += penalty_value(
-                PENALTY, penalty_alpha, l1_ratio, sq_norm[k], l1_norm[k]
-            )
-    if skip:
-        return
-    class_w = class_weight(y, weight_pos, weight_neg, k)
-    if SCHEDULE == PA1:
-        update = min(eta_k, lv / x_sqnorm)
-    elif SCHEDULE == PA2:
-        update = lv / (x_sqnorm + 0.5 / eta_k)
-    else:
-        update = -eta * clip_derivative(loss_derivative(LOSS, y, p, epsilon))
-    if SCHEDULE >= PA1:
-        if LOSS == HINGE or LOSS == PERCEPTRON:
-            update *= y
-        elif y - p < 0.0:
-            update *= -1.0
-    update *= class_w * sample_w
-
-    if PENALTY >= L2:
-        shrink = l2_shrink_factor(eta, penalty_alpha, l1_ratio)
-        wscale[k] *= shrink
-        sq_norm[k] *= shrink * shrink
-        l1_norm[k] *= abs(shrink)
-        if wscale[k] < wscale_floor:
-            _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, AVERAGING)
-
-    ws = wscale[k]
-    w = coef[k]
-    nnz = x_values.shape[0]
-    if update != 0.0:
-        c = update / ws
-        if TRACK_OBJECTIVE:
-            # scikit-learn's WeightVector.add re-sums the norms over the touched
-            # coordinates only, in the same pass; the objective (so the stopping
-            # rule) uses them.
-            l2_acc = 0.0
-            l1_acc = 0.0
-            if SPARSE:
-                for jj in range(nnz):
-                    v = w[x_indices[jj]] + x_values[jj] * c
-                    w[x_indices[jj]] = v
-                    l2_acc += v * v
-                    l1_acc += abs(v)
-            else:
-                for j in range(nnz):
-                    v = w[j] + x_values[j] * c
-                    w[j] = v
-                    l2_acc += v * v
-                    l1_acc += abs(v)
-            sq_norm[k] = l2_acc * (ws * ws)
-            l1_norm[k] = l1_acc * ws
-        elif SPARSE:
-            for jj in range(nnz):
-                w[x_indices[jj]] += x_values[jj] * c
-        else:
-            for j in range(nnz):
-                w[j] += x_values[j] * c
-    if fit_intercept and update != 0.0:
-        intercept[k] += update * intercept_decay
-
-    if AVERAGING and average <= t:
-        num_iter = t - average + 1.0
-        mu = 1.0 / num_iter
-        if update != 0.0:
-            c_avg = avg_a[k] * (-update / ws)
-            a = avg_coef[k]
-            if SPARSE:
-                for jj in range(nnz):
-                    a[x_indices[jj]] += x_values[jj] * c_avg
-            else:
-                for j in range(nnz):
-                    a[j] += x_values[j] * c_avg
-        if num_iter > 1.0:
-            avg_b[k] /= 1.0 - mu
-        avg_a[k] += mu * avg_b[k] * ws
-        avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], num_iter)
-
-    if PENALTY == ELASTICNET:
-        l1_u[k] += l1_ratio * eta * penalty_alpha
-        u = l1_u[k]
-        q = l1_q[k]
-        for jj in range(nnz):
-            j = x_indices[jj] if SPARSE else jj
-            v = w[j]
-            w[j] = l1_truncate(v, ws, u, q[j])
-            q[j] += ws * (w[j] - v)
-
-
-def sgd_epoch_per_sample(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active,
-    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-    l1_q, l1_u, sq_norm, l1_norm,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    n_groups, loss_sum, objective_sum,
-):  # fmt: skip
-    """One epoch of scikit-learn's per-sample SGD for every active head.
-
-    Heads are split into ``n_groups`` groups run in parallel; each group reads
-    ``X`` once, in its order, and updates its heads sample by sample.
-    ``order`` is 2-D: one row shared by all heads, or one row per head (then
-    ``n_groups`` must equal the number of heads). ``t``
-    (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
-    scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
-    (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
-    are folded in by ``fold_scale`` at its end, as scikit-learn does (the L1
-    truncation does not commute with folding). ``PA1`` skips all-zero rows
-    without counting them in ``t``, as scikit-learn does. Arrays a setting
-    leaves unused (``avg_*`` without averaging, ``l1_q`` without an L1 part)
-    may have zero columns.
-
-    Runs the variant of ``per_sample_variant`` for these arguments (compiled
-    on first use, then loaded from Numba's cache).
-    """
-    args = locals()
-    args = tuple(args[name] for name in PER_SAMPLE_ARGS)
-    per_sample_variant(*args)(*args)
-
-
-def _per_sample_epoch(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active,
-    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-    l1_q, l1_u, sq_norm, l1_norm,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    n_groups, loss_sum, objective_sum,
-):  # fmt: skip
-    """Template of ``sgd_epoch_per_sample``'s variants (see ``specialize``).
-
-    Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
-    ``AVERAGING`` and ``TRACK_OBJECTIVE`` as constants; the arguments they
-    stand for (``loss_code``, ...) are ignored.
-    """
-    n_heads = coef.shape[0]
-    heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-             l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
-    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
-    settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
-                intercept_decay, average, wscale_floor, schedule,
-                penalty_alpha)  # fmt: skip
-    data = (X_data, X_indices, X_indptr, n_features)
-    targets = (y_float, y_class, sample_weight)
-    for g in prange(n_groups):
-        _per_sample_group(
-            data, targets, order, active, head_positive, weight_pos, weight_neg,
-            eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
-            heads, settings,
-        )  # fmt: skip
-
-
-@cpu_configured(inline=False)
-def _per_sample_group(
-    data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
-    t_start, k_lo, k_hi, heads, settings,
-):  # fmt: skip
-    """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
-
-    ``orders`` holds one order for all heads (one row) or one per head (a
-    group is then one head: scikit-learn shuffles each one-vs-rest head with
-    a seed of its own). A function of its own (not inlined): the parallel
-    kernel's loop body is then one call, compiled once and shared with the
-    serial kernel.
-    """
-    X_data, X_indices, X_indptr, n_features = data
-    order = orders[k_lo if orders.shape[0] > 1 else 0]
-    y_float_o, y_class_o, sample_weight_o = gather_in_order(
-        targets[0], targets[1], targets[2], order
-    )
-    coef, wscale, intercept = heads[0], heads[1], heads[2]
-    m = order.shape[0]
-    t = t_start
-    for idx in range(m):
-        if idx + PREFETCH_AHEAD < m:
-            prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
-                         order[idx + PREFETCH_AHEAD])  # fmt: skip
-        i = order[idx]
-        x_values, x_indices = row_slices(
-            X_data, X_indices, X_indptr, n_features, SPARSE, i
-        )
-        x_sqnorm = 0.0
-        if SCHEDULE >= PA1:
-            x_sqnorm = row_sqnorm(x_values)
-        skip = SCHEDULE == PA1 and x_sqnorm == 0.0
-        for k in range(k_lo, k_hi):
-            if not active[k]:
-                continue
-            y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, idx, k)
-            p = row_dot(x_values, x_indices, SPARSE, coef[k]) * wscale[k]
-            p += intercept[k]
-            _per_sample_head_step(
-                x_values, x_indices, x_sqnorm, skip, y, p, sample_weight_o[idx], k,
-                t, eta[k], weight_pos, weight_neg, heads, settings,
-            )  # fmt: skip
-        if not skip:
-            t += 1.0
-
-
-#: ``sgd_epoch_per_sample``'s argument names, in order.
-PER_SAMPLE_ARGS = tuple(
-    sgd_epoch_per_sample.__code__.co_varnames[
-        : sgd_epoch_per_sample.__code__.co_argcount
-    ]
-)
-_PER_SAMPLE_VARIANTS = {}
-
-
 def penalty_setting(penalty):
     """The compiled penalty code of a penalty: no penalty runs L2's (with a zero
     ``alpha``: a shrink by exactly 1), L1 runs elastic-net's (``l1_ratio=1``:
     the same roundings). Only the L1 part's truncation needs code of its own."""
     return L2 if penalty in (NO_PENALTY, L2) else ELASTICNET
-
-
-def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                        track_objective):  # fmt: skip
-    """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
-    constants). The step-size schedules (``constant``, ``optimal``,
-    ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
-    one code; the passive-aggressive rules have their own. Penalties: see
-    ``penalty_setting``."""
-    return dict(
-        LOSS=int(loss_code),
-        PENALTY=penalty_setting(penalty),
-        SCHEDULE=int(schedule) if schedule in (PA1, PA2) else CONSTANT,
-        TASK=int(task),
-        SPARSE=bool(is_sparse),
-        AVERAGING=average > 0,
-        TRACK_OBJECTIVE=bool(track_objective),
-    )
-
-
-def per_sample_variant(*args):
-    """The compiled kernel that ``sgd_epoch_per_sample(*args)`` runs.
-
-    Its settings come from the arguments (``per_sample_settings``); it is
-    serial for one head (a binary or regression fit: no parallel region to
-    compile or enter) and parallel over head groups otherwise.
-    """
-    a = dict(zip(PER_SAMPLE_ARGS, args, strict=True))
-    settings = per_sample_settings(
-        a["loss_code"], a["penalty"], a["schedule"], a["task"], a["is_sparse"],
-        a["average"], a["track_objective"],
-    )  # fmt: skip
-    parallel = a["coef"].shape[0] > 1
-    key = (tuple(settings.values()), parallel)
-    kernel = _PER_SAMPLE_VARIANTS.get(key)
-    if kernel is None:
-        kernel = specialize(
-            _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
-        )
-        _PER_SAMPLE_VARIANTS[key] = kernel
-    return kernel
-
-
-@cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
-def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
-    """Fold every head's ``wscale`` and lazy average into its arrays."""
-    for k in range(coef.shape[0]):
-        _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging)
 
 
 # --------------------------------------------------------------------------
@@ -782,7 +474,7 @@ def _minibatch_epoch(
 LAZY_DECAY_FLOOR = 1e-200
 
 
-@cpu_function
+@cpu_inline
 def _momentum_transition(lr, alpha, momentum, dampening, nesterov):
     """The matrix of one untouched ``momentum_step`` on ``(w, buf)``.
 

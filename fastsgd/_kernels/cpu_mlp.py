@@ -3,12 +3,12 @@
 Three templates, each compiled (``_jit.specialize``) for the configuration of
 the fit that runs it and nothing else:
 
-- ``_epoch_template``: one epoch of mini-batch training. Per batch, the
+- ``_training_template``: one epoch of mini-batch training. Per batch, the
   forward pass, the output loss and delta, backpropagation, the weight
   gradients and the optimizer step (``SOLVER``: SGD with or without Nesterov,
-  Adam, AdamW). With ``SOLVER = GRADIENT_ONLY`` the same template computes
+  Adam, AdamW). With ``SOLVER = OBJECTIVE`` the same template computes
   the L-BFGS objective: one batch of all samples, the gradient kept, no step.
-- ``_forward_template``: the forward pass alone (prediction, the
+- ``_prediction_template``: the forward pass alone (prediction, the
   early-stopping score).
 
 Their settings (``HIDDEN``, ``OUT``, ``SOLVER``, ``NESTEROV``, ``SPARSE``) are
@@ -25,7 +25,7 @@ of their arguments (compiled on first use, then loaded from Numba's cache).
 Parameters live in one flat vector ``theta`` in scikit-learn's ``_pack``
 order: every layer's ``(fan_in, fan_out)`` weights, then every intercept.
 ``units`` holds the layer sizes ``[n_features, *hidden, n_outputs]``. The
-optimizer state (``state1``, ``state2``) and the gradient have the same layout.
+optimizer state (``first_moment``, ``second_moment``) and the gradient have the same layout.
 
 Work split, fixed by the shapes alone (never by the thread count), so that the
 result is bitwise the same for any number of threads:
@@ -71,28 +71,28 @@ from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import (
     cpu_called,
     cpu_configured,
-    cpu_function,
+    cpu_inline,
     matmul_into,
     specialize,
 )
 from fastsgd._kernels.cpu import prefetch_row, row_slices
 from fastsgd._math import activations, losses, updates
-from fastsgd._math.codes import ADAM, ADAMW, GRADIENT_ONLY, SGD, SOFTMAX
+from fastsgd._math.codes import ADAM, ADAMW, OBJECTIVE, SGD, SOFTMAX
 
-activation_value = cpu_function(activations.activation_value)
-activation_backprop = cpu_function(activations.activation_backprop)
-softmax_inplace = cpu_function(activations.softmax_inplace)
-output_row = cpu_function(activations.output_row)
-mlp_step = cpu_function(updates.mlp_step)
-adam_step_scalars = cpu_function(updates.adam_step_scalars)
-mlp_gradient = cpu_function(updates.mlp_gradient)
-decay_factor = cpu_function(updates.decay_factor)
-mlp_batch_loss = cpu_function(losses.mlp_batch_loss)
+activation_value = cpu_inline(activations.activation_value)
+activation_backprop = cpu_inline(activations.activation_backprop)
+softmax_inplace = cpu_inline(activations.softmax_inplace)
+output_row = cpu_inline(activations.output_row)
+mlp_step = cpu_inline(updates.mlp_step)
+adam_step_scalars = cpu_inline(updates.adam_step_scalars)
+mlp_gradient = cpu_inline(updates.mlp_gradient)
+decay_factor = cpu_inline(updates.decay_factor)
+mlp_batch_loss = cpu_inline(losses.mlp_batch_loss)
 # The parameter and workspace layout (one source with the GPU kernel)
 coef_offset = cpu_called(mlp_layout.coef_offset)
 intercept_offset = cpu_called(mlp_layout.intercept_offset)
 layer_offset = cpu_called(mlp_layout.layer_offset)
-read_float_settings = cpu_function(mlp_layout.read_float_settings)
+read_float_settings = cpu_inline(mlp_layout.read_float_settings)
 n_parts = cpu_called(mlp_layout.n_parts)
 part_range = cpu_called(mlp_layout.part_range)
 sum_squares = cpu_called(mlp_layout.sum_squares)
@@ -175,11 +175,11 @@ def backprop_activation(a, d):
 def optimizer_steps(W, G, S1, S2, alpha, sw_sum, hyper):
     """Gradient ``(G + alpha W) / sw_sum`` and the ``SOLVER`` step, element-wise.
 
-    ``G`` is left zeroed for the next batch; ``GRADIENT_ONLY`` (the L-BFGS
+    ``G`` is left zeroed for the next batch; ``OBJECTIVE`` (the L-BFGS
     objective) keeps the gradient in ``G`` instead.
     """
     lr, momentum, beta1, beta2, eps, step_size, denom_scale, decay = hyper
-    if SOLVER == GRADIENT_ONLY:
+    if SOLVER == OBJECTIVE:
         for k in range(W.shape[0]):
             G[k] = mlp_gradient(G[k], W[k], alpha, sw_sum)
     else:
@@ -349,7 +349,7 @@ def update_range(n_ranges, unit, parts, units, params, partials, hyper, sw_sum,
     ``alpha`` or ``0.0`` would unify them as float64 and compute a float32
     fit's gradient in float64, rounding differently from scikit-learn.
     """
-    theta, state1, state2, grad = params
+    theta, first_moment, second_moment, grad = params
     alpha, lr, momentum, beta1, beta2, eps, weight_decay = hyper
     step_size, denom_scale = scalars
     n_params = grad.shape[0]
@@ -366,13 +366,13 @@ def update_range(n_ranges, unit, parts, units, params, partials, hyper, sw_sum,
     if lo < w_hi:
         steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale,
                  decay_factor(lr, weight_decay))  # fmt: skip
-        optimizer_steps(theta[lo:w_hi], grad[lo:w_hi], state1[lo:w_hi],
-                        state2[lo:w_hi], alpha, sw_sum, steps)  # fmt: skip
+        optimizer_steps(theta[lo:w_hi], grad[lo:w_hi], first_moment[lo:w_hi],
+                        second_moment[lo:w_hi], alpha, sw_sum, steps)  # fmt: skip
     i_lo = max(lo, w_total)
     if i_lo < hi:
         steps = (lr, momentum, beta1, beta2, eps, step_size, denom_scale, 1.0)
-        optimizer_steps(theta[i_lo:hi], grad[i_lo:hi], state1[i_lo:hi],
-                        state2[i_lo:hi], 0.0, sw_sum, steps)  # fmt: skip
+        optimizer_steps(theta[i_lo:hi], grad[i_lo:hi], first_moment[i_lo:hi],
+                        second_moment[i_lo:hi], 0.0, sw_sum, steps)  # fmt: skip
     return sq
 
 
@@ -392,8 +392,8 @@ def ordered_sum(v, n):
     return total
 
 
-def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
-                    batch_size, units, theta, state1, state2, grad, X_batch, acts,
+def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
+                    batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
                     deltas, Y_batch, sw_batch, partials, float_settings, step,
                     scratch):  # fmt: skip
     """Template of the training epoch and of the L-BFGS objective (``specialize``).
@@ -414,7 +414,7 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
         read_float_settings(float_settings)
     )
     hyper = (alpha, lr, momentum, beta1, beta2, eps, weight_decay)
-    params = (theta, state1, state2, grad)
+    params = (theta, first_moment, second_moment, grad)
     n = order.shape[0]
     capacity = min(batch_size, n)
     n_layers = units.shape[0] - 1
@@ -446,7 +446,7 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
             scalars = (0.0, 1.0)
         if SPARSE:
             # the first layer's scatter (part 0) reads every part's deltas
-            if SOLVER == GRADIENT_ONLY:
+            if SOLVER == OBJECTIVE:
                 grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
             for unit in prange(chunks * n_layers):
                 # part-major order: a static split over threads gets whole parts
@@ -467,7 +467,7 @@ def _epoch_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, o
     return total, step
 
 
-def _forward_template(X_data, X_indices, X_indptr, n_features, rows, start, units,
+def _prediction_template(X_data, X_indices, X_indptr, n_features, rows, start, units,
                       theta, X_batch, acts):  # fmt: skip
     """Template of the forward pass of the samples ``rows[start:]`` (``specialize``).
 
@@ -535,7 +535,7 @@ def output_activations(acts, units, n):
 
 
 def epoch_scratch(n_params):
-    """The float64 scratch of ``_epoch_template`` for ``n_params`` parameters."""
+    """The float64 scratch of ``_training_template`` for ``n_params`` parameters."""
     n_ranges = n_parts.py_func(n_params, STEP_RANGE)
     return np.empty(MAX_PARTS + n_ranges * (1 + LANES), dtype=np.float64)
 
@@ -570,7 +570,7 @@ def variant(template, settings, rows, units):
     """The compiled ``template`` for ``settings`` (serial or parallel by
     ``parallel_rows``): compiled on first use, then cached."""
     parallel = parallel_rows(int(rows), [int(u) for u in units],
-                             template is _forward_template)  # fmt: skip
+                             template is _prediction_template)  # fmt: skip
     key = (template.__name__, tuple(sorted(settings.items())), parallel)
     kernel = _VARIANTS.get(key)
     if kernel is None:
@@ -580,7 +580,7 @@ def variant(template, settings, rows, units):
 
 
 def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                    sample_weight, order, batch_size, units, theta, state1, state2,
+                    sample_weight, order, batch_size, units, theta, first_moment, second_moment,
                     grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
                     int_settings, float_settings, step):  # fmt: skip
     """Train one epoch over the samples ``order`` in batches of ``batch_size``.
@@ -589,23 +589,23 @@ def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
     ``float_settings``: ``[alpha, lr, momentum, beta1, beta2, eps,
     weight_decay, loss_eps, loss_scale]``; ``step``: the optimizer's step
     count before the epoch. Returns ``(sum over batches of batch_loss *
-    batch_rows, step)`` (``_epoch_template``).
+    batch_rows, step)`` (``_training_template``).
     """
     kernel, args = train_kernel(**locals())
     return kernel(*args)
 
 
 def train_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-                 order, batch_size, units, theta, state1, state2, grad, X_batch, acts,
+                 order, batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
                  deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
                  step):  # fmt: skip
     """``(kernel, its arguments)``: what ``mlp_train_epoch`` runs."""
     solver = mlp_layout.read_int_settings(int_settings)[2]
     settings = settings_of(int_settings, int(solver), is_sparse)
     capacity = max(1, min(int(batch_size), order.shape[0]))
-    kernel = variant(_epoch_template, settings, capacity, units)
+    kernel = variant(_training_template, settings, capacity, units)
     return kernel, (X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
-                    batch_size, units, theta, state1, state2, grad, X_batch, acts,
+                    batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
                     deltas, Y_batch, sw_batch, partials, float_settings, step,
                     epoch_scratch(theta.shape[0]))  # fmt: skip
 
@@ -617,11 +617,11 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
     (already divided by ``sum(sample_weight)``) in ``grad``.
 
     One batch of all samples in order, without a step: the training epoch's
-    template with ``SOLVER = GRADIENT_ONLY``.
+    template with ``SOLVER = OBJECTIVE``.
     """
-    settings = settings_of(int_settings, GRADIENT_ONLY, is_sparse)
+    settings = settings_of(int_settings, OBJECTIVE, is_sparse)
     n = Y.shape[0]
-    kernel = variant(_epoch_template, settings, n, units)
+    kernel = variant(_training_template, settings, n, units)
     order = np.arange(n, dtype=np.int64)
     total, _ = kernel(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
                       max(n, 1), units, theta, theta[:0], theta[:0], grad, X_batch,
@@ -635,6 +635,6 @@ def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units,
     """Forward pass of the samples ``rows``: every layer's activations in ``acts``
     (``len(rows)`` rows per layer, the output layer's last)."""
     settings = settings_of(int_settings, None, is_sparse)
-    kernel = variant(_forward_template, settings, rows.shape[0], units)
+    kernel = variant(_prediction_template, settings, rows.shape[0], units)
     kernel(X_data, X_indices, X_indptr, n_features, rows, 0, units, theta, X_batch,
            acts)  # fmt: skip

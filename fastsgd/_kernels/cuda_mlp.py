@@ -32,7 +32,7 @@ from numba import cuda
 
 from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
-from fastsgd._kernels.cuda import Arguments, launch, launch_shape
+from fastsgd._kernels.cuda_launch import Arguments, launch, launch_shape
 from fastsgd._math import activations, codes, losses, updates
 
 activation_value = gpu_function(activations.activation_value)
@@ -249,7 +249,7 @@ def intercept_unit(v, units):
 
 @gpu_kernel
 def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-                order, batch_size, units, theta, state1, state2, grad, acts, deltas,
+                order, batch_size, units, theta, first_moment, second_moment, grad, acts, deltas,
                 row_loss, sq_parts, chunk_sums, chunk_intercepts, scalars,
                 int_settings, float_settings, step_start, zero):  # fmt: skip
     grid = cuda.cg.this_grid()
@@ -259,7 +259,7 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
     alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
         read_float_settings(float_settings)
     )
-    forward_only = solver == codes.FORWARD_ONLY
+    forward_only = solver == codes.PREDICTION
     data = (X_data, n_features)
     sparse = (X_data, X_indices, X_indptr)
     n = order.shape[0]
@@ -389,11 +389,11 @@ def _mlp_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_we
                     G += chunk_intercepts[c, u - n_weights]
                 g = mlp_gradient(G, theta[u], 0.0, sw_sum)
                 decay = 1.0
-            if solver == codes.GRADIENT_ONLY:
+            if solver == codes.OBJECTIVE:
                 grad[u] = g
             else:
-                theta[u], state1[u], state2[u] = mlp_step(
-                    solver, theta[u], g, state1[u], state2[u], lr, momentum, nesterov,
+                theta[u], first_moment[u], second_moment[u] = mlp_step(
+                    solver, theta[u], g, first_moment[u], second_moment[u], lr, momentum, nesterov,
                     beta1, beta2, eps, step_size, denom_scale, decay,
                 )  # fmt: skip
                 grad[u] = 0.0
@@ -429,16 +429,16 @@ def _workspace(units, capacity, dtype):
 
 
 def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-            order, batch_size, units, theta, state1, state2, grad, acts, int_settings,
+            order, batch_size, units, theta, first_moment, second_moment, grad, acts, int_settings,
             float_settings, step):  # fmt: skip
     """One launch of ``_mlp_kernel`` over ``order``: an epoch, the objective
-    (``GRADIENT_ONLY``) or the forward pass (``FORWARD_ONLY``, which fills
+    (``OBJECTIVE``) or the forward pass (``PREDICTION``, which fills
     ``acts``).
 
     Unlike the CPU kernels, the GPU kernel takes the solver (and the forward
     pass) as a run-time code: one compilation per dtype serves every job.
     Host arrays are copied to the GPU and the ones the launch changes
-    (``theta``, ``state1``, ``state2``, ``grad``) copied back; GPU arrays are
+    (``theta``, ``first_moment``, ``second_moment``, ``grad``) copied back; GPU arrays are
     used in place. Returns ``(total, step)`` as the CPU epoch.
     """
     units_host = np.asarray(units, dtype=np.int64)
@@ -446,14 +446,14 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
     capacity = max(1, min(int(batch_size), n))
     dtype = theta.dtype
     solver = int(mlp_layout.read_int_settings(int_settings)[2])
-    forward_only = solver == codes.FORWARD_ONLY
+    forward_only = solver == codes.PREDICTION
     d_acts, d_deltas, row_loss, sq_parts, chunk_sums, chunk_intercepts = _workspace(
         units_host, capacity, dtype
     )
     arg = Arguments()
     if forward_only:
-        state1 = state2 = grad = np.zeros(1, dtype)
-    elif is_sparse and solver == codes.GRADIENT_ONLY:
+        first_moment = second_moment = grad = np.zeros(1, dtype)
+    elif is_sparse and solver == codes.OBJECTIVE:
         grad[: units_host[0] * units_host[1]] = 0.0  # the scatter adds into it
     scalars = cuda.to_device(np.zeros(3))
     fan_max = int(units_host[1:].max())
@@ -462,7 +462,7 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
         _mlp_kernel, shape, arg(X_data), arg(X_indices), arg(X_indptr), int(n_features), bool(is_sparse),
         arg(Y), arg(sample_weight), arg(np.asarray(order, dtype=np.int64)),
         int(batch_size), arg(units_host), arg(theta, not forward_only),
-        arg(state1, True), arg(state2, True), arg(grad, True), d_acts, d_deltas,
+        arg(first_moment, True), arg(second_moment, True), arg(grad, True), d_acts, d_deltas,
         row_loss, sq_parts, chunk_sums, chunk_intercepts, scalars,
         arg(np.asarray(int_settings, dtype=np.int64)),
         arg(np.asarray(float_settings, dtype=dtype)), int(step), dtype.type(0),
@@ -477,7 +477,7 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
 
 
 def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                    sample_weight, order, batch_size, units, theta, state1, state2,
+                    sample_weight, order, batch_size, units, theta, first_moment, second_moment,
                     grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
                     int_settings, float_settings, step):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_train_epoch``: same arguments, same result.
@@ -486,7 +486,7 @@ def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
     ``Y_batch``, ``sw_batch``, ``partials``) are not needed here.
     """
     return _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                   sample_weight, order, batch_size, units, theta, state1, state2,
+                   sample_weight, order, batch_size, units, theta, first_moment, second_moment,
                    grad, acts, int_settings, float_settings, step)  # fmt: skip
 
 
@@ -495,7 +495,7 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
                   sw_batch, partials, int_settings, float_settings):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_objective``: same arguments, same result."""
     n = Y.shape[0]
-    settings = mlp_layout.with_solver(int_settings, codes.GRADIENT_ONLY)
+    settings = mlp_layout.with_solver(int_settings, codes.OBJECTIVE)
     empty = np.zeros(1, theta.dtype)
     total, _ = _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
                        sample_weight, np.arange(n, dtype=np.int64), max(n, 1), units,
@@ -507,7 +507,7 @@ def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
 def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
                 X_batch, acts, int_settings):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_forward``: same arguments, same result."""
-    settings = mlp_layout.with_solver(int_settings, codes.FORWARD_ONLY)
+    settings = mlp_layout.with_solver(int_settings, codes.PREDICTION)
     n_out = int(units[-1])
     Y = np.zeros((0, n_out), theta.dtype)
     floats = mlp_layout.float_settings(*(0.0,) * 9, dtype=theta.dtype)

@@ -5,7 +5,7 @@ tensors, Numba device arrays) lives in GPU memory and is used where it is,
 without a copy; the checks of a GPU ``X`` run on the GPU. ``numba.cuda`` is
 imported on first use only, so importing this module costs nothing on a CPU
 machine. ``fastsgd._device`` (the device policy, one layer up) re-exports these
-functions to the estimators; ``_kernels/cuda.py`` imports them from here, so
+functions to the estimators; ``_kernels/cuda_launch.py`` imports them from here, so
 no kernel module imports the layer above it.
 """
 
@@ -83,7 +83,7 @@ def check_device_X(obj, estimator_name):
             "contiguous on the device first (x.contiguous() in PyTorch, "
             "cupy.ascontiguousarray(x) in CuPy)."
         )
-    from fastsgd._kernels import cuda as cuda_kernels
+    from fastsgd._kernels import cuda_launch as cuda_kernels
 
     if not cuda_kernels.all_finite(X.reshape(X.size)):
         raise ValueError("Input X contains NaN or infinity (checked on the GPU).")

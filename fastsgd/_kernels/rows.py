@@ -2,7 +2,7 @@
 
 The linear kernels of both targets read the data and weigh a head's loss
 derivative through these functions (``cpu.py`` compiles them with
-``cpu_function``, ``cuda.py`` with ``gpu_function``; ``_jit.compiled_for``
+``cpu_inline``, ``cuda.py`` with ``gpu_function``; ``_jit.compiled_for``
 binds the functions they call to the same target's builds). Nothing here is
 called as Python by a kernel.
 

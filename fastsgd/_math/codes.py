@@ -76,12 +76,12 @@ ACTIVATION_CODES = {
     "exp": EXP,
 }
 
-# Optimizers of the multi-layer perceptron. GRADIENT_ONLY computes the
+# Optimizers of the multi-layer perceptron. OBJECTIVE computes the
 # gradient without a step (the L-BFGS objective).
 SGD = 0
 ADAM = 1
 ADAMW = 2
-GRADIENT_ONLY = 3
+OBJECTIVE = 3
 
-SOLVER_CODES = {"sgd": SGD, "adam": ADAM, "adamw": ADAMW, "lbfgs": GRADIENT_ONLY}
-FORWARD_ONLY = 4  # prediction: the forward pass alone
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM, "adamw": ADAMW, "lbfgs": OBJECTIVE}
+PREDICTION = 4  # prediction: the forward pass alone
