@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     _check_n_features,
     _check_sample_weight,
     _check_y,
+    check_is_fitted,
     validate_data,
 )
 
@@ -92,6 +93,30 @@ def as_csr(X, what="X"):
 
 #: The ``device`` parameter's constraint (all four estimators).
 DEVICE_CONSTRAINT = [StrOptions(set(DEVICES))]
+
+
+class TrainingStateMixin:
+    """``training_state()``: the public read side of the state protocol that
+    parameter mixing (``fastsgd.dask``) uses; each estimator family writes a
+    state back with its own ``load_training_state``."""
+
+    def training_state(self):
+        """The trainer's state of this model: what ``partial_fit`` resumes.
+
+        Parameters, optimizer state (momentum buffers, or Adam's moments),
+        step and sample counts, learning rates and stopping state: a
+        ``LinearState`` for the linear models, an ``MLPState`` for the MLPs.
+        For parameter mixing: the states of copies trained on disjoint data
+        are averaged with ``type(state).average(states, fractions, seen)``
+        and loaded into one copy with ``load_training_state``. Read it, do
+        not modify it.
+
+        Returns
+        -------
+        state : LinearState or MLPState
+        """
+        check_is_fitted(self, "_state")
+        return self._state
 
 
 class GPUScoreMixin:

@@ -29,6 +29,7 @@ from fastsgd import _trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
     GPUScoreMixin,
+    TrainingStateMixin,
     check_sample_weight,
     fit_device,
     validate_X,
@@ -79,7 +80,9 @@ def _dataset_then_shuffle_seed(random_state):
     return random_state.randint(_MAX_INT)
 
 
-class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
+class _BaseSGD(
+    TrainingStateMixin, CallbackSupportMixin, SparseCoefMixin, BaseEstimator
+):
     """Shared machinery of the two linear estimators."""
 
     _task = codes.REGRESSION
@@ -309,23 +312,6 @@ class _BaseSGD(CallbackSupportMixin, SparseCoefMixin, BaseEstimator):
         return log
 
     # ----------------------------------------------------- the training state
-    def training_state(self):
-        """The trainer's state of this model: what ``partial_fit`` resumes.
-
-        Weights, intercepts, averaged weights, momentum buffers, step and
-        sample counts (a ``LinearState``). For parameter mixing
-        (``fastsgd.dask``): the states of copies trained on disjoint data are
-        averaged with ``type(state).average(states, fractions, seen)`` and
-        loaded into one copy with ``load_training_state``. Read it, do not
-        modify it.
-
-        Returns
-        -------
-        state : LinearState
-        """
-        check_is_fitted(self, "_state")
-        return self._state
-
     def load_training_state(self, state, loss_curve):
         """Make ``state`` this model's, and publish the fitted attributes it
         gives (``coef_``, ``intercept_``, ``t_``, ...) with ``loss_curve`` as

@@ -35,6 +35,7 @@ from fastsgd import _mlp_trainer
 from fastsgd._base import (
     DEVICE_CONSTRAINT,
     GPUScoreMixin,
+    TrainingStateMixin,
     check_sample_weight,
     fit_device,
     validate_X,
@@ -79,7 +80,7 @@ def _binarize(binarizer, y, dtype):
     return Y
 
 
-class _BaseMLP(CallbackSupportMixin, BaseEstimator):
+class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the two multi-layer perceptrons."""
 
     # ------------------------------------------------------------ structure
@@ -199,24 +200,6 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         self.intercepts_ = intercepts
 
     # ----------------------------------------------------- the training state
-    def training_state(self):
-        """The trainer's state of this model: what ``partial_fit`` resumes.
-
-        The packed parameters, the optimizer's state (velocity, or Adam's
-        moments), the learning rate, step and sample counts, the stopping
-        state and curves (an ``MLPState``). For parameter mixing
-        (``fastsgd.dask``): the states of copies trained on disjoint data are
-        averaged with ``type(state).average(states, fractions, seen)`` and
-        loaded into one copy with ``load_training_state``. Read it, do not
-        modify it.
-
-        Returns
-        -------
-        state : MLPState
-        """
-        check_is_fitted(self, "_state")
-        return self._state
-
     def load_training_state(self, state, loss_curve):
         """Make ``state`` this model's, and publish the fitted attributes it
         gives (``coefs_``, ``intercepts_``, ``loss_curve_``, ``n_iter_``,

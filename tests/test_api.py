@@ -622,3 +622,52 @@ def test_warm_start_continues_from_previous_coef(cls_params):
         cls(**base).fit(X, y).coef_,
         err_msg="warm_start=False must restart from zero",
     )
+
+
+# ----------------------------------------------------- the training-state protocol
+@pytest.mark.parametrize("family", ["linear", "mlp"])
+def test_training_state_average_and_load(family):
+    """``training_state`` / ``average`` / ``load_training_state`` (what
+    ``fastsgd.dask`` mixes with): the mixed model's parameters are the
+    sample-weighted mean of the two models' published parameters (a float64
+    NumPy reference), its counters and curve those the protocol documents."""
+    import copy
+
+    from sklearn.exceptions import NotFittedError
+
+    from fastsgd import MLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 5)
+    y = X @ rng.randn(5) + 0.1 * rng.randn(400)
+    if family == "linear":
+        make = partial(SGDRegressor, batch_size=8, momentum=0.9, max_iter=3, tol=None,
+                       random_state=0)  # fmt: skip
+
+        def params(model):
+            return [model.coef_, model.intercept_]
+    else:
+        make = partial(MLPRegressor, hidden_layer_sizes=(4,), max_iter=3,
+                       random_state=0)  # fmt: skip
+
+        def params(model):
+            return model.coefs_ + model.intercepts_
+
+    with pytest.raises(NotFittedError):
+        make().training_state()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a, b = make().fit(X[:100], y[:100]), make().fit(X[100:], y[100:])
+    sa, sb = a.training_state(), b.training_state()
+    before = [np.array(p, copy=True) for p in params(a)]
+    mixed = type(sa).average([sa, sb], [0.25, 0.75], [100, 300])
+    model = copy.deepcopy(a).load_training_state(mixed, [2.0, 1.5])
+    for got, pa, pb in zip(params(model), params(a), params(b), strict=True):
+        expected = 0.25 * np.asarray(pa, np.float64) + 0.75 * np.asarray(pb, np.float64)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert model.n_iter_ == 2 and list(model.loss_curve_) == [2.0, 1.5]
+    assert model.t_ == a.t_ - 100 + 400
+    # the inputs are untouched: average returns a new state
+    for got, original in zip(params(a), before, strict=True):
+        np.testing.assert_array_equal(got, original)
+    assert a.training_state() is sa and mixed is not sa

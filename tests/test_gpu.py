@@ -298,6 +298,11 @@ GPU_ONLY = {
     "weight_gradient",  # one weight's gradient, a thread per weight
     "weight_unit",  # thread index -> (layer, j, k) of a weight
     "intercept_unit",  # thread index -> (layer, k) of an intercept
+    # the step of a weight or intercept: momentum_step and running_mean, which
+    # the CPU composes in configured helpers that prune the momentum buffer
+    # and the averaging at compile time (shared, it cost 0.2-0.4 s of a cold
+    # CPU mini-batch fit: steps.py)
+    "parameter_step",
 }
 
 
@@ -317,7 +322,7 @@ def test_gpu_kernels_compile_the_cpu_kernels_helpers():
     own = {fn.__name__ for fn in gpu_sources if not _jit.is_source(fn)}
     assert own == GPU_ONLY
     shared = {fn for fn in gpu_sources if _jit.is_source(fn)}
-    for name in ("row_dot", "head_derivative", "weight_step", "intercept_step",
+    for name in ("row_dot", "weighted_derivative", "sum_chunks", "momentum_step",
                  "batch_counters", "coef_offset", "layer_offset", "mlp_gradient",
                  "output_row", "read_float_settings", "softmax_inplace"):  # fmt: skip
         assert name in {fn.__name__ for fn in shared}, name

@@ -91,12 +91,12 @@ mlp_batch_loss = cpu_inline(losses.mlp_batch_loss)
 # The parameter and workspace layout (one source with the GPU kernel)
 coef_offset = cpu_called(mlp_layout.coef_offset)
 intercept_offset = cpu_called(mlp_layout.intercept_offset)
-layer_offset = cpu_called(mlp_layout.layer_offset)
+layer_offset = cpu_inline(mlp_layout.layer_offset)
 read_float_settings = cpu_inline(mlp_layout.read_float_settings)
 n_parts = cpu_called(mlp_layout.n_parts)
 part_range = cpu_called(mlp_layout.part_range)
 sum_squares = cpu_called(mlp_layout.sum_squares)
-range_sum_squares = cpu_called(mlp_layout.range_sum_squares)
+range_sum_squares = cpu_inline(mlp_layout.range_sum_squares)
 STEP_RANGE = mlp_layout.STEP_RANGE
 LANES = mlp_layout.LANES
 

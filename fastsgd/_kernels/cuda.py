@@ -36,18 +36,22 @@ from numba import cuda
 from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
 from fastsgd._kernels.cuda_launch import Arguments, launch, launch_shape, to_device
-from fastsgd._math import codes, schedules
+from fastsgd._math import codes, losses, schedules, updates
 
 learning_rate = gpu_function(schedules.learning_rate)
+penalty_gradient = gpu_function(updates.penalty_gradient)
+loss_value = gpu_function(losses.loss_value)
+loss_derivative = gpu_function(losses.loss_derivative)
 # The CPU kernels' helpers (``rows.py``, ``steps.py``), compiled for the GPU
 row_slices = gpu_function(rows.row_slices)
 row_dot = gpu_function(rows.row_dot)
-head_derivative = gpu_function(rows.head_derivative)
-softmax_derivatives = gpu_function(rows.softmax_derivatives)
+head_target = gpu_function(rows.head_target)
+weighted_derivative = gpu_function(rows.weighted_derivative)
+softmax_cross_entropy = gpu_function(losses.softmax_cross_entropy)
 batch_counters = gpu_function(steps.batch_counters)
 sum_chunks = gpu_function(steps.sum_chunks)
-weight_step = gpu_function(steps.weight_step)
-intercept_step = gpu_function(steps.intercept_step)
+momentum_step = gpu_function(updates.momentum_step)
+running_mean = gpu_function(updates.running_mean)
 
 #: Rows per gradient chunk of a dense batch (phase B's unit of work).
 CHUNK = 64
@@ -84,6 +88,36 @@ def linear_scores(X, coef, intercept):
 # --------------------------------------------------------------------------
 # Mini-batch training
 # --------------------------------------------------------------------------
+
+
+@gpu_function
+def parameter_step(params, buffer, average, i, g, first_step, lr, momentum,
+                   dampening, nesterov, keep_buffer, moves, averaging,
+                   n_averaged):  # fmt: skip
+    """Step parameter ``params[i]`` (a weight or an intercept) with its
+    gradient ``g`` (a weight's includes its penalty), ``torch.optim.SGD``'s
+    ``momentum_step``; then, with ``averaging``, fold it into ``average[i]``
+    once averaging has started (``n_averaged > 0``).
+
+    ``moves``: whether the parameter is trained (an intercept without
+    ``fit_intercept`` is not, but is still averaged). ``buffer[i]`` is read
+    and written only when ``keep_buffer`` (a fit with momentum). The CPU
+    kernels compose the same two math functions in configured helpers
+    (``cpu._optimizer_step``, ``_block_step``) that prune the momentum buffer
+    and the averaging at compile time (``steps.py`` says why).
+    """
+    w = params[i]
+    if moves:
+        if keep_buffer:
+            w, buf = momentum_step(w, g, buffer[i], first_step, lr, momentum,
+                                   dampening, nesterov)  # fmt: skip
+            buffer[i] = buf
+        else:  # constants: the step's momentum branches fold away
+            w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
+        params[i] = w
+    if averaging and n_averaged > 0:
+        # the step's value, before a float32 parameter rounds it
+        average[i] = running_mean(average[i], w, n_averaged)
 
 
 @gpu_kernel
@@ -127,11 +161,12 @@ def _minibatch_kernel(
             if task == codes.MULTINOMIAL:
                 scores[r, k] = p
             elif active[k]:
-                d, lv = head_derivative(task, loss_code, y_float, y_class,
-                                        head_positive, weight_pos, weight_neg,
-                                        sample_weight, i, k, p, epsilon)  # fmt: skip
-                deriv[r, k] = d
-                row_loss[r, k] = lv
+                y = head_target(task, loss_code, y_float, y_class, head_positive, i, k)
+                row_loss[r, k] = loss_value(loss_code, y, p, epsilon)
+                deriv[r, k] = weighted_derivative(
+                    loss_derivative(loss_code, y, p, epsilon), y, weight_pos,
+                    weight_neg, sample_weight, i, k,
+                )  # fmt: skip
             else:
                 deriv[r, k] = 0.0
                 row_loss[r, k] = 0.0
@@ -141,10 +176,10 @@ def _minibatch_kernel(
             for r in range(start, batch_len, stride):
                 i = order[batch_start + r]
                 label = y_class[i]
-                loss = softmax_derivatives(scores[r], label,
-                                           sample_weight[i] * weight_pos[label],
-                                           deriv[r])  # fmt: skip
+                loss = softmax_cross_entropy(scores[r], label, deriv[r])
+                w = sample_weight[i] * weight_pos[label]
                 for k in range(n_heads):
+                    deriv[r, k] *= w
                     row_loss[r, k] = 0.0
                 row_loss[r, 0] = loss
             grid.sync()
@@ -202,10 +237,11 @@ def _minibatch_kernel(
                 if active[k]:
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
                                        t_batch, batch_len)  # fmt: skip
-                    weight_step(coef[k], coef_buf[k], avg_coef[k], j,
-                                g_sum * inv_batch, lr, penalty, alpha, l1_ratio,
-                                momentum, dampening, nesterov, first_step,
-                                keep_buffer, True, n_averaged)  # fmt: skip
+                    g = g_sum * inv_batch + penalty_gradient(penalty, alpha, l1_ratio,
+                                                             coef[k, j])  # fmt: skip
+                    parameter_step(coef[k], coef_buf[k], avg_coef[k], j, g,
+                                   first_step, lr, momentum, dampening, nesterov,
+                                   keep_buffer, True, True, n_averaged)  # fmt: skip
             else:
                 k = u - n_weights
                 g = 0.0
@@ -217,10 +253,10 @@ def _minibatch_kernel(
                 if active[k]:
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
                                        t_batch, batch_len)  # fmt: skip
-                    intercept_step(intercept, intercept_buf, avg_intercept, k,
-                                   g * inv_batch, lr, momentum, dampening, nesterov,
-                                   first_step, keep_buffer, fit_intercept, True,
-                                   n_averaged)  # fmt: skip
+                    parameter_step(intercept, intercept_buf, avg_intercept, k,
+                                   g * inv_batch, first_step, lr, momentum,
+                                   dampening, nesterov, keep_buffer, fit_intercept,
+                                   True, n_averaged)  # fmt: skip
         grid.sync()
     if start == 0:
         counters[0] = n_averaged

@@ -41,10 +41,7 @@ def activation_backprop(code, a, delta):
 
 
 def softmax_inplace(row):
-    """Replace the scores in ``row`` by their softmax (scikit-learn's order);
-    returns ``(max, sum)``: the largest score and the sum of the shifted
-    exponentials, from which the cross-entropy follows without a logarithm of
-    a rounded probability (``losses.softmax_cross_entropy``).
+    """Replace the scores in ``row`` by their softmax (scikit-learn's order).
 
     ``exp(score - max)`` divided by the row's sum, which is taken in the row's
     dtype in NumPy's pairwise order (``np.add.reduce`` over a contiguous row:
@@ -83,7 +80,6 @@ def softmax_inplace(row):
             total += row[j]
     for k in range(n):
         row[k] = row[k] / total
-    return top, total
 
 
 def output_loss(code, y, p, eps):

@@ -13,7 +13,6 @@ these with their callees bound to that target's builds (``_jit.compiled_for``).
 
 import math
 
-from fastsgd._math.activations import softmax_inplace
 from fastsgd._math.codes import (
     EPSILON_INSENSITIVE,
     HINGE,
@@ -151,14 +150,26 @@ def softmax_cross_entropy(scores, label, out):
 
     ``out[k]`` becomes ``softmax(scores)[k] - [k == label]``, the derivative of
     ``-log softmax(scores)[label]`` with respect to ``scores[k]``; the loss is
-    returned. The softmax is the MLP's (``activations.softmax_inplace``: the
-    maximum subtracted first, so no exponential overflows; the sum in the
-    scores' dtype, in NumPy's order); the loss is ``log(sum) - (score - max)``,
-    never the logarithm of a rounded probability.
+    returned. The maximum is subtracted first, so no exponential overflows.
+
+    Not ``activations.softmax_inplace`` (the MLP's): that one sums in the
+    row's dtype in NumPy's pairwise order, for scikit-learn's MLP roundings;
+    this one sums in float64, in order. Built on the MLP's softmax, a cold
+    multinomial fit compiled 0.65 s longer (2.6 s -> 3.25 s) and float32
+    multinomial models moved by 1e-5 after one epoch.
     """
-    for k in range(scores.shape[0]):
-        out[k] = scores[k]
-    top, total = softmax_inplace(out)
+    n = scores.shape[0]
+    top = scores[0]
+    for k in range(1, n):
+        if scores[k] > top:
+            top = scores[k]
+    total = 0.0
+    for k in range(n):
+        e = math.exp(scores[k] - top)
+        out[k] = e
+        total += e
+    for k in range(n):
+        out[k] = out[k] / total
     loss = math.log(total) - (scores[label] - top)
     out[label] = out[label] - 1.0
     return loss
