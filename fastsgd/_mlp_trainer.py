@@ -36,6 +36,7 @@ from fastsgd._epoch import (
 )
 from fastsgd._kernels import cpu_mlp, mlp_layout
 from fastsgd._kernels._jit import is_cached
+from fastsgd._kernels.bundles import Data, MLPParams, MLPTargets, MLPWorkspace
 from fastsgd._math import codes
 from fastsgd._progress import Reporter, caller_stacklevel
 
@@ -62,9 +63,14 @@ class MLPData:
     Y: np.ndarray
     sample_weight: np.ndarray
 
-    def args(self):
-        return (self.X_data, self.X_indices, self.X_indptr, self.n_features,
-                self.is_sparse, self.Y, self.sample_weight)  # fmt: skip
+    def data(self):
+        """The kernels' ``bundles.Data``."""
+        return Data(self.X_data, self.X_indices, self.X_indptr, self.n_features,
+                    self.is_sparse)  # fmt: skip
+
+    def targets(self):
+        """The kernels' ``bundles.MLPTargets``."""
+        return MLPTargets(self.Y, self.sample_weight)
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,7 @@ def _kernel_workspace(units, capacity, is_sparse, dtype, device):
     """The workspace arguments of a training or objective kernel call (the GPU
     kernel keeps its own workspace: empty placeholders)."""
     if device == "cuda":
-        return (np.zeros(0, dtype),) * 6
+        return MLPWorkspace(*(np.zeros(0, dtype),) * 6)
     return cpu_mlp.workspace(units, capacity, is_sparse, dtype)
 
 
@@ -230,15 +236,16 @@ def resident(data, device):
     from fastsgd._kernels.cuda_launch import to_device_args
 
     with device_errors("copying the training data to the GPU"):
-        return MLPData(*to_device_args(data.args()))
+        return MLPData(*to_device_args(data.data()), *to_device_args(data.targets()))
 
 
 def _epoch_args(data, order, batch_size, units, state, config, grad, dtype, device):
     capacity = max(1, min(batch_size, order.shape[0]))
-    work = _kernel_workspace(units, capacity, data.is_sparse, dtype, device)
+    buffers = _kernel_workspace(units, capacity, data.is_sparse, dtype, device)
+    params = MLPParams(state.theta, state.first_moment, state.second_moment, grad)
     return (
-        *data.args(), order, batch_size, np.asarray(units, dtype=np.int64),
-        state.theta, state.first_moment, state.second_moment, grad, *work,
+        data.data(), data.targets(), order, batch_size,
+        np.asarray(units, dtype=np.int64), params, buffers,
         _int_settings(config, config.solver),
         _float_settings(config, state.learning_rate, dtype), state.step,
     )  # fmt: skip
@@ -570,11 +577,11 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     n = data.Y.shape[0]
     theta = np.asarray(theta, dtype=dtype).copy()
     grad = np.zeros_like(theta)
-    work = _kernel_workspace(config.units, max(n, 1), data.is_sparse, dtype, device)
+    buffers = _kernel_workspace(config.units, max(n, 1), data.is_sparse, dtype, device)
     with _threads(config.n_jobs, n, config.units), device_errors("training"):
         total = _kernels(device).mlp_objective(
-            *data.args(), np.asarray(config.units, dtype=np.int64), theta, grad, *work,
-            _int_settings(config, codes.OBJECTIVE),
+            data.data(), data.targets(), np.asarray(config.units, dtype=np.int64),
+            theta, grad, buffers, _int_settings(config, codes.OBJECTIVE),
             _float_settings(config, 0.0, dtype),
         )  # fmt: skip
     return total / n, grad.astype(np.float64)
@@ -592,7 +599,7 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     out = np.empty((rows.shape[0], units[-1]), dtype=dtype)
     data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
                    np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
-    data = resident(data, device)
+    x = resident(data, device).data()
     kernels = _kernels(device)
     unit_array = np.asarray(units, dtype=np.int64)
     int_settings = _int_settings(config, config.solver)
@@ -604,9 +611,7 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
             part = rows[start : start + PREDICT_ROWS]
             n = part.shape[0]
             X_batch, acts = cpu_mlp.forward_workspace(units, n, is_sparse, dtype)
-            kernels.mlp_forward(
-                data.X_data, data.X_indices, data.X_indptr, n_features, is_sparse,
-                part, unit_array, theta, X_batch, acts, int_settings,
-            )  # fmt: skip
+            kernels.mlp_forward(x, part, unit_array, theta, X_batch, acts,
+                                int_settings)  # fmt: skip
             out[start : start + n] = cpu_mlp.output_activations(acts, units, n)
     return out

@@ -31,6 +31,15 @@ from fastsgd._epoch import (
 )
 from fastsgd._kernels import cpu, cpu_per_sample
 from fastsgd._kernels._jit import is_cached
+from fastsgd._kernels.bundles import (
+    Data,
+    LinearParams,
+    LinearTargets,
+    MinibatchRule,
+    PerSampleHeads,
+    PerSampleRule,
+    StepCounters,
+)
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
 from fastsgd._math.updates import penalty_value
@@ -42,35 +51,26 @@ from fastsgd._progress import Reporter
 
 
 def as_kernel_data(X):
-    """``(X_data, X_indices, X_indptr, n_features, is_sparse)`` for a kernel.
+    """The kernels' ``bundles.Data`` of ``X``: ``(X_data, X_indices, X_indptr,
+    n_features, is_sparse)``.
 
     A dense ``X`` becomes its flat view (no copy); a CSR matrix or array its
     three arrays, with int32 indices. The values are a read-only view.
     """
     n_features = X.shape[1]
     if is_device_array(X):
-        return (
-            X.reshape(X.size),
-            cpu.empty_index(),
-            cpu.empty_index(),
-            n_features,
-            False,
-        )
+        return Data(X.reshape(X.size), cpu.empty_index(), cpu.empty_index(),
+                    n_features, False)  # fmt: skip
     if sp.issparse(X):
-        return (
+        return Data(
             _read_only(X.data),
             X.indices.astype(np.int32, copy=False),
             X.indptr.astype(np.int32, copy=False),
             n_features,
             True,
         )
-    return (
-        _read_only(X.reshape(-1)),
-        cpu.empty_index(),
-        cpu.empty_index(),
-        n_features,
-        False,
-    )
+    return Data(_read_only(X.reshape(-1)), cpu.empty_index(), cpu.empty_index(),
+                n_features, False)  # fmt: skip
 
 
 def _read_only(values):
@@ -125,13 +125,16 @@ class LinearProblem:
     sample_weight: np.ndarray
     train_index: np.ndarray
 
-    def data_args(self):
-        return (self.X_data, self.X_indices, self.X_indptr, self.n_features,
-                self.is_sparse)  # fmt: skip
+    def data(self):
+        """The kernels' ``bundles.Data``."""
+        return Data(self.X_data, self.X_indices, self.X_indptr, self.n_features,
+                    self.is_sparse)  # fmt: skip
 
-    def target_args(self):
-        return (self.y_float, self.y_class, self.task, self.head_positive,
-                self.weight_pos, self.weight_neg, self.sample_weight)  # fmt: skip
+    def targets(self):
+        """The kernels' ``bundles.LinearTargets``."""
+        return LinearTargets(self.y_float, self.y_class, self.task, self.head_positive,
+                             self.weight_pos, self.weight_neg,
+                             self.sample_weight)  # fmt: skip
 
 
 def regression_targets(y):
@@ -414,7 +417,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     log = TrainLog()
 
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
-    kernels, data_args, target_args = cpu, problem.data_args(), problem.target_args()
+    kernels, data, targets = cpu, problem.data(), problem.targets()
     if device == "cuda":
         if per_sample:
             raise ValueError(_PER_SAMPLE_ON_GPU)
@@ -422,8 +425,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         from fastsgd._kernels import cuda_launch
 
         with device_errors("copying the training data to the GPU"):
-            data_args = cuda_launch.to_device_args(data_args)
-            target_args = cuda_launch.to_device_args(target_args)
+            data = cuda_launch.to_device_args(data)
+            targets = cuda_launch.to_device_args(targets)
     if per_sample:
         orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
         # one head per group when each head has its own order
@@ -432,35 +435,41 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
         row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
+        rule = PerSampleRule(
+            config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
+            config.schedule, state.eta, config.power_t, config.optimal_t0,
+            config.fit_intercept, config.intercept_decay, config.average,
+            wscale_floor, track_objective,
+        )  # fmt: skip
     else:
         scratch = kernels.minibatch_scratch(
             min(config.batch_size, max(n_train, 1)), n_heads, n_features, dtype,
             problem.is_sparse,
         )  # fmt: skip
+        rule = MinibatchRule(
+            config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
+            config.schedule, state.eta, config.power_t, config.optimal_t0,
+            config.momentum, config.dampening, config.nesterov, config.fit_intercept,
+            config.average,
+        )  # fmt: skip
     step_batch = 1 if per_sample else min(config.batch_size, max(n_train, 1))
 
     def per_sample_args(part, t_kernel):
-        return (
-            *problem.data_args(), *problem.target_args(), part, active,
+        heads = PerSampleHeads(
             state.coef, call.wscale, state.intercept, state.avg_coef,
             state.avg_intercept, call.avg_a, call.avg_b, call.l1_q, call.l1_u,
-            call.sq_norm, call.l1_norm, config.loss, config.epsilon, config.penalty,
-            config.alpha, l1_ratio, config.schedule, state.eta, config.power_t,
-            config.optimal_t0, t_kernel, config.fit_intercept,
-            config.intercept_decay, config.average, wscale_floor, track_objective,
-            n_groups or n_threads, loss_sum, objective_sum,
+            call.sq_norm, call.l1_norm, loss_sum, objective_sum,
         )  # fmt: skip
+        return (data, targets, part, active, heads, rule, t_kernel,
+                n_groups or n_threads)  # fmt: skip
 
     def minibatch_args(part, t_kernel):
-        return (
-            *data_args, *target_args, part, active, step_batch, state.coef,
-            state.intercept, state.coef_buf, state.intercept_buf, state.avg_coef,
-            state.avg_intercept, config.loss, config.epsilon, config.penalty,
-            config.alpha, l1_ratio, config.schedule, state.eta, config.power_t,
-            config.optimal_t0, config.momentum, config.dampening, config.nesterov,
-            config.fit_intercept, state.n_steps, int(t_kernel - 1), config.average,
-            state.n_averaged, *scratch, loss_sum,
-        )  # fmt: skip
+        params = LinearParams(state.coef, state.intercept, state.coef_buf,
+                              state.intercept_buf, state.avg_coef,
+                              state.avg_intercept)  # fmt: skip
+        counters = StepCounters(state.n_steps, int(t_kernel - 1), state.n_averaged)
+        return (data, targets, part, active, step_batch, params, rule, counters,
+                scratch, loss_sum)  # fmt: skip
 
     t_start = state.t
     t_kernel = state.t  # scikit-learn's sample counter inside the fit
@@ -665,7 +674,7 @@ def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,
     listener of ``_progress.announce_compilation``, as the command line's).
     """
     select = cpu_per_sample.per_sample_variant if per_sample else cpu.minibatch_variant
-    if not reporter.wants_compile_notice() or is_cached(select(*args), args):
+    if not reporter.wants_compile_notice() or is_cached(*select(*args)):
         return
     names = {value: name for name, value in codes.LOSS_CODES.items()}
     penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}

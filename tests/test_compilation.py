@@ -6,6 +6,7 @@ The subprocess tests use a fresh Numba cache each, so that what they see
 compiled is what that process's fits asked for.
 """
 
+import inspect
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import SGDClassifier, SGDRegressor
-from fastsgd._kernels import cpu, cpu_per_sample
+from fastsgd._kernels import bundles, cpu, cpu_mlp, cpu_per_sample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -83,6 +84,63 @@ def test_a_fit_compiles_only_its_own_configuration():
     )
 
 
+def _parameters(fn):
+    return list(inspect.signature(fn).parameters)
+
+
+def test_compiled_linear_kernels_take_the_bundles_fields_in_order():
+    """The entry points take bundles; their compiled variants the bundles'
+    fields, flat (``minibatch_fields``/``per_sample_fields``): the templates'
+    parameters must be those fields, in the bundles' order, or a kernel would
+    read one argument under another's name."""
+    b = bundles
+    minibatch = [*b.Data._fields, *b.LinearTargets._fields, "order", "active",
+                 "batch_size", *b.LinearParams._fields, *b.MinibatchRule._fields,
+                 *b.StepCounters._fields, *b.MinibatchScratch._fields,
+                 "loss_sum"]  # fmt: skip
+    assert _parameters(cpu._minibatch_epoch) == minibatch
+    assert _parameters(cpu._lazy_sparse_epoch) == minibatch
+    per_sample = [*b.Data._fields, *b.LinearTargets._fields, "order", "active",
+                  *b.PerSampleHeads._fields, *b.PerSampleRule._fields, "t_start",
+                  "n_groups"]  # fmt: skip
+    assert _parameters(cpu_per_sample._per_sample_epoch) == per_sample
+    # and the flattening helpers put the fields in that order
+    data = b.Data(*b.Data._fields)
+    targets = b.LinearTargets(*b.LinearTargets._fields)
+    flat = cpu.minibatch_fields(
+        data, targets, "order", "active", "batch_size",
+        b.LinearParams(*b.LinearParams._fields),
+        b.MinibatchRule(*b.MinibatchRule._fields),
+        b.StepCounters(*b.StepCounters._fields),
+        b.MinibatchScratch(*b.MinibatchScratch._fields), "loss_sum",
+    )  # fmt: skip
+    assert list(flat) == minibatch
+    flat = cpu_per_sample.per_sample_fields(
+        data, targets, "order", "active", b.PerSampleHeads(*b.PerSampleHeads._fields),
+        b.PerSampleRule(*b.PerSampleRule._fields), "t_start", "n_groups",
+    )  # fmt: skip
+    assert list(flat) == per_sample
+
+
+def test_compiled_mlp_kernels_take_the_bundles_fields_in_order():
+    """As the linear kernels: ``cpu_mlp.training_fields`` flattens
+    ``mlp_train_epoch``'s bundles into ``_training_template``'s parameters,
+    and ``mlp_forward`` passes a ``Data``'s fields first."""
+    b = bundles
+    training = [*b.Data._fields, *b.MLPTargets._fields, "order", "batch_size", "units",
+                *b.MLPParams._fields, *b.MLPWorkspace._fields, "float_settings", "step",
+                "scratch"]  # fmt: skip
+    assert _parameters(cpu_mlp._training_template) == training
+    flat = cpu_mlp.training_fields(
+        b.Data(*b.Data._fields), b.MLPTargets(*b.MLPTargets._fields), "order",
+        "batch_size", "units", b.MLPParams(*b.MLPParams._fields),
+        b.MLPWorkspace(*b.MLPWorkspace._fields), "float_settings", "step", "scratch",
+    )  # fmt: skip
+    assert list(flat) == training
+    prediction = _parameters(cpu_mlp._prediction_template)
+    assert prediction[: len(b.Data._fields)] == list(b.Data._fields)
+
+
 def _variant_of(estimator, X, y):
     """The per-sample or mini-batch dispatcher a fit of ``estimator`` runs."""
     seen = {}
@@ -91,8 +149,9 @@ def _variant_of(estimator, X, y):
 
     def spy(real):
         def select(*args):
-            seen["kernel"] = real(*args)
-            return seen["kernel"]
+            kernel, kernel_args = real(*args)
+            seen["kernel"] = kernel
+            return kernel, kernel_args
 
         return select
 
@@ -130,7 +189,7 @@ def test_runtime_values_share_one_variant(make):
             kernels.add(_variant_of(make(**params), X, y))
     assert len(kernels) == 1, f"{len(kernels)} variants for one configuration"
     (kernel,) = kernels
-    dtypes = sorted(str(sig[0].dtype) for sig in kernel.signatures)
+    dtypes = sorted(str(sig[0].dtype) for sig in kernel.signatures)  # X_data
     assert dtypes == ["float32", "float64"], kernel.signatures
 
 

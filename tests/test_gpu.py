@@ -38,6 +38,15 @@ from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor, _d
 from fastsgd._device import CUDAUnavailableError
 from fastsgd._kernels import cpu, cpu_mlp, cuda_launch, cuda_mlp
 from fastsgd._kernels import cuda as gpu
+from fastsgd._kernels.bundles import (
+    Data,
+    LinearParams,
+    LinearTargets,
+    MinibatchRule,
+    MLPParams,
+    MLPTargets,
+    StepCounters,
+)
 from fastsgd._math import codes
 from fastsgd._mlp_trainer import (
     MLPConfig,
@@ -355,18 +364,21 @@ def _linear_kernel_args(backend, X, y, momentum):
     n_heads = 3
     order = np.random.default_rng(2).permutation(n).astype(np.int64)
     coef = np.random.default_rng(4).normal(size=(n_heads, d))
-    state = [coef, np.zeros(n_heads), np.zeros((n_heads, d)), np.zeros(n_heads),
-             np.zeros((n_heads, d)), np.zeros(n_heads)]  # fmt: skip
+    state = LinearParams(coef, np.zeros(n_heads), np.zeros((n_heads, d)),
+                         np.zeros(n_heads), np.zeros((n_heads, d)),
+                         np.zeros(n_heads))  # fmt: skip
     scratch = backend.minibatch_scratch(8, n_heads, d, X.dtype, False)
     loss_sum = np.zeros(n_heads)
     args = (
-        X.reshape(-1), cpu.empty_index(), cpu.empty_index(), d, False,
-        y.astype(np.float64), y.astype(np.int64), codes.ONE_VS_REST,
-        np.arange(n_heads, dtype=np.int64), np.ones(n_heads), np.full(n_heads, 0.5),
-        np.ones(n), order, np.ones(n_heads, dtype=np.uint8), 8, *state,
-        codes.LOG_LOSS, 0.1, codes.L2, 1e-3, 0.0, codes.INVSCALING,
-        np.full(n_heads, 0.1), 0.5, 0.0, momentum, 0.0, True, True, 0, 0, 10, 0,
-        *scratch, loss_sum,
+        Data(X.reshape(-1), cpu.empty_index(), cpu.empty_index(), d, False),
+        LinearTargets(y.astype(np.float64), y.astype(np.int64), codes.ONE_VS_REST,
+                      np.arange(n_heads, dtype=np.int64), np.ones(n_heads),
+                      np.full(n_heads, 0.5), np.ones(n)),  # fmt: skip
+        order, np.ones(n_heads, dtype=np.uint8), 8, state,
+        MinibatchRule(codes.LOG_LOSS, 0.1, codes.L2, 1e-3, 0.0, codes.INVSCALING,
+                      np.full(n_heads, 0.1), 0.5, 0.0, momentum, 0.0, True, True,
+                      10),  # fmt: skip
+        StepCounters(0, 0, 0), scratch, loss_sum,
     )  # fmt: skip
     return args, state, loss_sum
 
@@ -407,9 +419,10 @@ def test_mlp_twins_same_result():
         grad = np.zeros(n_params)
         work = cpu_mlp.workspace(units, 6, False, np.float64)
         total, step = backend.mlp_train_epoch(
-            X.reshape(-1), cpu.empty_index(), cpu.empty_index(), 4, False, Y,
-            np.ones(21), np.arange(21)[::-1].copy(), 6, np.asarray(units), theta, s1,
-            s2, grad, *work, _int_settings(config, codes.ADAM),
+            Data(X.reshape(-1), cpu.empty_index(), cpu.empty_index(), 4, False),
+            MLPTargets(Y, np.ones(21)), np.arange(21)[::-1].copy(), 6,
+            np.asarray(units), MLPParams(theta, s1, s2, grad), work,
+            _int_settings(config, codes.ADAM),
             _float_settings(config, 0.01, np.float64), 0,
         )  # fmt: skip
         results.append((total, step, theta, s1, s2))
@@ -431,20 +444,21 @@ def test_mlp_objective_and_forward_twins_same_result(sparse):
         X_args = (Xs.data, Xs.indices.astype(np.int32), Xs.indptr.astype(np.int32))
     else:
         X_args = (X.reshape(-1), cpu.empty_index(), cpu.empty_index())
+    x = Data(*X_args, 4, sparse)
     rows = np.arange(21)[::-1].copy()
     results = []
     for backend in (cpu_mlp, cuda_mlp):
         grad = np.zeros(n_params)
         work = cpu_mlp.workspace(units, 21, sparse, np.float64)
         total = backend.mlp_objective(
-            *X_args, 4, sparse, Y, np.linspace(0.5, 1.5, 21), np.asarray(units),
-            theta, grad, *work, _int_settings(config, codes.OBJECTIVE),
+            x, MLPTargets(Y, np.linspace(0.5, 1.5, 21)), np.asarray(units), theta,
+            grad, work, _int_settings(config, codes.OBJECTIVE),
             _float_settings(config, 0.0, np.float64),
         )  # fmt: skip
         X_batch = np.empty(0 if sparse else 21 * 4)
         acts = np.empty(21 * 8)
         backend.mlp_forward(
-            *X_args, 4, sparse, rows, np.asarray(units), theta, X_batch, acts,
+            x, rows, np.asarray(units), theta, X_batch, acts,
             _int_settings(config, codes.SGD),
         )  # fmt: skip
         results.append((total, grad, acts[21 * 5 :]))

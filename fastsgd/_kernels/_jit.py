@@ -51,9 +51,9 @@ COMPILED_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: as Python by a kernel: each target compiles it (``compiled_for``).
 SOURCE_MODULES = (
     "fastsgd._math.",
-    "fastsgd._kernels.rows",
-    "fastsgd._kernels.steps",
-    "fastsgd._kernels.mlp_layout",
+    "fastsgd._kernels.rows.",
+    "fastsgd._kernels.steps.",
+    "fastsgd._kernels.mlp_layout.",
 )
 
 #: ``(target, plain function) -> (flavour, compiled function)``: each source
@@ -81,15 +81,20 @@ def _calling_compiled(fn, target):
             calls[name] = compiled_for(target, value)
     if not calls:
         return fn
-    namespace = dict(fn.__globals__)
-    namespace.update(calls)
+    copy = _with_globals(fn, {**fn.__globals__, **calls}, fn.__qualname__)
+    copy.__wrapped__ = fn
+    return copy
+
+
+def _with_globals(fn, namespace, qualname):
+    """A copy of the plain function ``fn`` that looks its globals up in
+    ``namespace`` (its code, defaults, closure and docstring are ``fn``'s)."""
     copy = pytypes.FunctionType(
         fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__
     )
     copy.__doc__ = fn.__doc__
     copy.__module__ = fn.__module__
-    copy.__qualname__ = fn.__qualname__
-    copy.__wrapped__ = fn
+    copy.__qualname__ = qualname
     return copy
 
 
@@ -288,14 +293,7 @@ def _bind(template, settings, tag, fastmath):
             namespace[name] = _bound_helper(
                 helper, tuple(own.items()), frozenset(fastmath or ())
             )
-    fn = pytypes.FunctionType(
-        template.__code__, namespace, template.__name__, template.__defaults__,
-        template.__closure__,
-    )  # fmt: skip
-    fn.__doc__ = template.__doc__
-    fn.__module__ = template.__module__
-    fn.__qualname__ = f"{template.__qualname__}[{tag}]"
-    return fn
+    return _with_globals(template, namespace, f"{template.__qualname__}[{tag}]")
 
 
 def _is_configured(obj):

@@ -21,8 +21,13 @@ template ``_minibatch_epoch`` (or ``_lazy_sparse_epoch``) compiled by
 ``_jit.specialize`` with the loss, penalty, task, layout and the optional
 parts (averaging, momentum) as compile-time constants, so that Numba prunes
 every branch the fit never takes before it types the code. Each variant is
-compiled once and cached on disk; the arguments that select it are passed on
-as well (the GPU twin takes the same list), and the variant ignores them.
+compiled once and cached on disk. The entry points take the argument
+bundles of ``bundles.py`` (data, targets, parameters, rule, counters,
+scratch), as their GPU twins do, and pass the variant their fields flat
+(``minibatch_fields``: unboxing bundles in the compiled kernel's Python
+wrapper cost compile time); the arguments that select the variant
+(``rule.loss_code``, ...) are passed on with the rest, and the variant
+ignores them.
 
 Determinism: mini-batch gradients are reduced over the samples of the batch
 in order, inside one thread per (head, feature block), so the thread count
@@ -43,6 +48,7 @@ from fastsgd._kernels._jit import (
     prefetch,
     specialize,
 )
+from fastsgd._kernels.bundles import MinibatchScratch
 from fastsgd._math import losses, schedules, updates
 from fastsgd._math.codes import (
     ELASTICNET,
@@ -358,16 +364,15 @@ def _optimizer_step(params, buffer, i, g, first_step, lr, momentum, dampening,
 
 
 def sgd_epoch_minibatch(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active, batch_size,
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept,
-    step_start, samples_seen_start, average, n_averaged_start,
-    scores, deriv, partial, partial_b, loss_sum,
-):  # fmt: skip
+    data, targets, order, active, batch_size, params, rule, counters, scratch, loss_sum
+):
     """One epoch of mini-batch SGD over ``order`` cut into ``batch_size`` slices.
+
+    ``data`` (``bundles.Data``), ``targets`` (``bundles.LinearTargets``),
+    ``params`` (``bundles.LinearParams``, updated in place), ``rule``
+    (``bundles.MinibatchRule``), ``counters`` (``bundles.StepCounters``) and
+    ``scratch`` (``bundles.MinibatchScratch``) are the bundles the trainer
+    builds; ``active`` flags the heads to train (``uint8``).
 
     Each batch is cut into chunks of ``CHUNK`` samples (dense ``X``; a CSR
     batch is one chunk). Phase 1, parallel over chunks: each chunk's
@@ -390,9 +395,9 @@ def sgd_epoch_minibatch(
     Runs the variant of ``minibatch_variant`` for these arguments (compiled
     on first use, then loaded from Numba's cache).
     """
-    args = locals()
-    args = tuple(args[name] for name in MINIBATCH_ARGS)
-    return minibatch_variant(*args)(*args)
+    kernel, args = minibatch_variant(data, targets, order, active, batch_size, params,
+                                     rule, counters, scratch, loss_sum)  # fmt: skip
+    return kernel(*args)
 
 
 def _minibatch_epoch(
@@ -401,8 +406,8 @@ def _minibatch_epoch(
     order, active, batch_size,
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept,
-    step_start, samples_seen_start, average, n_averaged_start,
+    momentum, dampening, nesterov, fit_intercept, average,
+    step_start, samples_seen_start, n_averaged_start,
     scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
     """Template of ``sgd_epoch_minibatch``'s variants (see ``specialize``).
@@ -416,8 +421,8 @@ def _minibatch_epoch(
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
-    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-               sample_weight_o)  # fmt: skip
+    in_order = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+                sample_weight_o)  # fmt: skip
     chunk = batch_size if SPARSE else CHUNK
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
@@ -443,13 +448,13 @@ def _minibatch_epoch(
             last = min(batch_start + (c + 1) * chunk, batch_start + batch_len)
             if SPARSE:
                 _chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, targets, order, first,
+                    X_data, X_indices, X_indptr, n_features, in_order, order, first,
                     last, active, coef, intercept, epsilon, scores[c, 0], deriv[c, 0],
                     partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
             else:
                 _dense_chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, targets, order, first,
+                    X_data, X_indices, X_indptr, n_features, in_order, order, first,
                     last, active, coef, intercept, epsilon, rows[c], scores[c],
                     deriv[c], partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
@@ -556,8 +561,8 @@ def _lazy_sparse_epoch(
     order, active, batch_size,
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept,
-    step_start, samples_seen_start, average, n_averaged_start,
+    momentum, dampening, nesterov, fit_intercept, average,
+    step_start, samples_seen_start, n_averaged_start,
     scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
     """Template of the CSR mini-batch variants whose untouched steps have a closed form.
@@ -582,8 +587,8 @@ def _lazy_sparse_epoch(
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
-    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-               sample_weight_o)  # fmt: skip
+    in_order = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+                sample_weight_o)  # fmt: skip
     n_batches = (n_samples + batch_size - 1) // batch_size
     grad, grad_b = partial[0], partial_b[0]
     loss_acc = np.zeros(n_heads)
@@ -643,7 +648,7 @@ def _lazy_sparse_epoch(
                     last[j] = s  # current at s once the step below is applied
                     touched[n_touched] = j
                     n_touched += 1
-            _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
+            _row_gradient(x_values, x_indices, in_order, pos, active, coef, intercept,
                           epsilon, scores[0, 0], deriv[0, 0], grad, grad_b,
                           loss_acc)  # fmt: skip
 
@@ -696,10 +701,6 @@ def _lazy_sparse_epoch(
     return n_batches, n_averaged_start
 
 
-#: ``sgd_epoch_minibatch``'s argument names, in order.
-MINIBATCH_ARGS = tuple(
-    sgd_epoch_minibatch.__code__.co_varnames[: sgd_epoch_minibatch.__code__.co_argcount]
-)
 _MINIBATCH_VARIANTS = {}
 
 
@@ -753,22 +754,28 @@ def minibatch_parallel(batch_size, n_heads, n_features, is_sparse, lazy=False):
     return work >= PARALLEL_WORK
 
 
-def minibatch_variant(*args):
-    """The compiled kernel that ``sgd_epoch_minibatch(*args)`` runs.
+def minibatch_variant(data, targets, order, active, batch_size, params, rule, counters,
+                      scratch, loss_sum):  # fmt: skip
+    """``(kernel, its arguments)``: what ``sgd_epoch_minibatch`` runs.
+
+    The compiled kernel takes the bundles' fields in their order, flat
+    (``minibatch_fields``): a kernel called from Python unboxes its
+    arguments, and unboxing named tuples of arrays made that wrapper 19%
+    larger and the compile 0.03-0.11 s longer (docs/design.md, "Where the
+    code differs", item 4).
 
     Its settings come from the arguments (``minibatch_settings``); the lazy
     O(nnz) kernel for CSR data where ``minibatch_lazy`` allows it, else
     ``_minibatch_epoch``, serial or parallel by ``minibatch_parallel``.
     """
-    a = dict(zip(MINIBATCH_ARGS, args, strict=True))
     settings = minibatch_settings(
-        a["loss_code"], a["penalty"], a["schedule"], a["task"], a["is_sparse"],
-        a["average"], a["momentum"],
+        rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
+        rule.average, rule.momentum,
     )  # fmt: skip
-    n_heads = a["coef"].shape[0]
-    batch = min(a["batch_size"], max(a["order"].shape[0], 1))
+    n_heads = params.coef.shape[0]
+    batch = min(batch_size, max(order.shape[0], 1))
     lazy = minibatch_lazy(settings)
-    parallel = minibatch_parallel(batch, n_heads, a["n_features"], a["is_sparse"],
+    parallel = minibatch_parallel(batch, n_heads, data.n_features, data.is_sparse,
                                   lazy)  # fmt: skip
     key = (tuple(settings.values()), lazy, parallel)
     kernel = _MINIBATCH_VARIANTS.get(key)
@@ -776,18 +783,29 @@ def minibatch_variant(*args):
         template = _lazy_sparse_epoch if lazy else _minibatch_epoch
         kernel = specialize(template, settings, fastmath=FASTMATH, parallel=parallel)
         _MINIBATCH_VARIANTS[key] = kernel
-    return kernel
+    return kernel, minibatch_fields(data, targets, order, active, batch_size, params,
+                                    rule, counters, scratch, loss_sum)  # fmt: skip
+
+
+def minibatch_fields(data, targets, order, active, batch_size, params, rule, counters,
+                     scratch, loss_sum):  # fmt: skip
+    """The arguments of ``sgd_epoch_minibatch`` as its compiled variants take
+    them: the bundles' fields in order, flat (``_minibatch_epoch``'s
+    parameters; a test checks the two lists match)."""
+    return (*data, *targets, order, active, batch_size, *params, *rule, *counters,
+            *scratch, loss_sum)  # fmt: skip
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
-    """Scratch arrays of ``sgd_epoch_minibatch``: scores, deriv, partial, partial_b.
+    """Scratch arrays of ``sgd_epoch_minibatch`` (``bundles.MinibatchScratch``):
+    scores, deriv, partial, partial_b.
 
     ``scores``/``deriv`` are ``(n_chunks, rows, n_heads)``: a dense chunk's
     ``CHUNK`` rows at once, a CSR row at a time.
     """
     n_chunks = 1 if is_sparse else (batch_size + CHUNK - 1) // CHUNK
     rows = 1 if is_sparse else CHUNK
-    return (
+    return MinibatchScratch(
         np.empty((n_chunks, rows, n_heads), dtype=dtype),
         np.empty((n_chunks, rows, n_heads), dtype=dtype),
         np.zeros((n_chunks, n_heads, n_features), dtype=dtype),

@@ -19,8 +19,10 @@ pieces (``forward_rows``, ``backward_rows``, ``partial_product``,
 read, so that training, the objective and prediction of one
 process share them. Each kernel is serial or parallel (``parallel_rows``: the
 batch's size decides, never the thread count; the arithmetic is the same).
-``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` pick the variant
-of their arguments (compiled on first use, then loaded from Numba's cache).
+``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` take the argument
+bundles of ``bundles.py`` (data, targets, parameters, buffers), pick the
+variant of their arguments (compiled on first use, then loaded from Numba's
+cache) and pass it the bundles' fields flat (``training_fields``).
 
 Parameters live in one flat vector ``theta`` in scikit-learn's ``_pack``
 order: every layer's ``(fan_in, fan_out)`` weights, then every intercept.
@@ -75,6 +77,7 @@ from fastsgd._kernels._jit import (
     matmul_into,
     specialize,
 )
+from fastsgd._kernels.bundles import MLPParams, MLPWorkspace
 from fastsgd._kernels.cpu import prefetch_row, row_slices
 from fastsgd._math import activations, losses, updates
 from fastsgd._math.codes import ADAM, ADAMW, OBJECTIVE, SGD, SOFTMAX
@@ -392,12 +395,14 @@ def ordered_sum(v, n):
     return total
 
 
-def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
-                    batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
-                    deltas, Y_batch, sw_batch, partials, float_settings, step,
-                    scratch):  # fmt: skip
+def _training_template(
+    X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight, order,
+    batch_size, units, theta, first_moment, second_moment, grad,
+    X_batch, acts, deltas, Y_batch, sw_batch, partials, float_settings, step, scratch,
+):  # fmt: skip
     """Template of the training epoch and of the L-BFGS objective (``specialize``).
 
+    The fields of ``mlp_train_epoch``'s bundles, flat (``training_fields``).
     Batches of ``batch_size`` samples of ``order``; ``float_settings``:
     ``[alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps,
     loss_scale]``; ``step`` is the optimizer's step count before the epoch
@@ -409,12 +414,12 @@ def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight
     scikit-learn's batch loss (the weighted mean loss plus
     ``alpha / 2 * sum(W**2) / sw_sum``).
     """
-    data = (X_data, X_indices, X_indptr, n_features)
+    x = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
     alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
         read_float_settings(float_settings)
     )
     hyper = (alpha, lr, momentum, beta1, beta2, eps, weight_decay)
-    params = (theta, first_moment, second_moment, grad)
+    vectors = (theta, first_moment, second_moment, grad)
     n = order.shape[0]
     capacity = min(batch_size, n)
     n_layers = units.shape[0] - 1
@@ -430,13 +435,13 @@ def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight
         chunks = row_parts(b)
         for chunk in prange(chunks):
             lo, hi = part_range(b, chunks, chunk)
-            forward_rows(data, order, start, lo, hi, units, theta, work)
+            forward_rows(x, order, start, lo, hi, units, theta, work)
             chunk_loss[chunk] = backward_rows(
                 (Y, sample_weight), order, start, lo, hi, units, theta, work, loss_eps
             )
             if not SPARSE:  # the part's gradient while its rows are in cache
                 for layer in range(n_layers):
-                    partial_product(data, order, start, b, chunks, chunk, layer, units,
+                    partial_product(x, order, start, b, chunks, chunk, layer, units,
                                     grad, partials, work)  # fmt: skip
         sw_sum = ordered_sum(sw_batch, b)
         step += 1
@@ -450,11 +455,11 @@ def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight
                 grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
             for unit in prange(chunks * n_layers):
                 # part-major order: a static split over threads gets whole parts
-                partial_product(data, order, start, b, chunks, unit // n_layers,
+                partial_product(x, order, start, b, chunks, unit // n_layers,
                                 unit % n_layers, units, grad, partials, work)  # fmt: skip
         for unit in prange(n_ranges):
             range_sq[unit] = update_range(
-                n_ranges, unit, chunks, units, params, partials, hyper, sw_sum,
+                n_ranges, unit, chunks, units, vectors, partials, hyper, sw_sum,
                 scalars, lanes[unit * LANES : (unit + 1) * LANES],
             )  # fmt: skip
         loss = 0.0
@@ -467,8 +472,8 @@ def _training_template(X_data, X_indices, X_indptr, n_features, Y, sample_weight
     return total, step
 
 
-def _prediction_template(X_data, X_indices, X_indptr, n_features, rows, start, units,
-                      theta, X_batch, acts):  # fmt: skip
+def _prediction_template(X_data, X_indices, X_indptr, n_features, is_sparse, rows,
+                         start, units, theta, X_batch, acts):  # fmt: skip
     """Template of the forward pass of the samples ``rows[start:]`` (``specialize``).
 
     Writes the activations of every layer into ``acts`` (``len(rows) - start``
@@ -476,13 +481,13 @@ def _prediction_template(X_data, X_indices, X_indptr, n_features, rows, start, u
     constant 0, so that ``forward_rows`` is called with the training epoch's
     argument types (one compilation for both).
     """
-    data = (X_data, X_indices, X_indptr, n_features)
+    x = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
     b = rows.shape[0] - start
     work = (X_batch, acts, acts, acts, acts, b)
     chunks = row_parts(b)
     for chunk in prange(chunks):
         lo, hi = part_range(b, chunks, chunk)
-        forward_rows(data, rows, start, lo, hi, units, theta, work)
+        forward_rows(x, rows, start, lo, hi, units, theta, work)
 
 
 # --------------------------------------------------------------------------
@@ -517,7 +522,7 @@ def workspace(units, capacity, is_sparse, dtype):
     gradient's size each, ``row_parts``)."""
     X_batch, acts = forward_workspace(units, capacity, is_sparse, dtype)
     parts = row_parts.py_func(capacity)
-    return (
+    return MLPWorkspace(
         X_batch,
         acts,
         np.empty_like(acts),
@@ -579,62 +584,70 @@ def variant(template, settings, rows, units):
     return kernel
 
 
-def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                    sample_weight, order, batch_size, units, theta, first_moment, second_moment,
-                    grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
+def mlp_train_epoch(data, targets, order, batch_size, units, params, buffers,
                     int_settings, float_settings, step):  # fmt: skip
     """Train one epoch over the samples ``order`` in batches of ``batch_size``.
 
+    ``data`` (``bundles.Data``), ``targets`` (``bundles.MLPTargets``),
+    ``params`` (``bundles.MLPParams``: updated in place) and ``buffers``
+    (``bundles.MLPWorkspace``, from ``workspace``) are the bundles the
+    trainer builds; ``units`` the layer widths (``int64``).
     ``int_settings``: ``[hidden_code, out_code, solver, nesterov]``;
     ``float_settings``: ``[alpha, lr, momentum, beta1, beta2, eps,
     weight_decay, loss_eps, loss_scale]``; ``step``: the optimizer's step
     count before the epoch. Returns ``(sum over batches of batch_loss *
     batch_rows, step)`` (``_training_template``).
     """
-    kernel, args = train_kernel(**locals())
+    kernel, args = train_kernel(data, targets, order, batch_size, units, params,
+                                buffers, int_settings, float_settings, step)  # fmt: skip
     return kernel(*args)
 
 
-def train_kernel(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight,
-                 order, batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
-                 deltas, Y_batch, sw_batch, partials, int_settings, float_settings,
-                 step):  # fmt: skip
+def train_kernel(data, targets, order, batch_size, units, params, buffers,
+                 int_settings, float_settings, step):  # fmt: skip
     """``(kernel, its arguments)``: what ``mlp_train_epoch`` runs."""
     solver = mlp_layout.read_int_settings(int_settings)[2]
-    settings = settings_of(int_settings, int(solver), is_sparse)
+    settings = settings_of(int_settings, int(solver), data.is_sparse)
     capacity = max(1, min(int(batch_size), order.shape[0]))
     kernel = variant(_training_template, settings, capacity, units)
-    return kernel, (X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
-                    batch_size, units, theta, first_moment, second_moment, grad, X_batch, acts,
-                    deltas, Y_batch, sw_batch, partials, float_settings, step,
-                    epoch_scratch(theta.shape[0]))  # fmt: skip
+    return kernel, training_fields(data, targets, order, batch_size, units, params,
+                                   buffers, float_settings, step,
+                                   epoch_scratch(params.theta.shape[0]))  # fmt: skip
 
 
-def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                  sample_weight, units, theta, grad, X_batch, acts, deltas, Y_batch,
-                  sw_batch, partials, int_settings, float_settings):  # fmt: skip
+def training_fields(data, targets, order, batch_size, units, params, buffers,
+                    float_settings, step, scratch):  # fmt: skip
+    """The arguments of ``_training_template``'s variants: the bundles' fields
+    in order, flat, as the linear kernels take theirs (``cpu.minibatch_fields``:
+    unboxing bundles in a compiled kernel's Python wrapper costs compile time;
+    a test checks this list against the template's parameters)."""
+    return (*data, *targets, order, batch_size, units, *params, *buffers,
+            float_settings, step, scratch)  # fmt: skip
+
+
+def mlp_objective(data, targets, units, theta, grad, buffers, int_settings,
+                  float_settings):  # fmt: skip
     """The L-BFGS objective at ``theta``: returns the summed loss, the gradient
     (already divided by ``sum(sample_weight)``) in ``grad``.
 
     One batch of all samples in order, without a step: the training epoch's
-    template with ``SOLVER = OBJECTIVE``.
+    template with ``SOLVER = OBJECTIVE``. The bundles as ``mlp_train_epoch``'s.
     """
-    settings = settings_of(int_settings, OBJECTIVE, is_sparse)
-    n = Y.shape[0]
+    settings = settings_of(int_settings, OBJECTIVE, data.is_sparse)
+    n = targets.Y.shape[0]
     kernel = variant(_training_template, settings, n, units)
     order = np.arange(n, dtype=np.int64)
-    total, _ = kernel(X_data, X_indices, X_indptr, n_features, Y, sample_weight, order,
-                      max(n, 1), units, theta, theta[:0], theta[:0], grad, X_batch,
-                      acts, deltas, Y_batch, sw_batch, partials, float_settings,
-                      0, epoch_scratch(theta.shape[0]))  # fmt: skip
+    params = MLPParams(theta, theta[:0], theta[:0], grad)
+    total, _ = kernel(*training_fields(data, targets, order, max(n, 1), units, params,
+                                       buffers, float_settings, 0,
+                                       epoch_scratch(theta.shape[0])))  # fmt: skip
     return total
 
 
-def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
-                X_batch, acts, int_settings):  # fmt: skip
-    """Forward pass of the samples ``rows``: every layer's activations in ``acts``
-    (``len(rows)`` rows per layer, the output layer's last)."""
-    settings = settings_of(int_settings, None, is_sparse)
+def mlp_forward(data, rows, units, theta, X_batch, acts, int_settings):
+    """Forward pass of the samples ``rows`` of ``data`` (``bundles.Data``):
+    every layer's activations in ``acts`` (``len(rows)`` rows per layer, the
+    output layer's last); ``X_batch`` and ``acts`` from ``forward_workspace``."""
+    settings = settings_of(int_settings, None, data.is_sparse)
     kernel = variant(_prediction_template, settings, rows.shape[0], units)
-    kernel(X_data, X_indices, X_indptr, n_features, rows, 0, units, theta, X_batch,
-           acts)  # fmt: skip
+    kernel(*data, rows, 0, units, theta, X_batch, acts)

@@ -191,18 +191,13 @@ def _per_sample_head_step(
             q[j] += ws * (w[j] - v)
 
 
-def sgd_epoch_per_sample(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active,
-    coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-    l1_q, l1_u, sq_norm, l1_norm,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    n_groups, loss_sum, objective_sum,
-):  # fmt: skip
+def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_groups):
     """One epoch of scikit-learn's per-sample SGD for every active head.
 
+    ``data`` (``bundles.Data``), ``targets`` (``bundles.LinearTargets``),
+    ``heads`` (``bundles.PerSampleHeads``: updated in place, the epoch's loss
+    and objective added to its sums) and ``rule`` (``bundles.PerSampleRule``)
+    are the bundles the trainer builds; ``active`` flags the heads to train.
     Heads are split into ``n_groups`` groups run in parallel; each group reads
     ``X`` once, in its order, and updates its heads sample by sample.
     ``order`` is 2-D: one row shared by all heads, or one row per head (then
@@ -219,9 +214,9 @@ def sgd_epoch_per_sample(
     Runs the variant of ``per_sample_variant`` for these arguments (compiled
     on first use, then loaded from Numba's cache).
     """
-    args = locals()
-    args = tuple(args[name] for name in PER_SAMPLE_ARGS)
-    per_sample_variant(*args)(*args)
+    kernel, args = per_sample_variant(data, targets, order, active, heads, rule,
+                                      t_start, n_groups)  # fmt: skip
+    kernel(*args)
 
 
 def _per_sample_epoch(
@@ -229,10 +224,10 @@ def _per_sample_epoch(
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
     order, active,
     coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
-    l1_q, l1_u, sq_norm, l1_norm,
+    l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    t_start, fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    n_groups, loss_sum, objective_sum,
+    fit_intercept, intercept_decay, average, wscale_floor, track_objective,
+    t_start, n_groups,
 ):  # fmt: skip
     """Template of ``sgd_epoch_per_sample``'s variants (see ``specialize``).
 
@@ -247,11 +242,11 @@ def _per_sample_epoch(
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
                 intercept_decay, average, wscale_floor, schedule,
                 penalty_alpha)  # fmt: skip
-    data = (X_data, X_indices, X_indptr, n_features)
-    targets = (y_float, y_class, sample_weight)
+    x = (X_data, X_indices, X_indptr, n_features)
+    ys = (y_float, y_class, sample_weight)
     for g in prange(n_groups):
         _per_sample_group(
-            data, targets, order, active, head_positive, weight_pos, weight_neg,
+            x, ys, order, active, head_positive, weight_pos, weight_neg,
             eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
             heads, settings,
         )  # fmt: skip
@@ -304,12 +299,6 @@ def _per_sample_group(
             t += 1.0
 
 
-#: ``sgd_epoch_per_sample``'s argument names, in order.
-PER_SAMPLE_ARGS = tuple(
-    sgd_epoch_per_sample.__code__.co_varnames[
-        : sgd_epoch_per_sample.__code__.co_argcount
-    ]
-)
 _PER_SAMPLE_VARIANTS = {}
 
 
@@ -331,19 +320,22 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
     )
 
 
-def per_sample_variant(*args):
-    """The compiled kernel that ``sgd_epoch_per_sample(*args)`` runs.
+def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_groups):
+    """``(kernel, its arguments)``: what ``sgd_epoch_per_sample`` runs.
+
+    The compiled kernel takes the bundles' fields in their order, flat
+    (``per_sample_fields``), as ``cpu.minibatch_variant``'s does and for its
+    reason (unboxing named tuples costs compile time).
 
     Its settings come from the arguments (``per_sample_settings``); it is
     serial for one head (a binary or regression fit: no parallel region to
     compile or enter) and parallel over head groups otherwise.
     """
-    a = dict(zip(PER_SAMPLE_ARGS, args, strict=True))
     settings = per_sample_settings(
-        a["loss_code"], a["penalty"], a["schedule"], a["task"], a["is_sparse"],
-        a["average"], a["track_objective"],
+        rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
+        rule.average, rule.track_objective,
     )  # fmt: skip
-    parallel = a["coef"].shape[0] > 1
+    parallel = heads.coef.shape[0] > 1
     key = (tuple(settings.values()), parallel)
     kernel = _PER_SAMPLE_VARIANTS.get(key)
     if kernel is None:
@@ -351,7 +343,15 @@ def per_sample_variant(*args):
             _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
-    return kernel
+    return kernel, per_sample_fields(data, targets, order, active, heads, rule, t_start,
+                                     n_groups)  # fmt: skip
+
+
+def per_sample_fields(data, targets, order, active, heads, rule, t_start, n_groups):
+    """The arguments of ``sgd_epoch_per_sample`` as its compiled variants take
+    them: the bundles' fields in order, flat (``_per_sample_epoch``'s
+    parameters; a test checks the two lists match)."""
+    return (*data, *targets, order, active, *heads, *rule, t_start, n_groups)
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)

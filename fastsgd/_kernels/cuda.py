@@ -8,7 +8,8 @@ plain Python functions the CPU kernels compile, here compiled with
 ``cuda.jit(device=True)``: nothing here re-writes a formula. What is this
 file's own is the spread of the work over GPU threads.
 
-``sgd_epoch_minibatch`` takes the CPU kernel's arguments and trains one epoch
+``sgd_epoch_minibatch`` takes the CPU kernel's argument bundles
+(``bundles.py``), passes their fields to the kernel, and trains one epoch
 in one persistent kernel launch: every block loops over the batches, and a
 grid-wide barrier (``cuda.cg.this_grid().sync()``) separates the phases of a
 batch. Per batch:
@@ -35,6 +36,7 @@ from numba import cuda
 
 from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import gpu_function, gpu_kernel
+from fastsgd._kernels.bundles import MinibatchScratch
 from fastsgd._kernels.cuda_launch import Arguments, launch, launch_shape, to_device
 from fastsgd._math import codes, losses, schedules, updates
 
@@ -263,7 +265,8 @@ def _minibatch_kernel(
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
-    """GPU scratch of ``sgd_epoch_minibatch``: scores, deriv, partial, row losses.
+    """GPU scratch of ``sgd_epoch_minibatch`` (``bundles.MinibatchScratch``):
+    scores, deriv, partial, and the row losses in ``partial_b``.
 
     The CPU twin's signature; the shapes are this backend's: per-row
     derivatives, per-chunk gradient sums (zeros), and in float64 the per-row
@@ -271,7 +274,7 @@ def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
     """
     chunk = SPARSE_CHUNK if is_sparse else CHUNK
     n_chunks = (batch_size + chunk - 1) // chunk
-    return (
+    return MinibatchScratch(
         cuda.device_array((batch_size, n_heads), dtype=dtype),
         cuda.device_array((batch_size, n_heads), dtype=dtype),
         cuda.to_device(np.zeros((n_chunks, n_heads, n_features), dtype=dtype)),
@@ -280,21 +283,25 @@ def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
 
 
 def sgd_epoch_minibatch(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active, batch_size,
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept,
-    step_start, samples_seen_start, average, n_averaged_start,
-    scores, deriv, partial, partial_b, loss_sum,
-):  # fmt: skip
+    data, targets, order, active, batch_size, params, rule, counters, scratch, loss_sum
+):
     """The GPU twin of ``cpu.sgd_epoch_minibatch``: same arguments, same result.
 
-    Host arrays are copied to the GPU (and the ones the epoch updates copied
-    back); device arrays are used in place. Returns ``(steps, n_averaged)``
-    (the kernel's own count, ``batch_counters``).
+    The bundles' fields are passed to ``_minibatch_kernel`` one by one (a
+    CUDA kernel's arguments stay flat). Host arrays are copied to the GPU
+    (and the ones the epoch updates copied back); device arrays are used in
+    place. Returns ``(steps, n_averaged)`` (the kernel's own count,
+    ``batch_counters``).
     """
+    X_data, X_indices, X_indptr, n_features, is_sparse = data
+    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight = (
+        targets
+    )
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept = params
+    (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
+     momentum, dampening, nesterov, fit_intercept, average) = rule  # fmt: skip
+    step_start, samples_seen_start, n_averaged_start = counters
+    scores, deriv, partial, partial_b = scratch
     n = int(order.shape[0])
     batch_size = int(batch_size)
     n_heads = coef.shape[0]
@@ -303,10 +310,11 @@ def sgd_epoch_minibatch(
     n_chunks = (partial_b.shape[0] - capacity) // 2
     chunk_sums = partial_b[capacity:].reshape((n_chunks, 2, n_heads))
     arg = Arguments()
-    counters = cuda.to_device(np.array([n_averaged_start], dtype=np.int64))
+    n_averaged = cuda.to_device(np.array([n_averaged_start], dtype=np.int64))
     work = max(batch_size * n_heads, CHUNK * n_heads * n_features)
     launch(
-        _minibatch_kernel, launch_shape(work), arg(X_data), arg(X_indices), arg(X_indptr), int(n_features), bool(is_sparse),
+        _minibatch_kernel, launch_shape(work), arg(X_data), arg(X_indices),
+        arg(X_indptr), int(n_features), bool(is_sparse),
         arg(y_float), arg(y_class), int(task), arg(head_positive), arg(weight_pos),
         arg(weight_neg), arg(sample_weight), arg(order.astype(np.int64, copy=False)),
         arg(active), batch_size,
@@ -316,7 +324,7 @@ def sgd_epoch_minibatch(
         int(schedule), arg(eta), float(power_t), float(optimal_t0), float(momentum),
         float(dampening), bool(nesterov), bool(fit_intercept), int(step_start),
         int(samples_seen_start), int(average), int(n_averaged_start),
-        scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True), counters,
+        scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True), n_averaged,
     )  # fmt: skip
     arg.copy_back()
-    return -(-n // batch_size), int(counters.copy_to_host()[0])
+    return -(-n // batch_size), int(n_averaged.copy_to_host()[0])

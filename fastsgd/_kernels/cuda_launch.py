@@ -68,9 +68,10 @@ def to_device(array):
 
 
 def to_device_args(args):
-    """The array arguments of a kernel moved to the GPU once (GPU arrays stay
-    where they are; scalars pass through): the data a fit keeps resident."""
-    return tuple(to_device(a) if hasattr(a, "shape") else a for a in args)
+    """A bundle of kernel arguments (``bundles.Data``, ...) with its arrays
+    moved to the GPU once (GPU arrays stay where they are; scalars pass
+    through): the data a fit keeps resident."""
+    return args._make(to_device(a) if hasattr(a, "shape") else a for a in args)
 
 
 class Arguments:

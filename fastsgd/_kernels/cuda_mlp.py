@@ -1,9 +1,11 @@
 """GPU twins of ``cpu_mlp``'s kernels: the multi-layer perceptron in ``numba.cuda``.
 
 ``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` take the CPU
-kernels' arguments. Each runs in one persistent kernel launch (every block
-loops over the batches; a grid-wide barrier separates the phases), so the
-per-batch cost is a few barriers, not a dozen kernel launches from Python.
+kernels' argument bundles (``bundles.py``) and pass their fields to
+``_mlp_kernel``, whose arguments are flat. Each runs in one persistent kernel
+launch (every block loops over the batches; a grid-wide barrier separates the
+phases), so the per-batch cost is a few barriers, not a dozen kernel launches
+from Python.
 Per batch, with ``L`` layers:
 
 F. forward, one phase per layer: one thread per (4 rows, output unit) does
@@ -476,41 +478,33 @@ def _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, sample_weight
     return float(scalars.copy_to_host()[2]), int(step) + n_batches
 
 
-def mlp_train_epoch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                    sample_weight, order, batch_size, units, theta, first_moment, second_moment,
-                    grad, X_batch, acts, deltas, Y_batch, sw_batch, partials,
+def mlp_train_epoch(data, targets, order, batch_size, units, params, buffers,
                     int_settings, float_settings, step):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_train_epoch``: same arguments, same result.
 
-    The CPU's scratch arguments (``X_batch``, ``acts``, ``deltas``,
-    ``Y_batch``, ``sw_batch``, ``partials``) are not needed here.
+    The CPU's buffers (``buffers``) are not needed here.
     """
-    return _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                   sample_weight, order, batch_size, units, theta, first_moment, second_moment,
-                   grad, acts, int_settings, float_settings, step)  # fmt: skip
+    return _launch(*data, *targets, order, batch_size, units, *params, None,
+                   int_settings, float_settings, step)  # fmt: skip
 
 
-def mlp_objective(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                  sample_weight, units, theta, grad, X_batch, acts, deltas, Y_batch,
-                  sw_batch, partials, int_settings, float_settings):  # fmt: skip
+def mlp_objective(data, targets, units, theta, grad, buffers, int_settings,
+                  float_settings):  # fmt: skip
     """The GPU twin of ``cpu_mlp.mlp_objective``: same arguments, same result."""
-    n = Y.shape[0]
+    n = targets.Y.shape[0]
     settings = mlp_layout.with_solver(int_settings, codes.OBJECTIVE)
     empty = np.zeros(1, theta.dtype)
-    total, _ = _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y,
-                       sample_weight, np.arange(n, dtype=np.int64), max(n, 1), units,
-                       theta, empty, empty, grad, acts, settings, float_settings,
-                       0)  # fmt: skip
+    total, _ = _launch(*data, *targets, np.arange(n, dtype=np.int64), max(n, 1),
+                       units, theta, empty, empty, grad, None, settings,
+                       float_settings, 0)  # fmt: skip
     return total
 
 
-def mlp_forward(X_data, X_indices, X_indptr, n_features, is_sparse, rows, units, theta,
-                X_batch, acts, int_settings):  # fmt: skip
+def mlp_forward(data, rows, units, theta, X_batch, acts, int_settings):
     """The GPU twin of ``cpu_mlp.mlp_forward``: same arguments, same result."""
     settings = mlp_layout.with_solver(int_settings, codes.PREDICTION)
     n_out = int(units[-1])
     Y = np.zeros((0, n_out), theta.dtype)
     floats = mlp_layout.float_settings(*(0.0,) * 9, dtype=theta.dtype)
-    _launch(X_data, X_indices, X_indptr, n_features, is_sparse, Y, Y[:, 0], rows,
-            max(rows.shape[0], 1), units, theta, None, None, None, acts, settings,
-            floats, 0)  # fmt: skip
+    _launch(*data, Y, Y[:, 0], rows, max(rows.shape[0], 1), units, theta, None, None,
+            None, acts, settings, floats, 0)  # fmt: skip

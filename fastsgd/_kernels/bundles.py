@@ -1,0 +1,171 @@
+"""The argument bundles of the kernels' entry points, one per job.
+
+A kernel call takes a handful of bundles instead of ~45 positional
+arguments: the data, the targets, the parameters a step changes, the rule
+that steps them, the counters, the scratch. Each bundle is a
+``typing.NamedTuple``. The bundles stop where Python hands over to compiled
+code: the entry points pass every compiled kernel, CPU or CUDA, the fields
+flat and in order (``cpu.minibatch_fields``,
+``cpu_per_sample.per_sample_fields``, ``cpu_mlp.training_fields``), because
+unboxing named tuples of arrays in a kernel's generated Python wrapper cost
+compile time (docs/design.md, "Where the code differs", item 4).
+
+The trainers build the bundles; the CPU and GPU entry points (``cpu``,
+``cpu_per_sample``, ``cpu_mlp``, ``cuda``, ``cuda_mlp``) take them. Plain
+Python, no Numba: the trainers import it without loading a compiler.
+"""
+
+from typing import Any, NamedTuple
+
+
+class Data(NamedTuple):
+    """The design matrix: a dense ``X`` raveled (``X_indices``/``X_indptr``
+    empty, ``cpu.empty_index``) or a CSR matrix's three arrays."""
+
+    X_data: Any
+    X_indices: Any
+    X_indptr: Any
+    n_features: int
+    is_sparse: bool
+
+
+class LinearTargets(NamedTuple):
+    """A linear fit's targets: ``y_float`` (regression) or ``y_class``
+    (classes), the task code, each head's positive class and class weights,
+    and the sample weights (see ``_trainer.regression_targets`` and
+    ``class_targets``)."""
+
+    y_float: Any
+    y_class: Any
+    task: int
+    head_positive: Any
+    weight_pos: Any
+    weight_neg: Any
+    sample_weight: Any
+
+
+class LinearParams(NamedTuple):
+    """What a mini-batch step changes: ``coef`` ``(n_heads, n_features)`` and
+    ``intercept``, their momentum buffers and their running averages."""
+
+    coef: Any
+    intercept: Any
+    coef_buf: Any
+    intercept_buf: Any
+    avg_coef: Any
+    avg_intercept: Any
+
+
+class MinibatchRule(NamedTuple):
+    """How a mini-batch step is taken: the loss, the penalty, the rate
+    schedule (``eta`` per head), momentum, the intercept and averaging
+    (``average``: the sample count at which averaging starts, 0 for none)."""
+
+    loss_code: int
+    epsilon: float
+    penalty: int
+    alpha: float
+    l1_ratio: float
+    schedule: int
+    eta: Any
+    power_t: float
+    optimal_t0: float
+    momentum: float
+    dampening: float
+    nesterov: bool
+    fit_intercept: bool
+    average: int
+
+
+class StepCounters(NamedTuple):
+    """Where a mini-batch fit stands before the call: optimizer steps taken,
+    samples seen, steps averaged."""
+
+    step_start: int
+    samples_seen_start: int
+    n_averaged_start: int
+
+
+class MinibatchScratch(NamedTuple):
+    """Scratch of a mini-batch epoch (``minibatch_scratch`` of each target)."""
+
+    scores: Any
+    deriv: Any
+    partial: Any
+    partial_b: Any
+
+
+class PerSampleHeads(NamedTuple):
+    """Every head's arrays in scikit-learn's per-sample algorithm: the scaled
+    weights ``v`` (``w = wscale * v``), the intercepts, the lazy average
+    (``avg_a``/``avg_b``), the L1 truncation's running sums (``l1_q``,
+    ``l1_u``), the norms the objective re-sums, and the epoch's sums of the
+    loss and of the objective (added to)."""
+
+    coef: Any
+    wscale: Any
+    intercept: Any
+    avg_coef: Any
+    avg_intercept: Any
+    avg_a: Any
+    avg_b: Any
+    l1_q: Any
+    l1_u: Any
+    sq_norm: Any
+    l1_norm: Any
+    loss_sum: Any
+    objective_sum: Any
+
+
+class PerSampleRule(NamedTuple):
+    """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
+    arguments): the loss, the penalty, the schedule (``eta`` per head), the
+    intercept's decay, averaging, the smallest ``wscale`` before a fold, and
+    whether the objective is tracked."""
+
+    loss_code: int
+    epsilon: float
+    penalty: int
+    alpha: float
+    l1_ratio: float
+    schedule: int
+    eta: Any
+    power_t: float
+    optimal_t0: float
+    fit_intercept: bool
+    intercept_decay: float
+    average: int
+    wscale_floor: float
+    track_objective: bool
+
+
+class MLPTargets(NamedTuple):
+    """An MLP's targets: ``Y`` ``(n_samples, n_outputs)`` and the sample weights."""
+
+    Y: Any
+    sample_weight: Any
+
+
+class MLPParams(NamedTuple):
+    """The packed parameter vector (weights, then intercepts), the solver's
+    two moment vectors (momentum's velocity; Adam's first and second moments;
+    empty where unused) and the gradient."""
+
+    theta: Any
+    first_moment: Any
+    second_moment: Any
+    grad: Any
+
+
+class MLPWorkspace(NamedTuple):
+    """The CPU's buffers of a training or objective call
+    (``cpu_mlp.workspace``): gathered rows, activations, deltas, the batch's
+    targets and sample weights, and the row parts' gradient partials. The GPU
+    twins take it and do not read it (they keep their own)."""
+
+    X_batch: Any
+    acts: Any
+    deltas: Any
+    Y_batch: Any
+    sw_batch: Any
+    partials: Any
