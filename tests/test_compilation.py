@@ -88,57 +88,55 @@ def _parameters(fn):
     return list(inspect.signature(fn).parameters)
 
 
-def test_compiled_linear_kernels_take_the_bundles_fields_in_order():
+def _flat_parameters(entry, bundle_of):
+    """``entry``'s parameter names as ``bundles.flatten`` passes them on:
+    each bundle parameter (``bundle_of[name]``) replaced by its fields."""
+    args = [bundle_of[name](*bundle_of[name]._fields) if name in bundle_of else name
+            for name in _parameters(entry)]  # fmt: skip
+    return list(bundles.flatten(*args))
+
+
+def test_flatten_spells_out_bundles_and_keeps_the_rest():
+    data = bundles.Data(np.zeros(4), np.zeros(0), np.zeros(0), 2, False)
+    scratch = (np.zeros(1), np.zeros(2))  # a plain tuple is one argument
+    flat = bundles.flatten(data, "order", scratch, 7)
+    assert flat[:5] == tuple(data) and flat[5:7] == ("order", scratch)
+    assert flat[7] == 7 and len(flat) == 8
+
+
+def test_compiled_kernels_take_the_bundles_fields_in_order():
     """The entry points take bundles; their compiled variants the bundles'
-    fields, flat (``minibatch_fields``/``per_sample_fields``): the templates'
-    parameters must be those fields, in the bundles' order, or a kernel would
-    read one argument under another's name."""
+    fields, flat (``bundles.flatten``): each template's parameters must be
+    its entry point's with every bundle spelled out, or a kernel would read
+    one argument under another's name."""
     b = bundles
-    minibatch = [*b.Data._fields, *b.LinearTargets._fields, "order", "active",
-                 "batch_size", *b.LinearParams._fields, *b.MinibatchRule._fields,
-                 *b.StepCounters._fields, *b.MinibatchScratch._fields,
-                 "loss_sum"]  # fmt: skip
+    minibatch = _flat_parameters(
+        cpu.sgd_epoch_minibatch,
+        dict(data=b.Data, targets=b.LinearTargets, params=b.LinearParams,
+             rule=b.MinibatchRule, counters=b.StepCounters,
+             scratch=b.MinibatchScratch),
+    )  # fmt: skip
     assert _parameters(cpu._minibatch_epoch) == minibatch
     assert _parameters(cpu._lazy_sparse_epoch) == minibatch
-    per_sample = [*b.Data._fields, *b.LinearTargets._fields, "order", "active",
-                  *b.PerSampleHeads._fields, *b.PerSampleRule._fields, "t_start",
-                  "n_groups"]  # fmt: skip
+    per_sample = _flat_parameters(
+        cpu_per_sample.sgd_epoch_per_sample,
+        dict(data=b.Data, targets=b.LinearTargets, heads=b.PerSampleHeads,
+             rule=b.PerSampleRule),
+    )  # fmt: skip
     assert _parameters(cpu_per_sample._per_sample_epoch) == per_sample
-    # and the flattening helpers put the fields in that order
-    data = b.Data(*b.Data._fields)
-    targets = b.LinearTargets(*b.LinearTargets._fields)
-    flat = cpu.minibatch_fields(
-        data, targets, "order", "active", "batch_size",
-        b.LinearParams(*b.LinearParams._fields),
-        b.MinibatchRule(*b.MinibatchRule._fields),
-        b.StepCounters(*b.StepCounters._fields),
-        b.MinibatchScratch(*b.MinibatchScratch._fields), "loss_sum",
+    # the MLP's entry point passes the variant its settings vector, not the
+    # int settings it picks the variant by, and adds the epoch's scratch
+    training = _flat_parameters(
+        cpu_mlp.mlp_train_epoch,
+        dict(data=b.Data, targets=b.MLPTargets, params=b.MLPParams,
+             buffers=b.MLPWorkspace),
     )  # fmt: skip
-    assert list(flat) == minibatch
-    flat = cpu_per_sample.per_sample_fields(
-        data, targets, "order", "active", b.PerSampleHeads(*b.PerSampleHeads._fields),
-        b.PerSampleRule(*b.PerSampleRule._fields), "t_start", "n_groups",
-    )  # fmt: skip
-    assert list(flat) == per_sample
-
-
-def test_compiled_mlp_kernels_take_the_bundles_fields_in_order():
-    """As the linear kernels: ``cpu_mlp.training_fields`` flattens
-    ``mlp_train_epoch``'s bundles into ``_training_template``'s parameters,
-    and ``mlp_forward`` passes a ``Data``'s fields first."""
-    b = bundles
-    training = [*b.Data._fields, *b.MLPTargets._fields, "order", "batch_size", "units",
-                *b.MLPParams._fields, *b.MLPWorkspace._fields, "float_settings", "step",
-                "scratch"]  # fmt: skip
-    assert _parameters(cpu_mlp._training_template) == training
-    flat = cpu_mlp.training_fields(
-        b.Data(*b.Data._fields), b.MLPTargets(*b.MLPTargets._fields), "order",
-        "batch_size", "units", b.MLPParams(*b.MLPParams._fields),
-        b.MLPWorkspace(*b.MLPWorkspace._fields), "float_settings", "step", "scratch",
-    )  # fmt: skip
-    assert list(flat) == training
-    prediction = _parameters(cpu_mlp._prediction_template)
-    assert prediction[: len(b.Data._fields)] == list(b.Data._fields)
+    training.remove("int_settings")
+    assert _parameters(cpu_mlp._training_template) == [*training, "scratch"]
+    prediction = _flat_parameters(cpu_mlp.mlp_forward, dict(data=b.Data))
+    prediction.remove("int_settings")
+    prediction.insert(prediction.index("rows") + 1, "start")
+    assert _parameters(cpu_mlp._prediction_template) == prediction
 
 
 def _variant_of(estimator, X, y):

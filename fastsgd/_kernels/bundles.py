@@ -5,10 +5,9 @@ arguments: the data, the targets, the parameters a step changes, the rule
 that steps them, the counters, the scratch. Each bundle is a
 ``typing.NamedTuple``. The bundles stop where Python hands over to compiled
 code: the entry points pass every compiled kernel, CPU or CUDA, the fields
-flat and in order (``cpu.minibatch_fields``,
-``cpu_per_sample.per_sample_fields``, ``cpu_mlp.training_fields``), because
-unboxing named tuples of arrays in a kernel's generated Python wrapper cost
-compile time (docs/design.md, "Where the code differs", item 4).
+flat and in order (``flatten``), because unboxing named tuples of arrays in a
+kernel's generated Python wrapper cost compile time (docs/design.md, "Where
+the code differs", item 4).
 
 The trainers build the bundles; the CPU and GPU entry points (``cpu``,
 ``cpu_per_sample``, ``cpu_mlp``, ``cuda``, ``cuda_mlp``) take them. Plain
@@ -169,3 +168,21 @@ class MLPWorkspace(NamedTuple):
     Y_batch: Any
     sw_batch: Any
     partials: Any
+
+
+def flatten(*args):
+    """``args`` as a compiled kernel takes them: each bundle replaced by its
+    fields, in order; every other argument as it is.
+
+    The CPU entry points call their compiled variant with
+    ``flatten(*their arguments)``, so a template's parameters are the entry
+    point's, each bundle spelled out field by field
+    (``tests/test_compilation.py`` checks the templates against this).
+    """
+    flat = []
+    for arg in args:
+        if isinstance(arg, tuple) and hasattr(arg, "_fields"):
+            flat.extend(arg)
+        else:
+            flat.append(arg)
+    return tuple(flat)

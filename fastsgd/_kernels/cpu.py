@@ -24,7 +24,7 @@ every branch the fit never takes before it types the code. Each variant is
 compiled once and cached on disk. The entry points take the argument
 bundles of ``bundles.py`` (data, targets, parameters, rule, counters,
 scratch), as their GPU twins do, and pass the variant their fields flat
-(``minibatch_fields``: unboxing bundles in the compiled kernel's Python
+(``bundles.flatten``: unboxing bundles in the compiled kernel's Python
 wrapper cost compile time); the arguments that select the variant
 (``rule.loss_code``, ...) are passed on with the rest, and the variant
 ignores them.
@@ -48,7 +48,7 @@ from fastsgd._kernels._jit import (
     prefetch,
     specialize,
 )
-from fastsgd._kernels.bundles import MinibatchScratch
+from fastsgd._kernels.bundles import MinibatchScratch, flatten
 from fastsgd._math import losses, schedules, updates
 from fastsgd._math.codes import (
     ELASTICNET,
@@ -759,7 +759,7 @@ def minibatch_variant(data, targets, order, active, batch_size, params, rule, co
     """``(kernel, its arguments)``: what ``sgd_epoch_minibatch`` runs.
 
     The compiled kernel takes the bundles' fields in their order, flat
-    (``minibatch_fields``): a kernel called from Python unboxes its
+    (``bundles.flatten``): a kernel called from Python unboxes its
     arguments, and unboxing named tuples of arrays made that wrapper 19%
     larger and the compile 0.03-0.11 s longer (docs/design.md, "Where the
     code differs", item 4).
@@ -783,17 +783,8 @@ def minibatch_variant(data, targets, order, active, batch_size, params, rule, co
         template = _lazy_sparse_epoch if lazy else _minibatch_epoch
         kernel = specialize(template, settings, fastmath=FASTMATH, parallel=parallel)
         _MINIBATCH_VARIANTS[key] = kernel
-    return kernel, minibatch_fields(data, targets, order, active, batch_size, params,
-                                    rule, counters, scratch, loss_sum)  # fmt: skip
-
-
-def minibatch_fields(data, targets, order, active, batch_size, params, rule, counters,
-                     scratch, loss_sum):  # fmt: skip
-    """The arguments of ``sgd_epoch_minibatch`` as its compiled variants take
-    them: the bundles' fields in order, flat (``_minibatch_epoch``'s
-    parameters; a test checks the two lists match)."""
-    return (*data, *targets, order, active, batch_size, *params, *rule, *counters,
-            *scratch, loss_sum)  # fmt: skip
+    return kernel, flatten(data, targets, order, active, batch_size, params, rule,
+                           counters, scratch, loss_sum)  # fmt: skip
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):

@@ -22,7 +22,7 @@ batch's size decides, never the thread count; the arithmetic is the same).
 ``mlp_train_epoch``, ``mlp_objective`` and ``mlp_forward`` take the argument
 bundles of ``bundles.py`` (data, targets, parameters, buffers), pick the
 variant of their arguments (compiled on first use, then loaded from Numba's
-cache) and pass it the bundles' fields flat (``training_fields``).
+cache) and pass it the bundles' fields flat (``bundles.flatten``).
 
 Parameters live in one flat vector ``theta`` in scikit-learn's ``_pack``
 order: every layer's ``(fan_in, fan_out)`` weights, then every intercept.
@@ -77,7 +77,7 @@ from fastsgd._kernels._jit import (
     matmul_into,
     specialize,
 )
-from fastsgd._kernels.bundles import MLPParams, MLPWorkspace
+from fastsgd._kernels.bundles import MLPParams, MLPWorkspace, flatten
 from fastsgd._kernels.cpu import prefetch_row, row_slices
 from fastsgd._math import activations, losses, updates
 from fastsgd._math.codes import ADAM, ADAMW, OBJECTIVE, SGD, SOFTMAX
@@ -402,7 +402,8 @@ def _training_template(
 ):  # fmt: skip
     """Template of the training epoch and of the L-BFGS objective (``specialize``).
 
-    The fields of ``mlp_train_epoch``'s bundles, flat (``training_fields``).
+    The fields of ``mlp_train_epoch``'s bundles, flat (``bundles.flatten``),
+    then ``scratch`` (``epoch_scratch``).
     Batches of ``batch_size`` samples of ``order``; ``float_settings``:
     ``[alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps,
     loss_scale]``; ``step`` is the optimizer's step count before the epoch
@@ -610,19 +611,9 @@ def train_kernel(data, targets, order, batch_size, units, params, buffers,
     settings = settings_of(int_settings, int(solver), data.is_sparse)
     capacity = max(1, min(int(batch_size), order.shape[0]))
     kernel = variant(_training_template, settings, capacity, units)
-    return kernel, training_fields(data, targets, order, batch_size, units, params,
-                                   buffers, float_settings, step,
-                                   epoch_scratch(params.theta.shape[0]))  # fmt: skip
-
-
-def training_fields(data, targets, order, batch_size, units, params, buffers,
-                    float_settings, step, scratch):  # fmt: skip
-    """The arguments of ``_training_template``'s variants: the bundles' fields
-    in order, flat, as the linear kernels take theirs (``cpu.minibatch_fields``:
-    unboxing bundles in a compiled kernel's Python wrapper costs compile time;
-    a test checks this list against the template's parameters)."""
-    return (*data, *targets, order, batch_size, units, *params, *buffers,
-            float_settings, step, scratch)  # fmt: skip
+    return kernel, flatten(data, targets, order, batch_size, units, params, buffers,
+                           float_settings, step,
+                           epoch_scratch(params.theta.shape[0]))  # fmt: skip
 
 
 def mlp_objective(data, targets, units, theta, grad, buffers, int_settings,
@@ -638,9 +629,9 @@ def mlp_objective(data, targets, units, theta, grad, buffers, int_settings,
     kernel = variant(_training_template, settings, n, units)
     order = np.arange(n, dtype=np.int64)
     params = MLPParams(theta, theta[:0], theta[:0], grad)
-    total, _ = kernel(*training_fields(data, targets, order, max(n, 1), units, params,
-                                       buffers, float_settings, 0,
-                                       epoch_scratch(theta.shape[0])))  # fmt: skip
+    total, _ = kernel(*flatten(data, targets, order, max(n, 1), units, params, buffers,
+                               float_settings, 0,
+                               epoch_scratch(theta.shape[0])))  # fmt: skip
     return total
 
 
@@ -650,4 +641,4 @@ def mlp_forward(data, rows, units, theta, X_batch, acts, int_settings):
     output layer's last); ``X_batch`` and ``acts`` from ``forward_workspace``."""
     settings = settings_of(int_settings, None, data.is_sparse)
     kernel = variant(_prediction_template, settings, rows.shape[0], units)
-    kernel(*data, rows, 0, units, theta, X_batch, acts)
+    kernel(*flatten(data, rows, 0, units, theta, X_batch, acts))

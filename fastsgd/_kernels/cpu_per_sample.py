@@ -21,6 +21,7 @@ from fastsgd._kernels._jit import (
     cpu_kernel,
     specialize,
 )
+from fastsgd._kernels.bundles import flatten
 from fastsgd._kernels.cpu import (
     PREFETCH_AHEAD,
     class_weight,
@@ -324,7 +325,7 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
     """``(kernel, its arguments)``: what ``sgd_epoch_per_sample`` runs.
 
     The compiled kernel takes the bundles' fields in their order, flat
-    (``per_sample_fields``), as ``cpu.minibatch_variant``'s does and for its
+    (``bundles.flatten``), as ``cpu.minibatch_variant``'s does and for its
     reason (unboxing named tuples costs compile time).
 
     Its settings come from the arguments (``per_sample_settings``); it is
@@ -343,15 +344,7 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
             _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
-    return kernel, per_sample_fields(data, targets, order, active, heads, rule, t_start,
-                                     n_groups)  # fmt: skip
-
-
-def per_sample_fields(data, targets, order, active, heads, rule, t_start, n_groups):
-    """The arguments of ``sgd_epoch_per_sample`` as its compiled variants take
-    them: the bundles' fields in order, flat (``_per_sample_epoch``'s
-    parameters; a test checks the two lists match)."""
-    return (*data, *targets, order, active, *heads, *rule, t_start, n_groups)
+    return kernel, flatten(data, targets, order, active, heads, rule, t_start, n_groups)
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
