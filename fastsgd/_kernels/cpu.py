@@ -421,8 +421,8 @@ def _minibatch_epoch(
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
-    in_order = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-                sample_weight_o)  # fmt: skip
+    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+               sample_weight_o)  # fmt: skip
     chunk = batch_size if SPARSE else CHUNK
     n_blocks = (n_features + FEATURE_BLOCK - 1) // FEATURE_BLOCK
     n_units = n_heads * n_blocks
@@ -448,13 +448,13 @@ def _minibatch_epoch(
             last = min(batch_start + (c + 1) * chunk, batch_start + batch_len)
             if SPARSE:
                 _chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, in_order, order, first,
+                    X_data, X_indices, X_indptr, n_features, targets, order, first,
                     last, active, coef, intercept, epsilon, scores[c, 0], deriv[c, 0],
                     partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
             else:
                 _dense_chunk_gradient(
-                    X_data, X_indices, X_indptr, n_features, in_order, order, first,
+                    X_data, X_indices, X_indptr, n_features, targets, order, first,
                     last, active, coef, intercept, epsilon, rows[c], scores[c],
                     deriv[c], partial[c], partial_b[c], loss_chunks[c],
                 )  # fmt: skip
@@ -587,8 +587,8 @@ def _lazy_sparse_epoch(
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
         y_float, y_class, sample_weight, order
     )
-    in_order = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-                sample_weight_o)  # fmt: skip
+    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
+               sample_weight_o)  # fmt: skip
     n_batches = (n_samples + batch_size - 1) // batch_size
     grad, grad_b = partial[0], partial_b[0]
     loss_acc = np.zeros(n_heads)
@@ -648,7 +648,7 @@ def _lazy_sparse_epoch(
                     last[j] = s  # current at s once the step below is applied
                     touched[n_touched] = j
                     n_touched += 1
-            _row_gradient(x_values, x_indices, in_order, pos, active, coef, intercept,
+            _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
                           epsilon, scores[0, 0], deriv[0, 0], grad, grad_b,
                           loss_acc)  # fmt: skip
 

@@ -415,12 +415,12 @@ def _training_template(
     scikit-learn's batch loss (the weighted mean loss plus
     ``alpha / 2 * sum(W**2) / sw_sum``).
     """
-    x = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
+    data = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
     alpha, lr, momentum, beta1, beta2, eps, weight_decay, loss_eps, loss_scale = (
         read_float_settings(float_settings)
     )
     hyper = (alpha, lr, momentum, beta1, beta2, eps, weight_decay)
-    vectors = (theta, first_moment, second_moment, grad)
+    params = (theta, first_moment, second_moment, grad)
     n = order.shape[0]
     capacity = min(batch_size, n)
     n_layers = units.shape[0] - 1
@@ -436,13 +436,13 @@ def _training_template(
         chunks = row_parts(b)
         for chunk in prange(chunks):
             lo, hi = part_range(b, chunks, chunk)
-            forward_rows(x, order, start, lo, hi, units, theta, work)
+            forward_rows(data, order, start, lo, hi, units, theta, work)
             chunk_loss[chunk] = backward_rows(
                 (Y, sample_weight), order, start, lo, hi, units, theta, work, loss_eps
             )
             if not SPARSE:  # the part's gradient while its rows are in cache
                 for layer in range(n_layers):
-                    partial_product(x, order, start, b, chunks, chunk, layer, units,
+                    partial_product(data, order, start, b, chunks, chunk, layer, units,
                                     grad, partials, work)  # fmt: skip
         sw_sum = ordered_sum(sw_batch, b)
         step += 1
@@ -456,11 +456,11 @@ def _training_template(
                 grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
             for unit in prange(chunks * n_layers):
                 # part-major order: a static split over threads gets whole parts
-                partial_product(x, order, start, b, chunks, unit // n_layers,
+                partial_product(data, order, start, b, chunks, unit // n_layers,
                                 unit % n_layers, units, grad, partials, work)  # fmt: skip
         for unit in prange(n_ranges):
             range_sq[unit] = update_range(
-                n_ranges, unit, chunks, units, vectors, partials, hyper, sw_sum,
+                n_ranges, unit, chunks, units, params, partials, hyper, sw_sum,
                 scalars, lanes[unit * LANES : (unit + 1) * LANES],
             )  # fmt: skip
         loss = 0.0
@@ -482,13 +482,13 @@ def _prediction_template(X_data, X_indices, X_indptr, n_features, is_sparse, row
     constant 0, so that ``forward_rows`` is called with the training epoch's
     argument types (one compilation for both).
     """
-    x = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
+    data = (X_data, X_indices, X_indptr, n_features)  # not is_sparse: SPARSE
     b = rows.shape[0] - start
     work = (X_batch, acts, acts, acts, acts, b)
     chunks = row_parts(b)
     for chunk in prange(chunks):
         lo, hi = part_range(b, chunks, chunk)
-        forward_rows(x, rows, start, lo, hi, units, theta, work)
+        forward_rows(data, rows, start, lo, hi, units, theta, work)
 
 
 # --------------------------------------------------------------------------

@@ -243,11 +243,11 @@ def _per_sample_epoch(
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
                 intercept_decay, average, wscale_floor, schedule,
                 penalty_alpha)  # fmt: skip
-    x = (X_data, X_indices, X_indptr, n_features)
-    ys = (y_float, y_class, sample_weight)
+    data = (X_data, X_indices, X_indptr, n_features)
+    targets = (y_float, y_class, sample_weight)
     for g in prange(n_groups):
         _per_sample_group(
-            x, ys, order, active, head_positive, weight_pos, weight_neg,
+            data, targets, order, active, head_positive, weight_pos, weight_neg,
             eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
             heads, settings,
         )  # fmt: skip
