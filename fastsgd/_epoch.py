@@ -83,40 +83,67 @@ class Threads:
     The kernels split their work themselves (fixed by the shapes, never by the
     thread count), and call BLAS (``np.dot``) from inside those splits: BLAS
     threads on top would oversubscribe the cores. Both trainers use it.
+    ``blas=False``: the kernels call no BLAS, and BLAS is left alone (pinning
+    it costs threadpoolctl's tens of microseconds, which a short call feels).
     """
 
     _controller = None
 
-    def __init__(self, n):
+    def __init__(self, n, blas=True):
         self.n = n
+        self.pin_blas = blas
 
     def __enter__(self):
-        if Threads._controller is None:  # inspecting the libraries takes ms
-            Threads._controller = ThreadpoolController()
-        self.blas = Threads._controller.limit(limits=1, user_api="blas")
+        self.blas = None
+        if self.pin_blas:
+            if Threads._controller is None:  # inspecting the libraries takes ms
+                Threads._controller = ThreadpoolController()
+            self.blas = Threads._controller.limit(limits=1, user_api="blas")
         self.previous = numba.get_num_threads()
-        numba.set_num_threads(self.n)
+        if self.n != self.previous:
+            numba.set_num_threads(self.n)
         return self.n
 
     def __exit__(self, *exc):
-        numba.set_num_threads(self.previous)
-        self.blas.unregister()
+        if self.n != self.previous:
+            numba.set_num_threads(self.previous)
+        if self.blas is not None:
+            self.blas.unregister()
 
 
 class RollBack:
     """``snapshot()``/``restore()`` of the arrays (``_ARRAYS``) and scalars
-    (``_SCALARS``) an epoch changes, for the roll-back after a divergence."""
+    (``_SCALARS``) an epoch changes, for the roll-back after a divergence.
+
+    ``snapshot(columns)`` copies only those columns of the 2-D arrays named
+    in ``_COLUMNS`` (an epoch that can change no other column: a sparse
+    fit's weights outside its data), the rest whole.
+    """
 
     _ARRAYS = ()
     _SCALARS = ()
+    _COLUMNS = ()
 
-    def snapshot(self):
-        snap = {name: getattr(self, name).copy() for name in self._ARRAYS}
+    def _by_columns(self, name, columns):
+        return (columns is not None and name in self._COLUMNS
+                and getattr(self, name).shape[1] > 0)  # fmt: skip
+
+    def snapshot(self, columns=None):
+        snap = {}
+        for name in self._ARRAYS:
+            array = getattr(self, name)
+            snap[name] = (array[:, columns] if self._by_columns(name, columns)
+                          else array.copy())  # fmt: skip
+        snap["columns"] = columns
         return snap | {name: getattr(self, name) for name in self._SCALARS}
 
     def restore(self, snap):
+        columns = snap["columns"]
         for name in self._ARRAYS:
-            getattr(self, name)[...] = snap[name]
+            if self._by_columns(name, columns):
+                getattr(self, name)[:, columns] = snap[name]
+            else:
+                getattr(self, name)[...] = snap[name]
         for name in self._SCALARS:
             setattr(self, name, snap[name])
 

@@ -12,6 +12,7 @@ carry the step and sample counters, so the model does not change).
 """
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from fastsgd._epoch import (
     run_spans,
     weighted_mean,
 )
-from fastsgd._kernels import cpu, cpu_per_sample
+from fastsgd._kernels import cpu, cpu_per_sample, cpu_sparse
 from fastsgd._kernels._jit import is_cached
 from fastsgd._kernels.bundles import (
     Data,
@@ -38,6 +39,7 @@ from fastsgd._kernels.bundles import (
     MinibatchRule,
     PerSampleHeads,
     PerSampleRule,
+    ScaledWeights,
     StepCounters,
 )
 from fastsgd._math import codes
@@ -194,7 +196,16 @@ class LinearConfig:
 
 @dataclass
 class LinearState(RollBack):
-    """Parameters and optimizer state that ``partial_fit`` resumes."""
+    """Parameters and optimizer state that ``partial_fit`` resumes.
+
+    ``coef`` (and ``avg_coef``, ``coef_buf``, ``l1_q``) are ``(n_heads,
+    n_features)``; the O(nnz) sparse kernels keep them feature-major
+    (``coef`` is then a transposed view of a C-ordered ``(n_features,
+    n_heads)`` array: ``feature_major``), every other kernel head-major. The
+    trainer moves the state to the layout of the kernel it runs
+    (``to_layout``); the published ``coef_`` is a view either way.
+    ``l1_u``/``l1_q`` are the mini-batch kernels' cumulative L1 penalty.
+    """
 
     coef: np.ndarray
     intercept: np.ndarray
@@ -203,23 +214,35 @@ class LinearState(RollBack):
     coef_buf: np.ndarray
     intercept_buf: np.ndarray
     eta: np.ndarray
+    l1_q: np.ndarray = None
+    l1_u: np.ndarray = None
     t: float = 1.0
     n_steps: int = 0
     n_averaged: int = 0
 
     _AVERAGED = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
-                 "intercept_buf")  # fmt: skip
+                 "intercept_buf", "l1_q", "l1_u")  # fmt: skip
+    #: the ``(n_heads, n_features)`` arrays, laid out alike
+    _WEIGHTS = ("coef", "avg_coef", "coef_buf", "l1_q")
+
+    def __post_init__(self):
+        n_heads = self.coef.shape[0]
+        if self.l1_q is None:
+            self.l1_q = np.zeros((n_heads, 0), dtype=self.coef.dtype)
+        if self.l1_u is None:
+            self.l1_u = np.zeros(n_heads)
 
     @classmethod
     def average(cls, states, fractions, seen):
         """Parameter mixing: the states of models trained on disjoint data,
         averaged (a new state).
 
-        Weights, intercepts, averages and momentum buffers: their mean
-        weighted by ``fractions`` (float64, cast back). ``seen[i]`` samples went
-        through ``states[i]`` since the states were last mixed: ``t`` counts
-        all of them; the step counts are the largest of the states' (each state
-        has been through that many updates); per-head rates the smallest.
+        Weights, intercepts, averages, momentum buffers and the cumulative
+        L1 penalty: their mean weighted by ``fractions`` (float64, cast back).
+        ``seen[i]`` samples went through ``states[i]`` since the states were
+        last mixed: ``t`` counts all of them; the step counts are the largest
+        of the states' (each state has been through that many updates);
+        per-head rates the smallest.
         """
         state = copy.deepcopy(states[0])
         for name in cls._AVERAGED:
@@ -232,36 +255,77 @@ class LinearState(RollBack):
         return state
 
     @classmethod
-    def create(cls, coef, intercept, config):
-        n_heads, n_features = coef.shape
-        dtype = coef.dtype
-        avg_cols = n_features if config.average > 0 else 0
-        buf_cols = n_features if config.momentum != 0.0 else 0
-        return cls(
+    def create(cls, coef, intercept, config, feature_major=False):
+        """A new state from the initial weights, in the layout of the kernel
+        that will train it (``feature_major_kernel``)."""
+        n_heads = coef.shape[0]
+        if feature_major and n_heads > 1 and coef.flags.c_contiguous:
+            coef = np.ascontiguousarray(coef.T).T
+        state = cls(
             coef=coef,
             intercept=np.asarray(intercept, dtype=np.float64).copy(),
-            avg_coef=np.zeros((n_heads, avg_cols), dtype=dtype),
+            avg_coef=np.zeros((n_heads, 0), dtype=coef.dtype),
             avg_intercept=np.zeros(n_heads, dtype=np.float64),
-            coef_buf=np.zeros((n_heads, buf_cols), dtype=dtype),
+            coef_buf=np.zeros((n_heads, 0), dtype=coef.dtype),
             intercept_buf=np.zeros(n_heads, dtype=np.float64),
             eta=np.full(n_heads, config.eta0, dtype=np.float64),
         )
+        state.ensure_shapes(config)
+        return state
 
-    def ensure_shapes(self, config):
-        """Grow the averaging / momentum buffers if the settings now need them."""
-        n_heads, n_features = self.coef.shape
-        if config.average > 0 and self.avg_coef.shape[1] != n_features:
-            self.avg_coef = np.zeros_like(self.coef)
-        if config.momentum != 0.0 and self.coef_buf.shape[1] != n_features:
-            self.coef_buf = np.zeros_like(self.coef)
+    def ensure_shapes(self, config, per_sample=None):
+        """Grow the averaging / momentum / L1 arrays if the settings now need
+        them (the mini-batch kernels keep the cumulative L1 penalty here;
+        ``per_sample``: whether the fit is per-sample, default from
+        ``config``), zeros in the weights' layout."""
+        if per_sample is None:
+            per_sample = config.per_sample
+        n_features = self.coef.shape[1]
+        needed = {
+            "avg_coef": config.average > 0,
+            "coef_buf": config.momentum != 0.0,
+            "l1_q": not per_sample and config.penalty in (codes.L1, codes.ELASTICNET),
+        }  # fmt: skip
+        order = "F" if self.feature_major else "C"
+        for name, need in needed.items():
+            if need and getattr(self, name).shape[1] != n_features:
+                setattr(self, name, np.zeros(self.coef.shape, self.coef.dtype, order))
 
     _ARRAYS = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
-               "intercept_buf", "eta")  # fmt: skip
+               "intercept_buf", "eta", "l1_q", "l1_u")  # fmt: skip
     _SCALARS = ("t", "n_steps", "n_averaged")
+    _COLUMNS = _WEIGHTS
+
+    @property
+    def feature_major(self):
+        """Whether the weights are stored feature-major (one head: either)."""
+        return not self.coef.flags.c_contiguous
+
+    def to_layout(self, feature_major):
+        """Store the weights head-major or feature-major (a copy if they are
+        not so already; the values do not change)."""
+        if self.coef.shape[0] == 1 or self.feature_major == feature_major:
+            return
+        for name in self._WEIGHTS:
+            array = getattr(self, name)
+            setattr(self, name, np.ascontiguousarray(array.T).T if feature_major
+                    else np.ascontiguousarray(array))  # fmt: skip
+
+    def kernel_params(self, feature_major=False):
+        """The kernels' ``bundles.LinearParams``, the weights as the kernel
+        takes them: ``(n_heads, n_features)``, or ``(n_features, n_heads)``
+        for a feature-major kernel (C-ordered either way, after
+        ``to_layout``)."""
+        weights = [getattr(self, name) for name in self._WEIGHTS]
+        if feature_major:
+            weights = [w.T for w in weights]
+        coef, avg_coef, coef_buf, l1_q = weights
+        return LinearParams(coef, self.intercept, coef_buf, self.intercept_buf,
+                            avg_coef, self.avg_intercept, l1_q, self.l1_u)  # fmt: skip
 
     def cast(self, dtype):
         """Continue in another dtype (``partial_fit`` given float32 after float64)."""
-        for name in ("coef", "avg_coef", "coef_buf"):
+        for name in self._WEIGHTS:
             setattr(self, name, getattr(self, name).astype(dtype))
 
     def published(self, average):
@@ -278,34 +342,6 @@ class TrainLog:
     n_iter: int = 0
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
-
-
-def _kernel_threads(problem, config, n_heads, step_batch, per_sample):
-    """Threads worth starting for each parallel region of an epoch.
-
-    Per-sample training splits the heads; a mini-batch is split only when the
-    kernels run its parallel variant (``cpu.minibatch_parallel``: its work
-    reaches ``cpu.PARALLEL_WORK`` multiply-adds). Results do not depend on
-    this choice.
-    """
-    n_threads = resolve_n_jobs(config.n_jobs)
-    if per_sample:
-        return max(1, min(n_threads, n_heads))
-    lazy = cpu.minibatch_lazy(
-        cpu.minibatch_settings(
-            config.loss,
-            config.penalty,
-            config.schedule,
-            problem.task,
-            problem.is_sparse,
-            config.average,
-            config.momentum,
-        )  # fmt: skip
-    )
-    parallel = cpu.minibatch_parallel(
-        step_batch, n_heads, problem.n_features, problem.is_sparse, lazy
-    )
-    return n_threads if parallel else 1
 
 
 def _n_tracks(problem, n_heads):
@@ -354,6 +390,11 @@ def _track_of_heads(problem, n_heads):
     return np.zeros(n_heads, dtype=np.intp)
 
 
+#: Whether CSR mini-batches run the O(nnz) kernels (``cpu_sparse``) where
+#: they can. Tests turn it off to compare them with the dense-step kernel.
+SPARSE_KERNELS = True
+
+
 def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
           device="cpu", shuffle_seeds=None, epochs=None):  # fmt: skip
     """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
@@ -397,194 +438,90 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     DivergenceError
         After restoring the state of the last finite epoch.
     """
-    state.ensure_shapes(config)
-    n_heads, n_features = state.coef.shape
-    dtype = state.coef.dtype
+    state.ensure_shapes(config, config.per_sample and problem.task != codes.MULTINOMIAL)
+    n_heads = state.coef.shape[0]
     n_tracks = _n_tracks(problem, n_heads)
     head_track = _track_of_heads(problem, n_heads)
     n_train = problem.train_index.shape[0]
-    order = problem.train_index.copy()
-    # the training objective (loss plus penalty, whose norms the per-sample
-    # kernel re-sums at every touch) only feeds the stopping rule on it
-    track_objective = not config.early_stopping and config.tol is not None
     tol = -math.inf if config.tol is None else config.tol
-    l1_ratio = {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
+    # the training objective (loss plus penalty, whose norms the per-sample
+    # kernel re-sums at every touch) only feeds the stopping rule on it, and
+    # verbose; a call of one epoch (partial_fit) never stops on it
+    track_objective = not config.early_stopping and config.tol is not None
+    need_objective = track_objective and (max_iter > 1 or config.verbose > 0)
+    runner = _runner(problem, state, config, device, shuffle_seeds, n_samples,
+                     track_objective, need_objective)  # fmt: skip
 
     best_objective = np.full(n_tracks, np.inf)
     best_score = np.full(n_tracks, -np.inf)
     no_improvement = np.zeros(n_tracks, dtype=np.intp)
     active_track = np.ones(n_tracks, dtype=bool)
     log = TrainLog()
-
-    per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
-    kernels, data, targets = cpu, problem.data(), problem.targets()
-    if device == "cuda":
-        if per_sample:
-            raise ValueError(_PER_SAMPLE_ON_GPU)
-        from fastsgd._kernels import cuda as kernels
-        from fastsgd._kernels import cuda_launch
-
-        with device_errors("copying the training data to the GPU"):
-            data = cuda_launch.to_device_args(data)
-            targets = cuda_launch.to_device_args(targets)
-    if per_sample:
-        orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
-        # one head per group when each head has its own order
-        n_groups = n_heads if orders.per_head else None
-        call = _PerSampleCall(state.coef, config)
-        wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
-        # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
-        row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
-        rule = PerSampleRule(
-            config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
-            config.schedule, state.eta, config.power_t, config.optimal_t0,
-            config.fit_intercept, config.intercept_decay, config.average,
-            wscale_floor, track_objective,
-        )  # fmt: skip
-    else:
-        scratch = kernels.minibatch_scratch(
-            min(config.batch_size, max(n_train, 1)), n_heads, n_features, dtype,
-            problem.is_sparse,
-        )  # fmt: skip
-        rule = MinibatchRule(
-            config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
-            config.schedule, state.eta, config.power_t, config.optimal_t0,
-            config.momentum, config.dampening, config.nesterov, config.fit_intercept,
-            config.average,
-        )  # fmt: skip
-    step_batch = 1 if per_sample else min(config.batch_size, max(n_train, 1))
-
-    def per_sample_args(part, t_kernel):
-        heads = PerSampleHeads(
-            state.coef, call.wscale, state.intercept, state.avg_coef,
-            state.avg_intercept, call.avg_a, call.avg_b, call.l1_q, call.l1_u,
-            call.sq_norm, call.l1_norm, loss_sum, objective_sum,
-        )  # fmt: skip
-        return (data, targets, part, active, heads, rule, t_kernel,
-                n_groups or n_threads)  # fmt: skip
-
-    def minibatch_args(part, t_kernel):
-        params = LinearParams(state.coef, state.intercept, state.coef_buf,
-                              state.intercept_buf, state.avg_coef,
-                              state.avg_intercept)  # fmt: skip
-        counters = StepCounters(state.n_steps, int(t_kernel - 1), state.n_averaged)
-        return (data, targets, part, active, step_batch, params, rule, counters,
-                scratch, loss_sum)  # fmt: skip
-
     t_start = state.t
-    t_kernel = state.t  # scikit-learn's sample counter inside the fit
 
     def copied_model():
-        folded = call if per_sample else None
-        return _copied_model(state, folded, log, t_start, n_samples)
+        return runner.copied_state(log, t_start, n_samples), copy.deepcopy(log)
 
-    n_threads = _kernel_threads(problem, config, n_heads, step_batch, per_sample)
     with (
-        Reporter(config.verbose, max_iter, n_train, step_batch) as reporter,
-        Threads(n_threads),
-        _folded_at_exit(call if per_sample else None, state),
+        Reporter(config.verbose, max_iter, n_train, runner.step_batch) as reporter,
+        Threads(runner.n_threads, runner.uses_blas),
+        runner,
         device_errors("training"),
     ):
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
-            loss_sum = np.zeros(n_heads, dtype=np.float64)
-            objective_sum = np.zeros(n_heads, dtype=np.float64)
-            if epoch == 1 and device == "cpu":
-                _announce_compilation(
-                    reporter, config, problem, n_heads, dtype, per_sample,
-                    per_sample_args(orders.current, t_kernel) if per_sample
-                    else minibatch_args(order, t_kernel),
-                )  # fmt: skip
+            loss_sum = np.zeros(n_heads)
+            objective_sum = np.zeros(n_heads)
+            if epoch == 1 and device == "cpu" and reporter.wants_compile_notice():
+                runner.announce(reporter, active, loss_sum, objective_sum)
             reporter.message(f"-- Epoch {epoch}")  # with verbose, as scikit-learn
             if epochs is not None:
                 epochs.begin(copied_model)
-            snap = state.snapshot()
-            call_snap = call.snapshot() if per_sample else None
-            if per_sample:
-                orders.next_epoch()
-            elif config.shuffle:
-                cpu.shuffle(order, rng.randint(_MAX_SEED))
-            spans = reporter.spans()  # one span unless verbose=2
-            if per_sample and orders.per_head and row_sq is not None:
-                # PA-I's t counts the nonzero rows seen, which a span of
-                # per-head orders does not share: one span
-                spans = [(0, n_train)]
-
-            def run(start, stop):
-                nonlocal t_kernel
-                if per_sample:
-                    part = np.ascontiguousarray(orders.current[:, start:stop])
-                    cpu_per_sample.sgd_epoch_per_sample(
-                        *per_sample_args(part, t_kernel)
-                    )
-                    t_kernel += (
-                        stop - start
-                        if row_sq is None
-                        else int(np.count_nonzero(row_sq[part[0]]))
-                    )
-                else:
-                    part = order[start:stop]
-                    steps, n_averaged = kernels.sgd_epoch_minibatch(
-                        *minibatch_args(part, t_kernel)
-                    )
-                    state.n_steps += steps
-                    state.n_averaged = n_averaged
-                    t_kernel += stop - start
-
-            run_spans(reporter, spans, run)
-            if per_sample:
-                objective = np.bincount(head_track, objective_sum, n_tracks) / n_train
-            else:
-                objective = (
-                    np.bincount(head_track, loss_sum, n_tracks) / n_train
-                    + _penalty_per_track(
-                        state.coef, config, l1_ratio, head_track, n_tracks
-                    )  # fmt: skip
-                )
-
-            if not finite(loss_sum, state.intercept, state.coef):
-                state.restore(snap)
-                if per_sample:
-                    call.restore(call_snap)
+            snap = runner.snapshot(active)
+            runner.shuffle(rng)
+            run_spans(reporter, runner.spans(reporter),
+                      functools.partial(runner.run, active=active, loss_sum=loss_sum,
+                                        objective_sum=objective_sum))  # fmt: skip
+            if not runner.finite(loss_sum):
+                runner.restore(snap)
                 state.t = t_start + (epoch - 1) * n_samples
                 raise DivergenceError(epoch, config.eta0, "eta0", LINEAR_DIVERGENCE)
 
             mean_loss = float(loss_sum.sum() / n_train) if n_train else 0.0
             log.loss_curve.append(mean_loss)
             log.n_iter = epoch
+            objective = None
+            if need_objective:
+                objective = runner.objective(loss_sum, objective_sum, head_track,
+                                             n_tracks)  # fmt: skip
             if config.early_stopping:
                 # per-sample: the unscaled v of w = s*v, which scikit-learn's
                 # _plain_sgd hands its validation score (its stopping epoch)
-                score = np.asarray(validation_score(state.coef, state.intercept))
+                score = np.asarray(validation_score(runner.scoring_coef(),
+                                                    state.intercept))  # fmt: skip
                 log.validation_scores.append(float(np.mean(score)))
                 worse = (score < best_score + tol) if tol > -math.inf else False
                 best_score = np.maximum(best_score, score)
-            else:
-                worse = (objective > best_objective - tol) if tol > -math.inf else False
+            elif objective is not None:
+                worse = objective > best_objective - tol
                 best_objective = np.minimum(best_objective, objective)
+            else:
+                worse = False
             no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
 
             lines = ()
             if reporter.verbose:
-                rates = np.array([
-                    learning_rate(
-                        config.schedule, float(eta), config.alpha, config.power_t,
-                        config.optimal_t0, float(t_kernel), step_batch,
-                    )
-                    for eta in state.eta
-                ])  # fmt: skip
-                coef = call.true_coef(state.coef) if per_sample else state.coef
-                if per_sample and not track_objective:  # the kernel did not sum it
-                    objective = np.bincount(
-                        head_track, loss_sum, n_tracks
-                    ) / n_train + _penalty_per_track(
-                        coef, config, l1_ratio, head_track, n_tracks
-                    )  # fmt: skip
+                coef = runner.current_coef()
+                if objective is None:
+                    objective = np.bincount(head_track, loss_sum, n_tracks) / max(
+                        n_train, 1
+                    ) + _penalty_per_track(coef, config, runner.l1_ratio, head_track,
+                                           n_tracks)  # fmt: skip
                 lines = _verbose_lines(
                     coef, state.intercept, head_track, active_track,
-                    loss_sum / max(n_train, 1),
-                    objective, score if config.early_stopping else None, rates,
-                    int(t_kernel - t_start), reporter.elapsed(),
+                    loss_sum / max(n_train, 1), objective,
+                    score if config.early_stopping else None, runner.rates(),
+                    int(runner.t_kernel - t_start), reporter.elapsed(),
                 )  # fmt: skip
             reporter.epoch(
                 epoch, mean_loss,
@@ -615,21 +552,390 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     return log
 
 
-def _copied_model(state, call, log, t_start, n_samples):
-    """``(state, log)`` copied, as ``train`` would leave them after this epoch.
+def _l1_ratio(config):
+    return {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
 
-    The per-sample scale and lazy average (``call``) are folded into the copy,
-    as the end of a ``fit`` call folds them, and ``t`` is the sample counter
-    after ``log.n_iter`` epochs.
-    """
-    state = copy.deepcopy(state)
-    if call is not None:
+
+def feature_major_kernel(config, task, is_sparse, device):
+    """Whether a fit runs an O(nnz) sparse kernel (``cpu_sparse``), which
+    keeps the weights feature-major: CSR mini-batches on the CPU."""
+    per_sample = config.per_sample and task != codes.MULTINOMIAL
+    return is_sparse and device == "cpu" and not per_sample and SPARSE_KERNELS
+
+
+def _runner(problem, state, config, device, shuffle_seeds, n_samples,
+            track_objective, need_objective):  # fmt: skip
+    """The runner of this fit's algorithm (``_PerSampleRunner``,
+    ``_SparseRunner`` or ``_MinibatchRunner``)."""
+    per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
+    if device == "cuda" and per_sample:
+        raise ValueError(_PER_SAMPLE_ON_GPU)
+    if per_sample:
+        return _PerSampleRunner(problem, state, config, shuffle_seeds, n_samples,
+                                track_objective, need_objective)  # fmt: skip
+    if feature_major_kernel(config, problem.task, problem.is_sparse, device):
+        return _SparseRunner(problem, state, config)
+    return _MinibatchRunner(problem, state, config, device)
+
+
+class _Runner:
+    """What one training algorithm does around ``train``'s epoch loop: its
+    kernel calls, the state it keeps for one call (entered as a context, so
+    that it is folded back however training ends), its roll-back snapshot,
+    divergence check and objective."""
+
+    uses_blas = False
+    l1_ratio = 0.0
+
+    def __init__(self, problem, state, config):
+        self.problem, self.state, self.config = problem, state, config
+        self.l1_ratio = _l1_ratio(config)
+        self.n_train = problem.train_index.shape[0]
+        self.t_kernel = state.t  # scikit-learn's sample counter inside the call
+        self.data, self.targets = problem.data(), problem.targets()
+        # the weights an epoch can change (None: all of them)
+        self.columns = self.epoch_columns = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+
+    def finish(self):
+        """Fold what the call keeps apart back into the state."""
+
+    def shuffle(self, rng):
+        """Draw the epoch's order."""
+
+    def spans(self, reporter):
+        return reporter.spans()
+
+    def snapshot(self, active):
+        """The state the epoch starts from: the weights it can change."""
+        self.epoch_columns = None if self.may_scale_all(active) else self.columns
+        return self.state.snapshot(self.epoch_columns)
+
+    def restore(self, snap):
+        self.state.restore(snap)
+
+    def may_scale_all(self, active):
+        """Whether the epoch may rescale every weight (a kernel's fold)."""
+        return True
+
+    def finite(self, loss_sum):
+        state = self.state
+        if self.epoch_columns is None:
+            return finite(loss_sum, state.intercept, state.coef)
+        fm = state.feature_major
+        return finite(loss_sum, state.intercept) and cpu.finite_columns(
+            state.coef.T if fm else state.coef, self.epoch_columns, fm
+        )
+
+    def _smallest_scale(self, wscale, active, batch):
+        config = self.config
+        penalty_alpha = 0.0 if config.penalty == codes.NO_PENALTY else config.alpha
+        return cpu.smallest_scale(
+            wscale, self.state.eta, active, config.schedule, config.alpha,
+            penalty_alpha, self.l1_ratio, config.power_t, config.optimal_t0,
+            float(self.t_kernel), self.n_train, batch,
+        )  # fmt: skip
+
+    def current_coef(self):
+        """The weights as they stand (``coef`` unless the call scales them)."""
+        return self.state.coef
+
+    def scoring_coef(self):
+        """The weights the early-stopping score reads."""
+        return self.current_coef()
+
+    def objective(self, loss_sum, objective_sum, head_track, n_tracks):
+        """The epoch's objective per track: mean loss plus the penalty."""
+        return np.bincount(head_track, loss_sum, n_tracks) / self.n_train + (
+            _penalty_per_track(self.current_coef(), self.config, self.l1_ratio,
+                               head_track, n_tracks)
+        )  # fmt: skip
+
+    def rates(self):
+        """The learning rate of each head's next step (verbose)."""
+        config = self.config
+        return np.array([
+            learning_rate(config.schedule, float(eta), config.alpha, config.power_t,
+                          config.optimal_t0, float(self.t_kernel), self.step_batch)
+            for eta in self.state.eta
+        ])  # fmt: skip
+
+    def copied_state(self, log, t_start, n_samples):
+        """A copy of the state as ``train`` would leave it after this epoch."""
+        state = copy.deepcopy(self.state)
+        state.t = t_start + log.n_iter * n_samples
+        return state
+
+    def announce(self, reporter, active, loss_sum, objective_sum):
+        """Say, before the first epoch, that this fit's kernel has to be
+        compiled (only when Numba's cache does not hold it yet)."""
+        if is_cached(*self.variant(active, loss_sum, objective_sum)):
+            return
+        names = {value: name for name, value in codes.LOSS_CODES.items()}
+        penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}
+        schedules = {value: name for name, value in codes.SCHEDULE_CODES.items()}
+        n_heads = self.state.coef.shape[0]
+        task = {codes.MULTINOMIAL: "multinomial", codes.REGRESSION: "regression"}.get(
+            self.problem.task, "one-vs-rest" if n_heads > 1 else "binary"
+        )
+        config = self.config
+        reporter.compiling(
+            f"{self.algorithm} {task} training kernel (loss={names[config.loss]}, "
+            f"penalty={penalties[config.penalty]}, "
+            f"learning_rate={schedules[config.schedule]}, "
+            f"{'CSR' if self.problem.is_sparse else 'dense'} "
+            f"{np.dtype(self.state.coef.dtype).name})"
+        )
+
+
+class _PerSampleRunner(_Runner):
+    """scikit-learn's per-sample algorithm (``cpu_per_sample``)."""
+
+    algorithm = "per-sample"
+    step_batch = 1
+
+    def __init__(self, problem, state, config, shuffle_seeds, n_samples,
+                 track_objective, need_objective):  # fmt: skip
+        super().__init__(problem, state, config)
+        state.to_layout(feature_major=False)
+        n_heads = state.coef.shape[0]
+        self.orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
+        # one head per group when each head has its own order
+        self.n_threads = max(1, min(resolve_n_jobs(config.n_jobs), n_heads))
+        self.n_groups = n_heads if self.orders.per_head else self.n_threads
+        self.call = _PerSampleCall(state.coef, config, need_objective)
+        dtype = state.coef.dtype
+        self.wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
+        if problem.is_sparse:
+            self.columns = _stored_columns(problem)
+        # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
+        self.row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
+        self.rule = PerSampleRule(
+            config.loss, config.epsilon, config.penalty, config.alpha, self.l1_ratio,
+            config.schedule, state.eta, config.power_t, config.optimal_t0,
+            config.fit_intercept, config.intercept_decay, config.average,
+            self.wscale_floor, track_objective,
+        )  # fmt: skip
+
+    def _args(self, part, active, loss_sum, objective_sum):
+        call, state = self.call, self.state
+        heads = PerSampleHeads(
+            state.coef, call.wscale, state.intercept, state.avg_coef,
+            state.avg_intercept, call.avg_a, call.avg_b, call.l1_q, call.l1_u,
+            call.sq_norm, call.l1_norm, loss_sum, objective_sum,
+        )  # fmt: skip
+        return (self.data, self.targets, part, active, heads, self.rule,
+                self.t_kernel, self.n_groups)  # fmt: skip
+
+    def variant(self, active, loss_sum, objective_sum):
+        return cpu_per_sample.per_sample_variant(
+            *self._args(self.orders.current, active, loss_sum, objective_sum)
+        )
+
+    def shuffle(self, rng):
+        self.orders.next_epoch()
+
+    def spans(self, reporter):
+        if self.orders.per_head and self.row_sq is not None:
+            # PA-I's t counts the nonzero rows seen, which a span of per-head
+            # orders does not share: one span
+            return [(0, self.n_train)]
+        return reporter.spans()
+
+    def run(self, start, stop, active, loss_sum, objective_sum):
+        part = np.ascontiguousarray(self.orders.current[:, start:stop])
+        cpu_per_sample.sgd_epoch_per_sample(
+            *self._args(part, active, loss_sum, objective_sum)
+        )
+        self.t_kernel += (
+            stop - start
+            if self.row_sq is None
+            else int(np.count_nonzero(self.row_sq[part[0]]))
+        )
+
+    def snapshot(self, active):
+        return super().snapshot(active), self.call.snapshot(self.epoch_columns)
+
+    def restore(self, snap):
+        self.state.restore(snap[0])
+        self.call.restore(snap[1])
+
+    def may_scale_all(self, active):
+        return (self.columns is None
+                or self._smallest_scale(self.call.wscale, active, 1)
+                < self.wscale_floor)  # fmt: skip
+
+    def finite(self, loss_sum):
+        return super().finite(loss_sum) and finite(self.call.wscale)
+
+    def current_coef(self):
+        return self.call.true_coef(self.state.coef)
+
+    def scoring_coef(self):
+        return self.state.coef
+
+    def objective(self, loss_sum, objective_sum, head_track, n_tracks):
+        # the kernel sums scikit-learn's running objective
+        return np.bincount(head_track, objective_sum, n_tracks) / self.n_train
+
+    def finish(self):
+        self.call.fold(self.state)
+
+    def copied_state(self, log, t_start, n_samples):
+        state = super().copied_state(log, t_start, n_samples)
+        call = self.call
         cpu_per_sample.fold_scale(
             state.coef, call.wscale.copy(), state.avg_coef, call.avg_a.copy(),
             call.avg_b.copy(), call.averaging,
         )  # fmt: skip
-    state.t = t_start + log.n_iter * n_samples
-    return state, copy.deepcopy(log)
+        return state
+
+
+class _MinibatchRunner(_Runner):
+    """Mini-batches stepping every weight (``cpu.sgd_epoch_minibatch``, or its
+    GPU twin): dense data, and CSR data with momentum."""
+
+    algorithm = "mini-batch"
+
+    def __init__(self, problem, state, config, device):
+        super().__init__(problem, state, config)
+        state.to_layout(feature_major=False)
+        n_heads, n_features = state.coef.shape
+        self.kernels = cpu
+        if device == "cuda":
+            from fastsgd._kernels import cuda as kernels
+            from fastsgd._kernels import cuda_launch
+
+            self.kernels = kernels
+            with device_errors("copying the training data to the GPU"):
+                self.data = cuda_launch.to_device_args(self.data)
+                self.targets = cuda_launch.to_device_args(self.targets)
+        self.order = problem.train_index.copy()
+        self.step_batch = min(config.batch_size, max(self.n_train, 1))
+        self.scratch = self.kernels.minibatch_scratch(
+            self.step_batch, n_heads, n_features, state.coef.dtype, problem.is_sparse
+        )
+        self.rule = _minibatch_rule(config, state, self.l1_ratio)
+        parallel = cpu.minibatch_parallel(self.step_batch, n_heads, n_features,
+                                          problem.is_sparse)  # fmt: skip
+        self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
+        self.uses_blas = not problem.is_sparse
+
+    def _args(self, part, active, loss_sum):
+        state = self.state
+        counters = StepCounters(state.n_steps, int(self.t_kernel - 1),
+                                state.n_averaged)  # fmt: skip
+        return (self.data, self.targets, part, active, self.step_batch,
+                state.kernel_params(), self.rule, counters, self.scratch,
+                loss_sum)  # fmt: skip
+
+    def variant(self, active, loss_sum, objective_sum):
+        return cpu.minibatch_variant(*self._args(self.order, active, loss_sum))
+
+    def shuffle(self, rng):
+        if self.config.shuffle:
+            cpu.shuffle(self.order, rng.randint(_MAX_SEED))
+
+    def run(self, start, stop, active, loss_sum, objective_sum):
+        steps, n_averaged = self.kernels.sgd_epoch_minibatch(
+            *self._args(self.order[start:stop], active, loss_sum)
+        )
+        self.state.n_steps += steps
+        self.state.n_averaged = n_averaged
+        self.t_kernel += stop - start
+
+
+class _SparseRunner(_MinibatchRunner):
+    """Mini-batches on CSR data in O(nnz) per step (``cpu_sparse``): the
+    weights feature-major and scaled (``w = wscale * v``) for the call."""
+
+    def __init__(self, problem, state, config):
+        _Runner.__init__(self, problem, state, config)
+        state.to_layout(feature_major=True)
+        n_heads, n_features = state.coef.shape
+        dtype = state.coef.dtype
+        self.order = problem.train_index.copy()
+        self.step_batch = min(config.batch_size, max(self.n_train, 1))
+        self.scratch = cpu_sparse.sparse_scratch(
+            self.step_batch, n_heads, n_features, dtype, config.penalty,
+            config.momentum,
+        )  # fmt: skip
+        self.rule = _minibatch_rule(config, state, self.l1_ratio)
+        self.scaled = ScaledWeights(
+            np.ones(n_heads, dtype=dtype), np.zeros(n_heads), np.ones(n_heads),
+            1e-6 if dtype == np.float32 else 1e-9,
+        )  # fmt: skip
+        nnz_per_row = problem.X_data.shape[0] / max(problem.X_indptr.shape[0] - 1, 1)
+        parallel = cpu_sparse.sparse_parallel(self.step_batch, nnz_per_row, n_heads)
+        self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
+        if config.momentum == 0.0:
+            # with momentum every weight moves at every step
+            self.columns = _stored_columns(problem)
+
+    def _args(self, part, active, loss_sum):
+        state = self.state
+        counters = StepCounters(state.n_steps, int(self.t_kernel - 1),
+                                state.n_averaged)  # fmt: skip
+        return (self.data, self.targets, part, active, self.step_batch,
+                state.kernel_params(feature_major=True), self.scaled, self.rule,
+                counters, self.scratch, loss_sum, self.n_threads)  # fmt: skip
+
+    def variant(self, active, loss_sum, objective_sum):
+        return cpu_sparse.sparse_variant(*self._args(self.order, active, loss_sum))
+
+    def run(self, start, stop, active, loss_sum, objective_sum):
+        steps, n_averaged = cpu_sparse.sgd_epoch_sparse(
+            *self._args(self.order[start:stop], active, loss_sum)
+        )
+        self.state.n_steps += steps
+        self.state.n_averaged = n_averaged
+        self.t_kernel += stop - start
+
+    def snapshot(self, active):
+        return super().snapshot(active), [a.copy() for a in self.scaled[:3]]
+
+    def restore(self, snap):
+        self.state.restore(snap[0])
+        for array, saved in zip(self.scaled[:3], snap[1], strict=True):
+            array[...] = saved
+
+    def may_scale_all(self, active):
+        return (self.columns is None
+                or self._smallest_scale(self.scaled.wscale, active, self.step_batch)
+                < self.scaled.wscale_floor)  # fmt: skip
+
+    def finite(self, loss_sum):
+        return super().finite(loss_sum) and finite(self.scaled.wscale)
+
+    def current_coef(self):
+        return self.state.coef * self.scaled.wscale[:, None]
+
+    def _fold(self, state, scaled):
+        params = state.kernel_params(feature_major=True)
+        cpu_sparse.fold_scaled(params.coef, params.avg_coef, *scaled[:3],
+                               self.config.average > 0)  # fmt: skip
+
+    def finish(self):
+        self._fold(self.state, self.scaled)
+
+    def copied_state(self, log, t_start, n_samples):
+        state = super().copied_state(log, t_start, n_samples)
+        self._fold(state, [a.copy() for a in self.scaled[:3]])
+        return state
+
+
+def _minibatch_rule(config, state, l1_ratio):
+    return MinibatchRule(
+        config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
+        config.schedule, state.eta, config.power_t, config.optimal_t0,
+        config.momentum, config.dampening, config.nesterov, config.fit_intercept,
+        config.intercept_decay, config.average,
+    )  # fmt: skip
 
 
 def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objective,
@@ -666,31 +972,6 @@ def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objecti
     return lines
 
 
-def _announce_compilation(reporter, config, problem, n_heads, dtype, per_sample,
-                          args):  # fmt: skip
-    """Say, before the first epoch, that this fit's kernel has to be compiled.
-
-    Only when Numba's cache does not hold it yet (``verbose >= 1``, or a
-    listener of ``_progress.announce_compilation``, as the command line's).
-    """
-    select = cpu_per_sample.per_sample_variant if per_sample else cpu.minibatch_variant
-    if not reporter.wants_compile_notice() or is_cached(*select(*args)):
-        return
-    names = {value: name for name, value in codes.LOSS_CODES.items()}
-    penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}
-    schedules = {value: name for name, value in codes.SCHEDULE_CODES.items()}
-    algorithm = "per-sample" if per_sample else "mini-batch"
-    task = {codes.MULTINOMIAL: "multinomial", codes.REGRESSION: "regression"}.get(
-        problem.task, "one-vs-rest" if n_heads > 1 else "binary"
-    )
-    reporter.compiling(
-        f"{algorithm} {task} training kernel (loss={names[config.loss]}, "
-        f"penalty={penalties[config.penalty]}, "
-        f"learning_rate={schedules[config.schedule]}, "
-        f"{'CSR' if problem.is_sparse else 'dense'} {np.dtype(dtype).name})"
-    )
-
-
 _PER_SAMPLE_ON_GPU = (
     "device='cuda' trains mini-batches: scikit-learn's per-sample algorithm "
     "(batch_size=1 with momentum=0) updates the weights after every sample, one "
@@ -698,6 +979,12 @@ _PER_SAMPLE_ON_GPU = (
     "momentum > 0) for the GPU, or use device='cpu' (device='auto' picks the CPU "
     "for it)."
 )
+
+
+def _stored_columns(problem):
+    """The columns the training rows of a CSR ``problem`` store values in."""
+    return cpu.stored_columns(problem.X_indices, problem.X_indptr,
+                              problem.train_index, problem.n_features)  # fmt: skip
 
 
 class _PerSampleCall(RollBack):
@@ -710,8 +997,9 @@ class _PerSampleCall(RollBack):
     """
 
     _ARRAYS = ("wscale", "avg_a", "avg_b", "l1_q", "l1_u", "sq_norm", "l1_norm")
+    _COLUMNS = ("l1_q",)
 
-    def __init__(self, coef, config):
+    def __init__(self, coef, config, norms):
         n_heads, n_features = coef.shape
         self.wscale = np.ones(n_heads, dtype=coef.dtype)
         self.avg_a = np.zeros(n_heads)
@@ -719,8 +1007,16 @@ class _PerSampleCall(RollBack):
         l1_cols = n_features if config.penalty in (codes.L1, codes.ELASTICNET) else 0
         self.l1_q = np.zeros((n_heads, l1_cols), dtype=coef.dtype)
         self.l1_u = np.zeros(n_heads)
-        self.sq_norm = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
-        self.l1_norm = np.abs(coef).sum(axis=1, dtype=np.float64)
+        # ||w||^2 and ||w||_1, as scikit-learn's WeightVector computes them when
+        # a call starts (then kept up to date by the kernel), for the objective;
+        # not summed over the model where nothing reads the objective
+        # (``norms`` False: a partial_fit call without verbose)
+        if norms:
+            self.sq_norm = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
+            self.l1_norm = np.abs(coef).sum(axis=1, dtype=np.float64)
+        else:
+            self.sq_norm = np.zeros(n_heads)
+            self.l1_norm = np.zeros(n_heads)
         self.averaging = config.average > 0
 
     def true_coef(self, coef):
@@ -732,20 +1028,6 @@ class _PerSampleCall(RollBack):
             state.coef, self.wscale, state.avg_coef, self.avg_a, self.avg_b,
             self.averaging,
         )  # fmt: skip
-
-
-class _folded_at_exit:
-    """Fold the per-sample scale into the state however training ends."""
-
-    def __init__(self, call, state):
-        self.call, self.state = call, state
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.call is not None:
-            self.call.fold(self.state)
 
 
 def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):

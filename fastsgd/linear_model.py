@@ -43,7 +43,10 @@ from fastsgd._math.losses import loss_derivative
 from fastsgd._math.schedules import optimal_offset
 from fastsgd._trainer import as_kernel_data, gpu_scores, take_rows
 
-#: scikit-learn's intercept decay for sparse input (per-sample training).
+#: scikit-learn's intercept decay for sparse input: the intercept's step is
+#: scaled by it (per-sample training, as scikit-learn, and mini-batches too:
+#: without it the large early rates of the 'optimal' schedule swing the
+#: intercepts of hashed text far past the features' scores).
 SPARSE_INTERCEPT_DECAY = 0.01
 
 #: scikit-learn's private attributes of averaged SGD (mirrored by ``_publish``).
@@ -138,7 +141,6 @@ class _BaseSGD(
             optimal_t0 = optimal_offset(
                 alpha, loss_derivative(loss, 1.0, -typw, float(self.epsilon))
             )
-        per_sample = self.batch_size == 1 and self.momentum == 0
         return _trainer.LinearConfig(
             loss=loss,
             epsilon=float(self.epsilon),
@@ -150,9 +152,7 @@ class _BaseSGD(
             power_t=float(self.power_t),
             optimal_t0=float(optimal_t0),
             fit_intercept=bool(self.fit_intercept),
-            intercept_decay=(
-                SPARSE_INTERCEPT_DECAY if (is_sparse and per_sample) else 1.0
-            ),
+            intercept_decay=SPARSE_INTERCEPT_DECAY if is_sparse else 1.0,
             average=int(self.average),
             batch_size=int(self.batch_size),
             momentum=float(self.momentum),
@@ -176,7 +176,8 @@ class _BaseSGD(
         return device
 
     # ------------------------------------------------------------ training
-    def _new_state(self, n_heads, n_features, dtype, coef_init, intercept_init, config):
+    def _new_state(self, n_heads, n_features, dtype, coef_init, intercept_init, config,
+                   feature_major=False):  # fmt: skip
         if coef_init is not None:
             coef = np.array(coef_init, dtype=dtype, order="C", copy=True)
             if coef.size != n_heads * n_features:
@@ -188,6 +189,8 @@ class _BaseSGD(
                     f"{self._coef_shape(n_heads, n_features)}."
                 )
             coef = coef.reshape(n_heads, n_features)
+        elif feature_major:  # the zeros in the kernel's layout at once
+            coef = np.zeros((n_features, n_heads), dtype=dtype).T
         else:
             coef = np.zeros((n_heads, n_features), dtype=dtype)
         if intercept_init is not None:
@@ -201,7 +204,7 @@ class _BaseSGD(
             intercept = np.zeros(n_heads)
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
             raise ValueError("coef_init and intercept_init must be finite.")
-        return _trainer.LinearState.create(coef, intercept, config)
+        return _trainer.LinearState.create(coef, intercept, config, feature_major)
 
     def _start_fit(self, coef_init, intercept_init):
         """Validate the parameters and forget the last fit (``warm_start`` keeps
@@ -234,9 +237,13 @@ class _BaseSGD(
         )
         config = self._config(is_sparse=sp.issparse(X))
         if first_call or coef_init is not None or not hasattr(self, "_state"):
-            self._state = self._new_state(
-                n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config
+            feature_major = _trainer.feature_major_kernel(
+                config, self._task_for_heads(), sp.issparse(X), self.device_
             )
+            self._state = self._new_state(
+                n_heads, X.shape[1], X.dtype, coef_init, intercept_init, config,
+                feature_major,
+            )  # fmt: skip
             self._loss_history = []
         else:
             if self._state.coef.dtype != X.dtype:

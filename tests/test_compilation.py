@@ -20,7 +20,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from fastsgd import SGDClassifier, SGDRegressor
-from fastsgd._kernels import bundles, cpu, cpu_mlp, cpu_per_sample
+from fastsgd._kernels import bundles, cpu, cpu_mlp, cpu_per_sample, cpu_sparse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -117,7 +117,13 @@ def test_compiled_kernels_take_the_bundles_fields_in_order():
              scratch=b.MinibatchScratch),
     )  # fmt: skip
     assert _parameters(cpu._minibatch_epoch) == minibatch
-    assert _parameters(cpu._lazy_sparse_epoch) == minibatch
+    sparse = _flat_parameters(
+        cpu_sparse.sgd_epoch_sparse,
+        dict(data=b.Data, targets=b.LinearTargets, params=b.LinearParams,
+             scaled=b.ScaledWeights, rule=b.MinibatchRule, counters=b.StepCounters,
+             scratch=b.SparseScratch),
+    )  # fmt: skip
+    assert _parameters(cpu_sparse._scaled_epoch) == sparse
     per_sample = _flat_parameters(
         cpu_per_sample.sgd_epoch_per_sample,
         dict(data=b.Data, targets=b.LinearTargets, heads=b.PerSampleHeads,

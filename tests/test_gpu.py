@@ -366,6 +366,7 @@ def _linear_kernel_args(backend, X, y, momentum):
     coef = np.random.default_rng(4).normal(size=(n_heads, d))
     state = LinearParams(coef, np.zeros(n_heads), np.zeros((n_heads, d)),
                          np.zeros(n_heads), np.zeros((n_heads, d)),
+                         np.zeros(n_heads), np.zeros((n_heads, d)),
                          np.zeros(n_heads))  # fmt: skip
     scratch = backend.minibatch_scratch(8, n_heads, d, X.dtype, False)
     loss_sum = np.zeros(n_heads)
@@ -375,9 +376,10 @@ def _linear_kernel_args(backend, X, y, momentum):
                       np.arange(n_heads, dtype=np.int64), np.ones(n_heads),
                       np.full(n_heads, 0.5), np.ones(n)),  # fmt: skip
         order, np.ones(n_heads, dtype=np.uint8), 8, state,
-        MinibatchRule(codes.LOG_LOSS, 0.1, codes.L2, 1e-3, 0.0, codes.INVSCALING,
-                      np.full(n_heads, 0.1), 0.5, 0.0, momentum, 0.0, True, True,
-                      10),  # fmt: skip
+        # elastic-net: the L2 part in the gradient, the L1 part's truncation
+        MinibatchRule(codes.LOG_LOSS, 0.1, codes.ELASTICNET, 1e-2, 0.3,
+                      codes.INVSCALING, np.full(n_heads, 0.1), 0.5, 0.0, momentum,
+                      0.0, True, True, 1.0, 10),  # fmt: skip
         StepCounters(0, 0, 0), scratch, loss_sum,
     )  # fmt: skip
     return args, state, loss_sum
@@ -392,7 +394,8 @@ def test_linear_twins_same_result():
         results.append((steps, state, loss_sum))
     (steps_c, state_c, loss_c), (steps_g, state_g, loss_g) = results
     assert steps_c == steps_g
-    names = ("coef", "intercept", "coef_buf", "intercept_buf", "avg_coef", "avg_int")
+    names = ("coef", "intercept", "coef_buf", "intercept_buf", "avg_coef", "avg_int",
+             "l1_q", "l1_u")  # fmt: skip
     for name, a, b in zip(names, state_g, state_c, strict=True):
         assert_close(a, b, name)
     assert_close(loss_g, loss_c, "loss_sum")

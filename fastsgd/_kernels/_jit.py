@@ -260,7 +260,7 @@ def gpu_kernel(fn):
 _CONFIGURED = {}
 
 
-def cpu_configured(fn=None, *, inline=True):
+def cpu_configured(fn=None, *, inline=True, fastmath=None):
     """A kernel helper that reads compile-time settings from its globals.
 
     Like a kernel template, it names its settings (``LOSS``, ``SPARSE``, ...)
@@ -268,11 +268,15 @@ def cpu_configured(fn=None, *, inline=True):
     wherever a template (or another configured helper) calls it. ``inline``:
     spliced into the caller at Numba's IR level, like ``cpu_inline``;
     otherwise compiled as a function of its own, which LLVM may still inline.
+    ``fastmath``: a helper of its own (``inline=False``) compiled with these
+    flags rather than its kernel's (``FASTMATH_EXACT`` keeps LLVM from
+    vectorising a sparse dot product with gathers, which are slower than
+    scalar loads on the machines measured).
     """
     if fn is None:
-        return lambda f: cpu_configured(f, inline=inline)
+        return lambda f: cpu_configured(f, inline=inline, fastmath=fastmath)
     dispatcher = cpu_inline(fn)
-    _CONFIGURED[dispatcher] = (fn, inline)
+    _CONFIGURED[dispatcher] = (fn, inline, fastmath)
     return dispatcher
 
 
@@ -290,9 +294,11 @@ def _bind(template, settings, tag, fastmath):
         elif _is_configured(helper):
             read = _settings_read(_CONFIGURED[helper][0], settings)
             own = {key: settings[key] for key in sorted(read)}
+            flags = _CONFIGURED[helper][2]
             namespace[name] = _bound_helper(
-                helper, tuple(own.items()), frozenset(fastmath or ())
-            )
+                helper, tuple(own.items()),
+                frozenset((fastmath if flags is None else flags) or ()),
+            )  # fmt: skip
     return _with_globals(template, namespace, f"{template.__qualname__}[{tag}]")
 
 
@@ -320,7 +326,7 @@ def _bound_helper(helper, settings, fastmath):
     configurations that agree on them share one compiled helper)."""
     key = (helper, settings, fastmath)
     if key not in _BOUND_HELPERS:
-        template, inline = _CONFIGURED[helper]
+        template, inline, _ = _CONFIGURED[helper]
         tag = ",".join(f"{name}={int(value)}" for name, value in settings)
         # the cache keys on the name and the signature, not on the flags
         tag += f",fastmath={'+'.join(sorted(fastmath))}"

@@ -45,7 +45,12 @@ class LinearTargets(NamedTuple):
 
 class LinearParams(NamedTuple):
     """What a mini-batch step changes: ``coef`` ``(n_heads, n_features)`` and
-    ``intercept``, their momentum buffers and their running averages."""
+    ``intercept``, their momentum buffers and their running averages, and
+    the cumulative L1 penalty (Tsuruoka et al.): ``l1_u`` per head, the total
+    applied so far; ``l1_q`` per weight, the part each weight received.
+    Arrays a setting leaves unused have zero columns. The O(nnz) sparse
+    kernels (``cpu_sparse``) take ``coef``, ``coef_buf``, ``avg_coef`` and
+    ``l1_q`` feature-major, ``(n_features, n_heads)``."""
 
     coef: Any
     intercept: Any
@@ -53,12 +58,16 @@ class LinearParams(NamedTuple):
     intercept_buf: Any
     avg_coef: Any
     avg_intercept: Any
+    l1_q: Any
+    l1_u: Any
 
 
 class MinibatchRule(NamedTuple):
     """How a mini-batch step is taken: the loss, the penalty, the rate
-    schedule (``eta`` per head), momentum, the intercept and averaging
-    (``average``: the sample count at which averaging starts, 0 for none)."""
+    schedule (``eta`` per head), momentum, the intercept (its gradient is
+    multiplied by ``intercept_decay``: scikit-learn's 0.01 on sparse data)
+    and averaging (``average``: the sample count at which averaging starts,
+    0 for none)."""
 
     loss_code: int
     epsilon: float
@@ -73,7 +82,21 @@ class MinibatchRule(NamedTuple):
     dampening: float
     nesterov: bool
     fit_intercept: bool
+    intercept_decay: float
     average: int
+
+
+class ScaledWeights(NamedTuple):
+    """The scaled representation of the O(nnz) sparse kernels, as
+    scikit-learn's ``WeightVector``: per head, ``w = wscale * v`` (``coef``
+    holds ``v``) and the lazy average ``(avg_coef + avg_a * v) / avg_b``.
+    Folded into the arrays at the end of a ``fit``/``partial_fit`` call, or
+    when ``wscale`` falls below ``wscale_floor`` (scikit-learn's, by dtype)."""
+
+    wscale: Any
+    avg_a: Any
+    avg_b: Any
+    wscale_floor: float
 
 
 class StepCounters(NamedTuple):
@@ -92,6 +115,17 @@ class MinibatchScratch(NamedTuple):
     deriv: Any
     partial: Any
     partial_b: Any
+
+
+class SparseScratch(NamedTuple):
+    """Scratch of an O(nnz) sparse epoch (``cpu_sparse.sparse_scratch``):
+    per row of a batch its scores, weighted derivatives and losses, and the
+    step each column was last truncated at (L1 only)."""
+
+    scores: Any
+    deriv: Any
+    row_loss: Any
+    marks: Any
 
 
 class PerSampleHeads(NamedTuple):

@@ -12,12 +12,14 @@ head_positive[k]``; ``MULTINOMIAL``: a softmax over all heads with label
 This module binds the math layer and the shared helpers (``rows.py``,
 ``steps.py``) for the CPU, once, for every linear CPU kernel
 (``cpu_per_sample.py`` takes them from here); gathers and prefetches rows;
-holds the mini-batch kernels, their variants and scratch, and the shuffles.
+holds the mini-batch kernel that steps every weight (dense data; CSR data on
+request, the reference of ``cpu_sparse``'s O(nnz) kernels), its variants and
+scratch, and the shuffles.
 
 Compile only what runs: ``sgd_epoch_minibatch`` (and ``cpu_per_sample``'s
 ``sgd_epoch_per_sample``) are thin Python entry points. From their arguments
 they pick the kernel of the fit's configuration (``minibatch_variant``): the
-template ``_minibatch_epoch`` (or ``_lazy_sparse_epoch``) compiled by
+template ``_minibatch_epoch`` compiled by
 ``_jit.specialize`` with the loss, penalty, task, layout and the optional
 parts (averaging, momentum) as compile-time constants, so that Numba prunes
 every branch the fit never takes before it types the code. Each variant is
@@ -52,12 +54,10 @@ from fastsgd._kernels.bundles import MinibatchScratch, flatten
 from fastsgd._math import losses, schedules, updates
 from fastsgd._math.codes import (
     ELASTICNET,
-    INVSCALING,
     L2,
     LOG_LOSS,
     MULTINOMIAL,
     NO_PENALTY,
-    OPTIMAL,
 )
 
 loss_value = cpu_inline(losses.loss_value)
@@ -72,6 +72,7 @@ penalty_gradient = cpu_inline(updates.penalty_gradient)
 momentum_step = cpu_inline(updates.momentum_step)
 l2_shrink_factor = cpu_inline(updates.l2_shrink_factor)
 l1_truncate = cpu_inline(updates.l1_truncate)
+l1_penalty_step = cpu_inline(updates.l1_penalty_step)
 
 # Row access, a head's derivative and the mini-batch step's parts: one source
 # with the GPU kernels (``rows.py``, ``steps.py``)
@@ -116,11 +117,9 @@ PARALLEL_UNITS = 32
 
 # Compile-time settings of the mini-batch templates, bound per configuration
 # by ``_jit.specialize`` (these placeholders are never compiled): the loss and
-# penalty codes, whether the rate is constant (the lazy CSR kernel with
-# momentum), the task, whether ``X`` is CSR, and whether the fit averages or
-# keeps momentum buffers.
-LOSS = PENALTY = TASK = CONSTANT_RATE = None
-SPARSE = AVERAGING = MOMENTUM = None
+# penalty codes, the task, whether ``X`` is CSR, and whether the fit averages
+# or keeps momentum buffers.
+LOSS = PENALTY = TASK = SPARSE = AVERAGING = MOMENTUM = None
 
 
 # --------------------------------------------------------------------------
@@ -210,12 +209,14 @@ def _score_derivatives(scores, y_float_o, y_class_o, head_positive, weight_pos,
 @cpu_configured
 def _chunk_gradient(
     X_data, X_indices, X_indptr, n_features, targets, order, first, last, active,
-    coef, intercept, epsilon, scores, deriv, grad, grad_b, loss_acc,
+    coef, intercept, epsilon, scores, deriv, grad, grad_b, loss_acc, touched, stamp,
 ):  # fmt: skip
     """Sum the gradient of CSR rows ``order[first:last]`` into ``grad``/``grad_b``.
 
     One pass: each row's derivatives, then ``grad[k] += d_k * x`` while the row
     is in L1. Samples are added in order, so the sum is fixed by the chunk.
+    With an L1 part (``PENALTY == ELASTICNET``) the columns the rows store a
+    value in are stamped ``touched[j] = stamp``: the step truncates those.
     """
     n_order = order.shape[0]
     for pos in range(first, last):
@@ -227,6 +228,9 @@ def _chunk_gradient(
         x_values, x_indices = row_slices(
             X_data, X_indices, X_indptr, n_features, SPARSE, order[pos]
         )
+        if PENALTY == ELASTICNET:
+            for jj in range(x_indices.shape[0]):
+                touched[x_indices[jj]] = stamp
         _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
                       epsilon, scores, deriv, grad, grad_b, loss_acc)  # fmt: skip
 
@@ -301,41 +305,55 @@ def _dense_chunk_gradient(
 
 @cpu_configured
 def _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0, schedule, coef,
-               coef_buf, avg_coef, partial, n_chunks, step):  # fmt: skip
+               coef_buf, avg_coef, l1_q, l1_u, touched, partial, n_chunks,
+               step):  # fmt: skip
     """Phase 2 of a mini-batch step for work unit ``unit`` (a head's feature block)."""
-    (inv_batch, penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step,
-     n_averaged, t_batch, batch_len) = step  # fmt: skip
+    (inv_batch, l2_alpha, momentum, dampening, nesterov, first_step, n_averaged,
+     t_batch, batch_len, stamp) = step  # fmt: skip
     k = unit // n_blocks
     if active[k]:
         j_lo = (unit % n_blocks) * FEATURE_BLOCK
         lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, t_batch,
                            batch_len)  # fmt: skip
         _block_step(
-            coef, coef_buf, avg_coef, partial, n_chunks, k, j_lo,
-            min(j_lo + FEATURE_BLOCK, coef.shape[1]), inv_batch, lr, penalty_alpha,
-            l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
+            coef, coef_buf, avg_coef, l1_q, l1_u, touched, partial, n_chunks, k, j_lo,
+            min(j_lo + FEATURE_BLOCK, coef.shape[1]), inv_batch, lr, l2_alpha,
+            momentum, dampening, nesterov, first_step, n_averaged, stamp,
         )  # fmt: skip
 
 
 @cpu_configured
 def _block_step(
-    coef, coef_buf, avg_coef, partial, n_partial, k, j_lo, j_hi, inv_batch, lr,
-    penalty_alpha, l1_ratio, momentum, dampening, nesterov, first_step, n_averaged,
+    coef, coef_buf, avg_coef, l1_q, l1_u, touched, partial, n_partial, k, j_lo, j_hi,
+    inv_batch, lr, l2_alpha, momentum, dampening, nesterov, first_step, n_averaged,
+    stamp,
 ):  # fmt: skip
     """Update ``coef[k, j_lo:j_hi]`` with the mean gradient plus the penalty.
 
     The gradient is ``sum_c partial[c, k, j]`` over the first ``n_partial``
-    chunks, in order; the partial sums are zeroed for the next batch.
-    Reads the kernel's ``PENALTY``, ``MOMENTUM`` and ``AVERAGING``: without
-    momentum or averaging, the code of their buffers is pruned.
+    chunks, in order (the partial sums are zeroed for the next batch), plus
+    the L2 part of the penalty (``l2_alpha * w``). The L1 part
+    (``PENALTY == ELASTICNET``) is the cumulative truncation of
+    scikit-learn's per-sample SGD (``l1_truncate``: the weight moves toward
+    zero by what the penalty owes it, ``l1_u[k] - |l1_q[k, j]|``, without
+    crossing it), applied to the columns the batch touched: every column of
+    dense data, the stamped ones (``touched[j] == stamp``) of CSR data.
+    The average follows the truncated weight. Reads the kernel's
+    ``PENALTY``, ``MOMENTUM``, ``AVERAGING`` and ``SPARSE``: the code of
+    what a fit does not use is pruned.
     """
     w_row, buf_row = coef[k], coef_buf[k]
     for j in range(j_lo, j_hi):
         g = sum_chunks(partial, n_partial, k, j) * inv_batch + penalty_gradient(
-            PENALTY, penalty_alpha, l1_ratio, w_row[j]
+            L2, l2_alpha, 0.0, w_row[j]
         )
         w = _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
                             dampening, nesterov)  # fmt: skip
+        if PENALTY == ELASTICNET and (not SPARSE or touched[j] == stamp):
+            z = w
+            w = l1_truncate(z, 1.0, l1_u[k], l1_q[k, j])
+            l1_q[k, j] += w - z
+            w_row[j] = w
         if AVERAGING and n_averaged > 0:
             avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
 
@@ -379,8 +397,8 @@ def sgd_epoch_minibatch(
     gradient sum, as batched linear algebra for dense ``X`` (the chunk's rows
     gathered, every head's scores from one product, the derivatives from one
     pass, the gradient from one product: ``_dense_chunk_gradient``) and row
-    by row with the derivatives fused in for CSR (``_chunk_gradient``;
-    most CSR fits run the O(nnz) ``_lazy_sparse_epoch`` instead). Phase 2,
+    by row with the derivatives fused in for CSR (``_chunk_gradient``; CSR
+    fits on the CPU run ``cpu_sparse``'s O(nnz) kernels instead). Phase 2,
     parallel over (head, feature block): the chunk sums added in chunk order
     and the ``momentum_step`` update. Intercepts last. The chunking is fixed,
     so the result does not depend on the thread count (the trainer runs
@@ -404,9 +422,9 @@ def _minibatch_epoch(
     X_data, X_indices, X_indptr, n_features, is_sparse,
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
     order, active, batch_size,
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, average,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay, average,
     step_start, samples_seen_start, n_averaged_start,
     scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
@@ -428,8 +446,12 @@ def _minibatch_epoch(
     n_units = n_heads * n_blocks
     loss_chunks = np.zeros(partial_b.shape)
     penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
+    l2_alpha = penalty_alpha * (1.0 - l1_ratio)
     rows = np.empty((0 if SPARSE else partial.shape[0], chunk, n_features),
                     dtype=coef.dtype)  # fmt: skip
+    # CSR with an L1 part: the step each column was last touched at
+    touched = np.full(n_features if SPARSE and PENALTY == ELASTICNET else 0, -1,
+                      dtype=np.int64)  # fmt: skip
     n_steps = 0
     n_averaged = n_averaged_start
     samples_seen = samples_seen_start
@@ -440,6 +462,7 @@ def _minibatch_epoch(
             step_start + n_steps + 1, samples_seen, batch_len, average, n_averaged
         )
         inv_batch = 1.0 / batch_len
+        stamp = step_start + n_steps + 1
 
         # 1. gradient sums per chunk: batched products (dense), or row by row
         # with the derivatives fused in (CSR)
@@ -450,7 +473,7 @@ def _minibatch_epoch(
                 _chunk_gradient(
                     X_data, X_indices, X_indptr, n_features, targets, order, first,
                     last, active, coef, intercept, epsilon, scores[c, 0], deriv[c, 0],
-                    partial[c], partial_b[c], loss_chunks[c],
+                    partial[c], partial_b[c], loss_chunks[c], touched, stamp,
                 )  # fmt: skip
             else:
                 _dense_chunk_gradient(
@@ -461,19 +484,28 @@ def _minibatch_epoch(
 
         # 2. weights: chunk sums in order, penalty, momentum, averaging; on
         # several threads only when there are enough blocks to pay for the
-        # parallel region (the same arithmetic either way)
-        step = (inv_batch, penalty_alpha, l1_ratio, momentum, dampening, nesterov,
-                first_step, n_averaged, t_batch, batch_len)  # fmt: skip
+        # parallel region (the same arithmetic either way). The L1 part's
+        # running total grows first.
+        if PENALTY == ELASTICNET:
+            for k in range(n_heads):
+                if active[k]:
+                    l1_u[k] += l1_penalty_step(
+                        learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
+                                      t_batch, batch_len),
+                        penalty_alpha, l1_ratio,
+                    )  # fmt: skip
+        step = (inv_batch, l2_alpha, momentum, dampening, nesterov, first_step,
+                n_averaged, t_batch, batch_len, stamp)  # fmt: skip
         if n_units >= PARALLEL_UNITS:
             for unit in prange(n_units):
                 _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0,
-                           schedule, coef, coef_buf, avg_coef, partial, n_chunks,
-                           step)  # fmt: skip
+                           schedule, coef, coef_buf, avg_coef, l1_q, l1_u, touched,
+                           partial, n_chunks, step)  # fmt: skip
         else:
             for unit in range(n_units):
                 _unit_step(unit, n_blocks, active, eta, alpha, power_t, optimal_t0,
-                           schedule, coef, coef_buf, avg_coef, partial, n_chunks,
-                           step)  # fmt: skip
+                           schedule, coef, coef_buf, avg_coef, l1_q, l1_u, touched,
+                           partial, n_chunks, step)  # fmt: skip
 
         # 3. intercepts (never penalised) and the epoch's loss
         for k in range(n_heads):
@@ -489,9 +521,9 @@ def _minibatch_epoch(
                 lr = learning_rate(
                     schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
-                _optimizer_step(intercept, intercept_buf, k, g * inv_batch,
-                                first_step, lr, momentum, dampening,
-                                nesterov)  # fmt: skip
+                _optimizer_step(intercept, intercept_buf, k,
+                                g * inv_batch * intercept_decay, first_step, lr,
+                                momentum, dampening, nesterov)  # fmt: skip
             if AVERAGING and n_averaged > 0:
                 avg_intercept[k] = running_mean(
                     avg_intercept[k], intercept[k], n_averaged
@@ -500,223 +532,17 @@ def _minibatch_epoch(
     return n_steps, n_averaged
 
 
-# --------------------------------------------------------------------------
-# Sparse mini-batch in O(nnz) per step: lazy updates with exact catch-up
-# --------------------------------------------------------------------------
-
-#: A lazy kernel's running product of L2 decays is rebased (every column
-#: caught up, the product reset to 1) below this value, before it underflows.
-LAZY_DECAY_FLOOR = 1e-200
-
-
-@cpu_inline
-def _momentum_transition(lr, alpha, momentum, dampening, nesterov):
-    """The matrix of one untouched ``momentum_step`` on ``(w, buf)``.
-
-    An untouched coordinate's gradient is its penalty alone, ``alpha * w``
-    (``alpha = 0`` without one), so the step is linear in ``(w, buf)``::
-
-        buf' = mu * buf + (1 - tau) * alpha * w
-        w'   = w - lr * buf'                        (w - lr * (alpha * w + mu * buf'), Nesterov)
-
-    Returns ``(m00, m01, m10, m11)`` with ``w' = m00 w + m01 buf`` and
-    ``buf' = m10 w + m11 buf``.
-    """
-    m10 = (1.0 - dampening) * alpha
-    m11 = momentum
-    if nesterov:
-        return 1.0 - lr * (alpha + momentum * m10), -lr * momentum * m11, m10, m11
-    return 1.0 - lr * m10, -lr * m11, m10, m11
-
-
-@cpu_configured
-def _lazy_catch_up(coef, coef_buf, active, j, gap, last_step, decay, powers):
-    """Bring column ``j`` of every active head over ``gap`` untouched steps.
-
-    Without momentum, the steps are L2 decays (by exactly 1 without a penalty:
-    the lazy kernel's ``PENALTY`` is always L2's code): ``w *= decay[k, now] /
-    decay[k, last]`` (``decay`` holds their running product; ``last_step`` is
-    the step column ``j`` was last current at). With momentum (a constant rate),
-    ``(w, buf)`` is multiplied by the ``gap``-th power of the one-step matrix
-    (``powers[k, gap]``).
-    """
-    if gap == 0:
-        return
-    for k in range(coef.shape[0]):
-        if not active[k]:
-            continue
-        if MOMENTUM:
-            w = coef[k, j]
-            b = coef_buf[k, j]
-            p = powers[k, gap]
-            coef[k, j] = p[0] * w + p[1] * b
-            coef_buf[k, j] = p[2] * w + p[3] * b
-        else:
-            coef[k, j] *= decay[k, last_step + gap] / decay[k, last_step]
-
-
-def _lazy_sparse_epoch(
-    X_data, X_indices, X_indptr, n_features, is_sparse,
-    y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
-    order, active, batch_size,
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
-    loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, average,
-    step_start, samples_seen_start, n_averaged_start,
-    scores, deriv, partial, partial_b, loss_sum,
-):  # fmt: skip
-    """Template of the CSR mini-batch variants whose untouched steps have a closed form.
-
-    The same epoch as ``_minibatch_epoch`` (the same ``momentum_step`` on every
-    coordinate a batch's rows touch), in O(nnz) per step instead of
-    O(n_features): a column that no row of a batch touches gets only its
-    penalty's share of the step, which is a linear map of ``(w, buf)``.
-    Each column remembers the step it was last brought up to date at, and is
-    caught up (``_lazy_catch_up``) right before a batch reads it, and at the
-    end of the call. Without momentum the untouched steps are L2 decays (any
-    schedule: their running product); with momentum (``constant`` rate only),
-    powers of the one-step matrix. Averaging and L1 penalties have no such
-    closed form: those fits run ``_minibatch_epoch``. Serial: the work per step
-    is the batch's non-zeros.
-
-    The same model as the dense-step kernel up to rounding (a catch-up
-    multiplies once by a product the dense kernel applies step by step).
-    """
-    n_heads = coef.shape[0]
-    n_samples = order.shape[0]
-    y_float_o, y_class_o, sample_weight_o = gather_in_order(
-        y_float, y_class, sample_weight, order
-    )
-    targets = (y_float_o, y_class_o, head_positive, weight_pos, weight_neg,
-               sample_weight_o)  # fmt: skip
-    n_batches = (n_samples + batch_size - 1) // batch_size
-    grad, grad_b = partial[0], partial_b[0]
-    loss_acc = np.zeros(n_heads)
-    last = np.zeros(n_features, dtype=np.int64)  # step each column is current at
-    touched = np.empty(n_features, dtype=np.int64)
-    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
-    # Without momentum: decay[k, s] = product of (1 - lr * alpha) up to step s.
-    decay = np.ones((n_heads, n_batches + 1 if not MOMENTUM else 1))
-    # With momentum (constant rate): powers[k, g] = the g-th power of the step matrix.
-    powers = np.zeros((n_heads, n_batches + 1 if MOMENTUM else 1, 4))
-    if MOMENTUM:
-        for k in range(n_heads):
-            m00, m01, m10, m11 = _momentum_transition(
-                eta[k], penalty_alpha, momentum, dampening, nesterov
-            )
-            p00, p01, p10, p11 = 1.0, 0.0, 0.0, 1.0
-            for g in range(n_batches + 1):
-                powers[k, g, 0] = p00
-                powers[k, g, 1] = p01
-                powers[k, g, 2] = p10
-                powers[k, g, 3] = p11
-                p00, p01, p10, p11 = (
-                    m00 * p00 + m01 * p10, m00 * p01 + m01 * p11,
-                    m10 * p00 + m11 * p10, m10 * p01 + m11 * p11,
-                )  # fmt: skip
-    samples_seen = samples_seen_start
-    for s in range(1, n_batches + 1):
-        batch_start = (s - 1) * batch_size
-        batch_len = min(batch_size, n_samples - batch_start)
-        first_step, t_batch, samples_seen, _ = batch_counters(
-            step_start + s, samples_seen, batch_len, 0, 0
-        )
-        inv_batch = 1.0 / batch_len
-
-        # 1. row by row: each column the row touches first in this batch is
-        # brought up to step s - 1 (while the row is read: it is then in cache
-        # for the scores), then the row's gradient. On momentum's first step,
-        # whose buffer starts from the whole gradient, every column is touched.
-        n_touched = 0
-        if MOMENTUM and first_step:
-            for j in range(n_features):
-                touched[j] = j
-                last[j] = s
-            n_touched = n_features
-        for pos in range(batch_start, batch_start + batch_len):
-            if pos + MINIBATCH_PREFETCH_AHEAD < n_samples:
-                prefetch_row(X_data, X_indices, X_indptr, n_features, True,
-                             order[pos + MINIBATCH_PREFETCH_AHEAD])  # fmt: skip
-            x_values, x_indices = row_slices(
-                X_data, X_indices, X_indptr, n_features, True, order[pos]
-            )
-            for jj in range(x_indices.shape[0]):
-                j = x_indices[jj]
-                if last[j] != s:
-                    _lazy_catch_up(coef, coef_buf, active, j, s - 1 - last[j],
-                                   last[j], decay, powers)  # fmt: skip
-                    last[j] = s  # current at s once the step below is applied
-                    touched[n_touched] = j
-                    n_touched += 1
-            _row_gradient(x_values, x_indices, targets, pos, active, coef, intercept,
-                          epsilon, scores[0, 0], deriv[0, 0], grad, grad_b,
-                          loss_acc)  # fmt: skip
-
-        # 2. the step of the touched columns
-        for k in range(n_heads):
-            if not active[k]:
-                continue
-            lr = learning_rate(
-                schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
-            )
-            w_row, buf_row = coef[k], coef_buf[k]
-            for tt in range(n_touched):
-                j = touched[tt]
-                g = grad[k, j] * inv_batch + penalty_gradient(
-                    PENALTY, penalty_alpha, 0.0, w_row[j]
-                )
-                grad[k, j] = 0.0
-                _optimizer_step(w_row, buf_row, j, g, first_step, lr, momentum,
-                                dampening, nesterov)  # fmt: skip
-            if not MOMENTUM:
-                decay[k, s] = decay[k, s - 1] * (1.0 - lr * penalty_alpha)
-            # intercepts (never penalised), as _minibatch_epoch's
-            if fit_intercept:
-                _optimizer_step(intercept, intercept_buf, k, grad_b[k] * inv_batch,
-                                first_step, lr, momentum, dampening,
-                                nesterov)  # fmt: skip
-        for k in range(n_heads):
-            grad_b[k] = 0.0
-
-        # 3. rebase the decays before they underflow: everything caught up
-        if not MOMENTUM:
-            rebase = False
-            for k in range(n_heads):
-                if abs(decay[k, s]) < LAZY_DECAY_FLOOR:
-                    rebase = True
-            if rebase:
-                for j in range(n_features):
-                    _lazy_catch_up(coef, coef_buf, active, j, s - last[j], last[j],
-                                   decay, powers)  # fmt: skip
-                    last[j] = s
-                for k in range(n_heads):
-                    decay[k, s] = 1.0
-
-    # every column up to date at the end of the call
-    for j in range(n_features):
-        _lazy_catch_up(coef, coef_buf, active, j, n_batches - last[j], last[j],
-                       decay, powers)  # fmt: skip
-    for k in range(n_heads):
-        loss_sum[k] += loss_acc[k]
-    return n_batches, n_averaged_start
-
-
 _MINIBATCH_VARIANTS = {}
 
 
-def minibatch_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                       momentum):  # fmt: skip
+def minibatch_settings(loss_code, penalty, task, is_sparse, average, momentum):
     """The compile-time settings of a mini-batch fit (``_minibatch_epoch``'s
     constants). Every schedule shares one code (the step rate is a formula
-    chosen at run time), except that the lazy CSR kernel with momentum needs
-    a constant rate (``CONSTANT_RATE``); penalties as ``penalty_setting``; a
-    multinomial fit runs the softmax whatever its loss code."""
+    chosen at run time); penalties as ``penalty_setting``; a multinomial fit
+    runs the softmax whatever its loss code."""
     return dict(
         LOSS=LOG_LOSS if task == MULTINOMIAL else int(loss_code),
         PENALTY=penalty_setting(penalty),
-        # read only by the lazy CSR kernel with momentum: the others share one
-        CONSTANT_RATE=schedule not in (OPTIMAL, INVSCALING)
-        or not (is_sparse and momentum != 0.0),
         TASK=int(task),
         SPARSE=bool(is_sparse),
         AVERAGING=average > 0,
@@ -724,29 +550,13 @@ def minibatch_settings(loss_code, penalty, schedule, task, is_sparse, average,
     )
 
 
-def minibatch_lazy(settings):
-    """Whether a mini-batch fit runs the O(nnz) ``_lazy_sparse_epoch``.
-
-    CSR data whose untouched steps have a closed form: no penalty or L2, no
-    averaging, and with momentum a constant rate (``minibatch_settings``).
-    """
-    return (
-        settings["SPARSE"]
-        and settings["PENALTY"] == L2
-        and not settings["AVERAGING"]
-        and (not settings["MOMENTUM"] or settings["CONSTANT_RATE"])
-    )
-
-
-def minibatch_parallel(batch_size, n_heads, n_features, is_sparse, lazy=False):
+def minibatch_parallel(batch_size, n_heads, n_features, is_sparse):
     """Whether a mini-batch step is worth a parallel region (``PARALLEL_WORK``).
 
     Depends on the data and settings only, never on the thread count, so the
     same fit always runs the same compiled variant (bitwise the same model for
-    any ``n_jobs``). The lazy sparse kernel (``lazy``) is serial.
+    any ``n_jobs``).
     """
-    if lazy:
-        return False
     if is_sparse:
         work = n_heads * n_features
     else:
@@ -764,24 +574,21 @@ def minibatch_variant(data, targets, order, active, batch_size, params, rule, co
     larger and the compile 0.03-0.11 s longer (docs/design.md, "Where the
     code differs", item 4).
 
-    Its settings come from the arguments (``minibatch_settings``); the lazy
-    O(nnz) kernel for CSR data where ``minibatch_lazy`` allows it, else
+    Its settings come from the arguments (``minibatch_settings``);
     ``_minibatch_epoch``, serial or parallel by ``minibatch_parallel``.
     """
     settings = minibatch_settings(
-        rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
-        rule.average, rule.momentum,
+        rule.loss_code, rule.penalty, targets.task, data.is_sparse, rule.average,
+        rule.momentum,
     )  # fmt: skip
     n_heads = params.coef.shape[0]
     batch = min(batch_size, max(order.shape[0], 1))
-    lazy = minibatch_lazy(settings)
-    parallel = minibatch_parallel(batch, n_heads, data.n_features, data.is_sparse,
-                                  lazy)  # fmt: skip
-    key = (tuple(settings.values()), lazy, parallel)
+    parallel = minibatch_parallel(batch, n_heads, data.n_features, data.is_sparse)
+    key = (tuple(settings.values()), parallel)
     kernel = _MINIBATCH_VARIANTS.get(key)
     if kernel is None:
-        template = _lazy_sparse_epoch if lazy else _minibatch_epoch
-        kernel = specialize(template, settings, fastmath=FASTMATH, parallel=parallel)
+        kernel = specialize(_minibatch_epoch, settings, fastmath=FASTMATH,
+                            parallel=parallel)  # fmt: skip
         _MINIBATCH_VARIANTS[key] = kernel
     return kernel, flatten(data, targets, order, active, batch_size, params, rule,
                            counters, scratch, loss_sum)  # fmt: skip
@@ -847,6 +654,67 @@ def shuffle(order, seed):
         z = z ^ (z >> np.uint64(31))
         j = ((z >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32)
         order[i], order[j] = order[j], order[i]
+
+
+@cpu_kernel(parallel=False)
+def stored_columns(X_indices, X_indptr, rows, n_features):
+    """The columns (sorted) in which the CSR rows ``rows`` store a value: the
+    only weights a sparse epoch over them steps (besides a rescale)."""
+    seen = np.zeros(n_features, dtype=np.bool_)
+    for i in rows:
+        for p in range(X_indptr[i], X_indptr[i + 1]):
+            seen[X_indices[p]] = True
+    return np.flatnonzero(seen)
+
+
+@cpu_kernel(parallel=False)
+def finite_columns(weights, columns, feature_major):
+    """Whether the weights of ``columns`` are all finite (``weights``: the
+    C-ordered array a kernel takes, ``(n_features, n_heads)`` when
+    ``feature_major``, else ``(n_heads, n_features)``)."""
+    if feature_major:
+        for j in columns:
+            for k in range(weights.shape[1]):
+                if not np.isfinite(weights[j, k]):
+                    return False
+    else:
+        for k in range(weights.shape[0]):
+            for j in columns:
+                if not np.isfinite(weights[k, j]):
+                    return False
+    return True
+
+
+@cpu_kernel(parallel=False)
+def smallest_scale(wscale, eta, active, schedule, alpha, penalty_alpha, l1_ratio,
+                   power_t, optimal_t0, t_start, n_samples, batch):  # fmt: skip
+    """The smallest ``wscale`` an active head reaches when its L2 shrink is
+    applied over ``n_samples`` samples in steps of ``batch`` from sample
+    counter ``t_start`` (the product of ``l2_shrink_factor``, without the
+    kernels' folds): whether a kernel may fold a scale into every weight."""
+    smallest = np.inf
+    scale = np.inf
+    for k in range(wscale.shape[0]):
+        if not active[k]:
+            continue
+        if (
+            k > 0
+            and active[k - 1]
+            and eta[k] == eta[k - 1]
+            and wscale[k] == wscale[k - 1]
+        ):
+            continue  # the same product as the head before
+        scale = float(wscale[k])
+        t = t_start
+        left = n_samples
+        while left > 0 and scale > 0.0:
+            b = min(batch, left)
+            lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0, t, b)
+            scale *= l2_shrink_factor(lr, penalty_alpha, l1_ratio)
+            t += b
+            left -= b
+        smallest = min(smallest, scale)
+    return smallest
 
 
 def empty_index():

@@ -28,6 +28,7 @@ from fastsgd._kernels.cpu import (
     clip_derivative,
     gather_in_order,
     head_target,
+    l1_penalty_step,
     l1_truncate,
     l2_shrink_factor,
     learning_rate,
@@ -182,7 +183,7 @@ def _per_sample_head_step(
         avg_intercept[k] = running_mean(avg_intercept[k], intercept[k], num_iter)
 
     if PENALTY == ELASTICNET:
-        l1_u[k] += l1_ratio * eta * penalty_alpha
+        l1_u[k] += l1_penalty_step(eta, penalty_alpha, l1_ratio)
         u = l1_u[k]
         q = l1_q[k]
         for jj in range(nnz):

@@ -54,6 +54,8 @@ batch_counters = gpu_function(steps.batch_counters)
 sum_chunks = gpu_function(steps.sum_chunks)
 momentum_step = gpu_function(updates.momentum_step)
 running_mean = gpu_function(updates.running_mean)
+l1_truncate = gpu_function(updates.l1_truncate)
+l1_penalty_step = gpu_function(updates.l1_penalty_step)
 
 #: Rows per gradient chunk of a dense batch (phase B's unit of work).
 CHUNK = 64
@@ -93,33 +95,26 @@ def linear_scores(X, coef, intercept):
 
 
 @gpu_function
-def parameter_step(params, buffer, average, i, g, first_step, lr, momentum,
-                   dampening, nesterov, keep_buffer, moves, averaging,
-                   n_averaged):  # fmt: skip
+def parameter_step(params, buffer, i, g, first_step, lr, momentum, dampening,
+                   nesterov, keep_buffer):  # fmt: skip
     """Step parameter ``params[i]`` (a weight or an intercept) with its
-    gradient ``g`` (a weight's includes its penalty), ``torch.optim.SGD``'s
-    ``momentum_step``; then, with ``averaging``, fold it into ``average[i]``
-    once averaging has started (``n_averaged > 0``).
+    gradient ``g`` (a weight's includes the L2 part of its penalty),
+    ``torch.optim.SGD``'s ``momentum_step``; returns the new value.
 
-    ``moves``: whether the parameter is trained (an intercept without
-    ``fit_intercept`` is not, but is still averaged). ``buffer[i]`` is read
-    and written only when ``keep_buffer`` (a fit with momentum). The CPU
-    kernels compose the same two math functions in configured helpers
-    (``cpu._optimizer_step``, ``_block_step``) that prune the momentum buffer
-    and the averaging at compile time (``steps.py`` says why).
+    ``buffer[i]`` is read and written only when ``keep_buffer`` (a fit with
+    momentum). The CPU kernels compose the same math function in a
+    configured helper (``cpu._optimizer_step``) that prunes the momentum
+    buffer at compile time (``steps.py`` says why).
     """
     w = params[i]
-    if moves:
-        if keep_buffer:
-            w, buf = momentum_step(w, g, buffer[i], first_step, lr, momentum,
-                                   dampening, nesterov)  # fmt: skip
-            buffer[i] = buf
-        else:  # constants: the step's momentum branches fold away
-            w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
-        params[i] = w
-    if averaging and n_averaged > 0:
-        # the step's value, before a float32 parameter rounds it
-        average[i] = running_mean(average[i], w, n_averaged)
+    if keep_buffer:
+        w, buf = momentum_step(w, g, buffer[i], first_step, lr, momentum,
+                               dampening, nesterov)  # fmt: skip
+        buffer[i] = buf
+    else:  # constants: the step's momentum branches fold away
+        w, _ = momentum_step(w, g, 0.0, first_step, lr, 0.0, 0.0, False)
+    params[i] = w
+    return w
 
 
 @gpu_kernel
@@ -127,16 +122,20 @@ def _minibatch_kernel(
     X_data, X_indices, X_indptr, n_features, is_sparse,
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight,
     order, active, batch_size,
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept,
+    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay,
     step_start, samples_seen_start, average, n_averaged_start,
-    scores, deriv, partial, row_loss, chunk_sums, loss_sum, counters,
+    scores, deriv, partial, row_loss, chunk_sums, loss_sum, counters, touched,
 ):  # fmt: skip
     grid = cuda.cg.this_grid()
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     keep_buffer = momentum != 0.0
+    averaging = average > 0
+    penalty_alpha = 0.0 if penalty == codes.NO_PENALTY else alpha
+    l2_alpha = penalty_alpha * (1.0 - l1_ratio)
+    has_l1 = penalty == codes.L1 or penalty == codes.ELASTICNET
     n_heads = coef.shape[0]
     n = order.shape[0]
     chunk = SPARSE_CHUNK if is_sparse else CHUNK
@@ -151,6 +150,7 @@ def _minibatch_kernel(
             step_start + batch + 1, samples_seen, batch_len, average, n_averaged
         )
         inv_batch = 1.0 / batch_len
+        stamp = step_start + batch + 1
 
         # A. scores, and the derivatives of independent heads
         for u in range(start, batch_len * n_heads, stride):
@@ -198,8 +198,11 @@ def _minibatch_kernel(
                     d = deriv[r, k]
                     g_b += d
                     loss += row_loss[r, k]
+                    i = order[batch_start + r]
+                    if has_l1 and k == 0:  # the columns the batch touches
+                        for p in range(X_indptr[i], X_indptr[i + 1]):
+                            touched[X_indices[p]] = stamp
                     if d != 0.0:
-                        i = order[batch_start + r]
                         for p in range(X_indptr[i], X_indptr[i + 1]):
                             partial[c, k, X_indices[p]] += d * X_data[p]
                 chunk_sums[c, 0, k] = g_b
@@ -227,9 +230,18 @@ def _minibatch_kernel(
                 for r in range(c * chunk, min((c + 1) * chunk, batch_len)):
                     acc += deriv[r, k] * X_data[order[batch_start + r] * n_features + j]
                 partial[c, k, j] = acc
+        # the L1 part's running total grows before the truncations
+        if has_l1 and start == 0:
+            for k in range(n_heads):
+                if active[k]:
+                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
+                                       t_batch, batch_len)  # fmt: skip
+                    l1_u[k] += l1_penalty_step(lr, penalty_alpha, l1_ratio)
         grid.sync()
 
-        # C. reduce the chunks in order and step; intercepts and the loss
+        # C. reduce the chunks in order and step (the L1 part: the cumulative
+        # truncation of the touched columns, as cpu._block_step); intercepts
+        # and the loss
         n_weights = n_heads * n_features
         for u in range(start, n_weights + n_heads, stride):
             if u < n_weights:
@@ -239,11 +251,19 @@ def _minibatch_kernel(
                 if active[k]:
                     lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
                                        t_batch, batch_len)  # fmt: skip
-                    g = g_sum * inv_batch + penalty_gradient(penalty, alpha, l1_ratio,
+                    g = g_sum * inv_batch + penalty_gradient(codes.L2, l2_alpha, 0.0,
                                                              coef[k, j])  # fmt: skip
-                    parameter_step(coef[k], coef_buf[k], avg_coef[k], j, g,
-                                   first_step, lr, momentum, dampening, nesterov,
-                                   keep_buffer, True, True, n_averaged)  # fmt: skip
+                    w = parameter_step(coef[k], coef_buf[k], j, g, first_step, lr,
+                                       momentum, dampening, nesterov,
+                                       keep_buffer)  # fmt: skip
+                    if has_l1 and (not is_sparse or touched[j] == stamp):
+                        z = w
+                        w = l1_truncate(z, 1.0, l1_u[k], l1_q[k, j])
+                        l1_q[k, j] += w - z
+                        coef[k, j] = w
+                    if averaging and n_averaged > 0:
+                        # the step's value, before a float32 weight rounds it
+                        avg_coef[k, j] = running_mean(avg_coef[k, j], w, n_averaged)
             else:
                 k = u - n_weights
                 g = 0.0
@@ -253,12 +273,17 @@ def _minibatch_kernel(
                     loss += chunk_sums[c, 1, k]
                 loss_sum[k] += loss
                 if active[k]:
-                    lr = learning_rate(schedule, eta[k], alpha, power_t, optimal_t0,
-                                       t_batch, batch_len)  # fmt: skip
-                    parameter_step(intercept, intercept_buf, avg_intercept, k,
-                                   g * inv_batch, first_step, lr, momentum,
-                                   dampening, nesterov, keep_buffer, fit_intercept,
-                                   True, n_averaged)  # fmt: skip
+                    w = intercept[k]
+                    if fit_intercept:
+                        lr = learning_rate(schedule, eta[k], alpha, power_t,
+                                           optimal_t0, t_batch, batch_len)  # fmt: skip
+                        w = parameter_step(intercept, intercept_buf, k,
+                                           g * inv_batch * intercept_decay,
+                                           first_step, lr, momentum, dampening,
+                                           nesterov, keep_buffer)  # fmt: skip
+                    if averaging and n_averaged > 0:
+                        avg_intercept[k] = running_mean(avg_intercept[k], w,
+                                                        n_averaged)  # fmt: skip
         grid.sync()
     if start == 0:
         counters[0] = n_averaged
@@ -297,9 +322,11 @@ def sgd_epoch_minibatch(
     y_float, y_class, task, head_positive, weight_pos, weight_neg, sample_weight = (
         targets
     )
-    coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept = params
+    (coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q,
+     l1_u) = params  # fmt: skip
     (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-     momentum, dampening, nesterov, fit_intercept, average) = rule  # fmt: skip
+     momentum, dampening, nesterov, fit_intercept, intercept_decay,
+     average) = rule  # fmt: skip
     step_start, samples_seen_start, n_averaged_start = counters
     scores, deriv, partial, partial_b = scratch
     n = int(order.shape[0])
@@ -320,11 +347,13 @@ def sgd_epoch_minibatch(
         arg(active), batch_size,
         arg(coef, True), arg(intercept, True), arg(coef_buf, True),
         arg(intercept_buf, True), arg(avg_coef, True), arg(avg_intercept, True),
+        arg(l1_q, True), arg(l1_u, True),
         int(loss_code), float(epsilon), int(penalty), float(alpha), float(l1_ratio),
         int(schedule), arg(eta), float(power_t), float(optimal_t0), float(momentum),
-        float(dampening), bool(nesterov), bool(fit_intercept), int(step_start),
-        int(samples_seen_start), int(average), int(n_averaged_start),
+        float(dampening), bool(nesterov), bool(fit_intercept), float(intercept_decay),
+        int(step_start), int(samples_seen_start), int(average), int(n_averaged_start),
         scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True), n_averaged,
+        cuda.to_device(np.full(n_features if is_sparse else 0, -1, dtype=np.int64)),
     )  # fmt: skip
     arg.copy_back()
     return -(-n // batch_size), int(n_averaged.copy_to_host()[0])

@@ -1,7 +1,7 @@
 """A mini-batch step's parts: plain Python, compiled for every target.
 
 The linear mini-batch kernels of both targets (``cpu.py``'s
-``_minibatch_epoch`` and ``_lazy_sparse_epoch``, ``cuda.py``'s
+``_minibatch_epoch``, ``cpu_sparse.py``'s O(nnz) kernels, ``cuda.py``'s
 ``_minibatch_kernel``) count their batches and reduce their chunk sums
 through these functions; they differ only in how the work is spread (threads
 over feature blocks, GPU threads over coordinates). The step of a weight or

@@ -68,6 +68,12 @@ def l2_shrink_factor(eta, alpha, l1_ratio):
     return max(0.0, 1.0 - (1.0 - l1_ratio) * eta * alpha)
 
 
+def l1_penalty_step(eta, alpha, l1_ratio):
+    """What one step at rate ``eta`` adds to the cumulative L1 penalty ``u``
+    (scikit-learn's ``u += l1_ratio * eta * alpha``)."""
+    return l1_ratio * eta * alpha
+
+
 def l1_truncate(v, wscale, u, q):
     """Tsuruoka et al.'s cumulative L1 truncation of ``w = wscale * v``.
 
