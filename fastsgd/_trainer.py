@@ -194,6 +194,36 @@ class LinearConfig:
         return self.batch_size == 1 and self.momentum == 0.0
 
 
+class PendingFolds:
+    """Folds of the scaled weights (``w = wscale * v`` and the lazy average,
+    scikit-learn's ``WeightVector``) that a call recorded instead of
+    sweeping every weight at its end.
+
+    scikit-learn folds the scale into every weight at the end of each call,
+    which costs ``n_heads x n_features`` however small the call's chunk. The
+    calls of a ``partial_fit`` stream record their fold here instead; each
+    column remembers how many folds it has had (``stamp``), and receives the
+    ones it missed, in order and with the same arithmetic, right before a
+    call reads it (``LinearState.bring_current``) or when the whole model is
+    read (``LinearState.materialize``): the same bits as folding at once.
+    Per-sample calls keep their L1 truncation's ``l1_q`` here too, zeroed
+    column by column as the calls reach them (scikit-learn restarts it with
+    every call).
+    """
+
+    #: folds kept before they are applied to the whole model (amortised)
+    CAPACITY = 64
+
+    def __init__(self, n_heads, n_features, dtype):
+        self.wscale = np.ones((self.CAPACITY, n_heads), dtype=dtype)
+        self.avg_a = np.zeros((self.CAPACITY, n_heads))
+        self.avg_b = np.ones((self.CAPACITY, n_heads))
+        self.averaging = np.zeros(self.CAPACITY, dtype=np.bool_)
+        self.n_events = 0
+        self.stamp = np.zeros(n_features, dtype=np.int64)
+        self.l1_q = np.zeros((n_heads, 0), dtype=dtype)
+
+
 @dataclass
 class LinearState(RollBack):
     """Parameters and optimizer state that ``partial_fit`` resumes.
@@ -219,6 +249,8 @@ class LinearState(RollBack):
     t: float = 1.0
     n_steps: int = 0
     n_averaged: int = 0
+    #: folds recorded by ``partial_fit`` calls and not yet applied everywhere
+    pending: PendingFolds = None
 
     _AVERAGED = ("coef", "intercept", "avg_coef", "avg_intercept", "coef_buf",
                  "intercept_buf", "l1_q", "l1_u")  # fmt: skip
@@ -301,11 +333,56 @@ class LinearState(RollBack):
         """Whether the weights are stored feature-major (one head: either)."""
         return not self.coef.flags.c_contiguous
 
+    # ------------------------------------------------------- pending folds
+    def pending_folds(self):
+        """The state's ``PendingFolds`` (made on first use)."""
+        if self.pending is None:
+            n_heads, n_features = self.coef.shape
+            self.pending = PendingFolds(n_heads, n_features, self.coef.dtype)
+        return self.pending
+
+    def record_fold(self, wscale, avg_a, avg_b, averaging):
+        """Record a call's fold of its scale and lazy average (per head)."""
+        pending = self.pending_folds()
+        if pending.n_events == pending.CAPACITY:
+            self.materialize()
+        e = pending.n_events
+        pending.wscale[e] = wscale
+        pending.avg_a[e] = avg_a
+        pending.avg_b[e] = avg_b
+        pending.averaging[e] = averaging
+        pending.n_events = e + 1
+
+    def bring_current(self, columns):
+        """Apply the pending folds to ``columns`` (sorted column indices)."""
+        pending = self.pending
+        if pending is None or pending.n_events == 0:
+            return
+        feature_major = self.feature_major
+        coef, avg = self.coef, self.avg_coef
+        if feature_major:
+            coef, avg = coef.T, avg.T
+        cpu.apply_folds(coef, avg, feature_major, columns, pending.wscale,
+                        pending.avg_a, pending.avg_b, pending.averaging,
+                        pending.stamp, pending.n_events)  # fmt: skip
+
+    def materialize(self):
+        """Apply every pending fold to every weight (``coef_`` is read, the
+        state changes layout, dtype or hands): the weights as scikit-learn's
+        eager folds leave them."""
+        pending = self.pending
+        if pending is None or pending.n_events == 0:
+            return
+        self.bring_current(np.arange(self.coef.shape[1]))
+        pending.n_events = 0
+        pending.stamp[:] = 0
+
     def to_layout(self, feature_major):
         """Store the weights head-major or feature-major (a copy if they are
         not so already; the values do not change)."""
         if self.coef.shape[0] == 1 or self.feature_major == feature_major:
             return
+        self.materialize()
         for name in self._WEIGHTS:
             array = getattr(self, name)
             setattr(self, name, np.ascontiguousarray(array.T).T if feature_major
@@ -325,6 +402,8 @@ class LinearState(RollBack):
 
     def cast(self, dtype):
         """Continue in another dtype (``partial_fit`` given float32 after float64)."""
+        self.materialize()
+        self.pending = None
         for name in self._WEIGHTS:
             setattr(self, name, getattr(self, name).astype(dtype))
 
@@ -394,6 +473,10 @@ def _track_of_heads(problem, n_heads):
 #: they can. Tests turn it off to compare them with the dense-step kernel.
 SPARSE_KERNELS = True
 
+#: Whether a call of one epoch on sparse data leaves its fold of the scaled
+#: weights pending (``PendingFolds``). Tests turn it off to compare.
+LAZY_FOLDS = True
+
 
 def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
           device="cpu", shuffle_seeds=None, epochs=None):  # fmt: skip
@@ -450,7 +533,7 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     track_objective = not config.early_stopping and config.tol is not None
     need_objective = track_objective and (max_iter > 1 or config.verbose > 0)
     runner = _runner(problem, state, config, device, shuffle_seeds, n_samples,
-                     track_objective, need_objective)  # fmt: skip
+                     track_objective, need_objective, max_iter == 1)  # fmt: skip
 
     best_objective = np.full(n_tracks, np.inf)
     best_score = np.full(n_tracks, -np.inf)
@@ -564,17 +647,19 @@ def feature_major_kernel(config, task, is_sparse, device):
 
 
 def _runner(problem, state, config, device, shuffle_seeds, n_samples,
-            track_objective, need_objective):  # fmt: skip
+            track_objective, need_objective, one_epoch):  # fmt: skip
     """The runner of this fit's algorithm (``_PerSampleRunner``,
-    ``_SparseRunner`` or ``_MinibatchRunner``)."""
+    ``_SparseRunner`` or ``_MinibatchRunner``). ``one_epoch``: a call of one
+    epoch (``partial_fit``), which may leave its fold pending."""
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
     if device == "cuda" and per_sample:
         raise ValueError(_PER_SAMPLE_ON_GPU)
     if per_sample:
         return _PerSampleRunner(problem, state, config, shuffle_seeds, n_samples,
-                                track_objective, need_objective)  # fmt: skip
+                                track_objective, need_objective,
+                                one_epoch)  # fmt: skip
     if feature_major_kernel(config, problem.task, problem.is_sparse, device):
-        return _SparseRunner(problem, state, config)
+        return _SparseRunner(problem, state, config, one_epoch)
     return _MinibatchRunner(problem, state, config, device)
 
 
@@ -587,6 +672,9 @@ class _Runner:
     uses_blas = False
     l1_ratio = 0.0
 
+    #: whether the call leaves its fold pending (``PendingFolds``)
+    lazy = False
+
     def __init__(self, problem, state, config):
         self.problem, self.state, self.config = problem, state, config
         self.l1_ratio = _l1_ratio(config)
@@ -596,14 +684,31 @@ class _Runner:
         # the weights an epoch can change (None: all of them)
         self.columns = self.epoch_columns = None
 
+    def _start_lazy(self, one_epoch, scale_floor, batch):
+        """Decide whether this call leaves its fold pending, and bring the
+        state up to date for it: the pending folds applied to the columns the
+        call reads (a lazy call), or to every weight. Lazy: one epoch on
+        sparse data whose scale cannot reach its floor (a kernel's fold
+        reaches every weight)."""
+        n_heads = self.state.coef.shape[0]
+        ones = np.ones(n_heads, dtype=self.state.coef.dtype)
+        self.lazy = (
+            LAZY_FOLDS
+            and one_epoch
+            and self.columns is not None
+            and self._smallest_scale(ones, np.ones(n_heads, np.uint8), batch)
+            >= scale_floor
+        )  # fmt: skip
+        if self.lazy:
+            self.state.bring_current(self.columns)
+        else:
+            self.state.materialize()
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.finish()
-
-    def finish(self):
-        """Fold what the call keeps apart back into the state."""
 
     def shuffle(self, rng):
         """Draw the epoch's order."""
@@ -666,10 +771,31 @@ class _Runner:
         ])  # fmt: skip
 
     def copied_state(self, log, t_start, n_samples):
-        """A copy of the state as ``train`` would leave it after this epoch."""
+        """A copy of the state as ``train`` would leave it after this epoch
+        (every fold applied)."""
         state = copy.deepcopy(self.state)
         state.t = t_start + log.n_iter * n_samples
+        self._fold(state, copy.deepcopy(self._scaled()))
+        state.materialize()
         return state
+
+    def _scaled(self):
+        """The call's ``(wscale, avg_a, avg_b)``, or None (nothing scaled)."""
+        return None
+
+    def _fold(self, state, scaled):
+        """Fold the call's scale into ``state``: recorded if the call is lazy,
+        applied to every weight otherwise."""
+        if scaled is None:
+            return
+        wscale, avg_a, avg_b = scaled
+        if self.lazy:
+            state.record_fold(wscale, avg_a, avg_b, self.config.average > 0)
+        else:
+            self._fold_all(state, wscale, avg_a, avg_b)
+
+    def finish(self):
+        self._fold(self.state, self._scaled())
 
     def announce(self, reporter, active, loss_sum, objective_sum):
         """Say, before the first epoch, that this fit's kernel has to be
@@ -700,7 +826,7 @@ class _PerSampleRunner(_Runner):
     step_batch = 1
 
     def __init__(self, problem, state, config, shuffle_seeds, n_samples,
-                 track_objective, need_objective):  # fmt: skip
+                 track_objective, need_objective, one_epoch):  # fmt: skip
         super().__init__(problem, state, config)
         state.to_layout(feature_major=False)
         n_heads = state.coef.shape[0]
@@ -708,11 +834,21 @@ class _PerSampleRunner(_Runner):
         # one head per group when each head has its own order
         self.n_threads = max(1, min(resolve_n_jobs(config.n_jobs), n_heads))
         self.n_groups = n_heads if self.orders.per_head else self.n_threads
-        self.call = _PerSampleCall(state.coef, config, need_objective)
         dtype = state.coef.dtype
         self.wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         if problem.is_sparse:
             self.columns = _stored_columns(problem)
+        self._start_lazy(one_epoch, self.wscale_floor, 1)
+        l1_q = None
+        if self.lazy and config.penalty in (codes.L1, codes.ELASTICNET):
+            # scikit-learn restarts the truncation's sums with every call: zero
+            # them where this call reads them, in an array the calls share
+            pending = state.pending_folds()
+            if pending.l1_q.shape[1] != state.coef.shape[1]:
+                pending.l1_q = np.zeros(state.coef.shape, dtype=dtype)
+            pending.l1_q[:, self.columns] = 0.0
+            l1_q = pending.l1_q
+        self.call = _PerSampleCall(state.coef, config, need_objective, l1_q)
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
         self.row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
         self.rule = PerSampleRule(
@@ -783,17 +919,12 @@ class _PerSampleRunner(_Runner):
         # the kernel sums scikit-learn's running objective
         return np.bincount(head_track, objective_sum, n_tracks) / self.n_train
 
-    def finish(self):
-        self.call.fold(self.state)
+    def _scaled(self):
+        return self.call.wscale, self.call.avg_a, self.call.avg_b
 
-    def copied_state(self, log, t_start, n_samples):
-        state = super().copied_state(log, t_start, n_samples)
-        call = self.call
-        cpu_per_sample.fold_scale(
-            state.coef, call.wscale.copy(), state.avg_coef, call.avg_a.copy(),
-            call.avg_b.copy(), call.averaging,
-        )  # fmt: skip
-        return state
+    def _fold_all(self, state, wscale, avg_a, avg_b):
+        cpu_per_sample.fold_scale(state.coef, wscale, state.avg_coef, avg_a, avg_b,
+                                  self.config.average > 0)  # fmt: skip
 
 
 class _MinibatchRunner(_Runner):
@@ -804,6 +935,7 @@ class _MinibatchRunner(_Runner):
 
     def __init__(self, problem, state, config, device):
         super().__init__(problem, state, config)
+        state.materialize()
         state.to_layout(feature_major=False)
         n_heads, n_features = state.coef.shape
         self.kernels = cpu
@@ -854,7 +986,7 @@ class _SparseRunner(_MinibatchRunner):
     """Mini-batches on CSR data in O(nnz) per step (``cpu_sparse``): the
     weights feature-major and scaled (``w = wscale * v``) for the call."""
 
-    def __init__(self, problem, state, config):
+    def __init__(self, problem, state, config, one_epoch):
         _Runner.__init__(self, problem, state, config)
         state.to_layout(feature_major=True)
         n_heads, n_features = state.coef.shape
@@ -876,6 +1008,7 @@ class _SparseRunner(_MinibatchRunner):
         if config.momentum == 0.0:
             # with momentum every weight moves at every step
             self.columns = _stored_columns(problem)
+        self._start_lazy(one_epoch, self.scaled.wscale_floor, self.step_batch)
 
     def _args(self, part, active, loss_sum):
         state = self.state
@@ -915,18 +1048,13 @@ class _SparseRunner(_MinibatchRunner):
     def current_coef(self):
         return self.state.coef * self.scaled.wscale[:, None]
 
-    def _fold(self, state, scaled):
+    def _scaled(self):
+        return None if self.config.momentum != 0.0 else self.scaled[:3]
+
+    def _fold_all(self, state, wscale, avg_a, avg_b):
         params = state.kernel_params(feature_major=True)
-        cpu_sparse.fold_scaled(params.coef, params.avg_coef, *scaled[:3],
+        cpu_sparse.fold_scaled(params.coef, params.avg_coef, wscale, avg_a, avg_b,
                                self.config.average > 0)  # fmt: skip
-
-    def finish(self):
-        self._fold(self.state, self.scaled)
-
-    def copied_state(self, log, t_start, n_samples):
-        state = super().copied_state(log, t_start, n_samples)
-        self._fold(state, [a.copy() for a in self.scaled[:3]])
-        return state
 
 
 def _minibatch_rule(config, state, l1_ratio):
@@ -999,13 +1127,15 @@ class _PerSampleCall(RollBack):
     _ARRAYS = ("wscale", "avg_a", "avg_b", "l1_q", "l1_u", "sq_norm", "l1_norm")
     _COLUMNS = ("l1_q",)
 
-    def __init__(self, coef, config, norms):
+    def __init__(self, coef, config, norms, l1_q=None):
         n_heads, n_features = coef.shape
         self.wscale = np.ones(n_heads, dtype=coef.dtype)
         self.avg_a = np.zeros(n_heads)
         self.avg_b = np.ones(n_heads)
         l1_cols = n_features if config.penalty in (codes.L1, codes.ELASTICNET) else 0
-        self.l1_q = np.zeros((n_heads, l1_cols), dtype=coef.dtype)
+        if l1_q is None:  # zeros where the call reads, at least
+            l1_q = np.zeros((n_heads, l1_cols), dtype=coef.dtype)
+        self.l1_q = l1_q
         self.l1_u = np.zeros(n_heads)
         # ||w||^2 and ||w||_1, as scikit-learn's WeightVector computes them when
         # a call starts (then kept up to date by the kernel), for the objective;
@@ -1022,12 +1152,6 @@ class _PerSampleCall(RollBack):
     def true_coef(self, coef):
         """``w = wscale * v`` (a new array)."""
         return coef * self.wscale[:, None]
-
-    def fold(self, state):
-        cpu_per_sample.fold_scale(
-            state.coef, self.wscale, state.avg_coef, self.avg_a, self.avg_b,
-            self.averaging,
-        )  # fmt: skip
 
 
 def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):

@@ -42,6 +42,7 @@ from numba import prange
 from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import (
     FASTMATH,
+    FASTMATH_EXACT,
     cpu_called,
     cpu_configured,
     cpu_inline,
@@ -73,6 +74,7 @@ momentum_step = cpu_inline(updates.momentum_step)
 l2_shrink_factor = cpu_inline(updates.l2_shrink_factor)
 l1_truncate = cpu_inline(updates.l1_truncate)
 l1_penalty_step = cpu_inline(updates.l1_penalty_step)
+unscale = cpu_inline(updates.unscale)
 
 # Row access, a head's derivative and the mini-batch step's parts: one source
 # with the GPU kernels (``rows.py``, ``steps.py``)
@@ -715,6 +717,50 @@ def smallest_scale(wscale, eta, active, schedule, alpha, penalty_alpha, l1_ratio
             left -= b
         smallest = min(smallest, scale)
     return smallest
+
+
+@cpu_inline
+def fold_coordinate(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b,
+                    averaging):  # fmt: skip
+    """Fold a scale (and a lazy average) into the weight of head ``k``,
+    column ``j`` (``unscale``), in either layout."""
+    if feature_major:
+        v = coef[j, k]
+        if averaging:
+            w, avg_coef[j, k] = unscale(v, avg_coef[j, k], wscale, avg_a, avg_b)
+        else:
+            w = v * wscale
+        coef[j, k] = w
+    else:
+        v = coef[k, j]
+        if averaging:
+            w, avg_coef[k, j] = unscale(v, avg_coef[k, j], wscale, avg_a, avg_b)
+        else:
+            w = v * wscale
+        coef[k, j] = w
+
+
+@cpu_kernel(fastmath=FASTMATH_EXACT, parallel=True)
+def apply_folds(coef, avg_coef, feature_major, columns, wscale, avg_a, avg_b,
+                averaging, stamp, n_events):  # fmt: skip
+    """Apply to ``columns`` the folds recorded since each was last current.
+
+    Fold ``e`` (of ``n_events``) is one call's ``wscale[e]``, lazy average
+    ``avg_a[e]``/``avg_b[e]`` (when ``averaging[e]``), per head; column ``j``
+    has had the first ``stamp[j]``. Applied in order, each exactly as an
+    eager fold of every column applies it (``fold_coordinate``, IEEE
+    arithmetic as ``cpu_per_sample.fold_scale``: a contracted multiply-add
+    would round differently), so a column caught up late has the same bits. ``coef``/``avg_coef`` are the
+    kernels' arrays (``feature_major``: ``(n_features, n_heads)``).
+    """
+    n_heads = coef.shape[1] if feature_major else coef.shape[0]
+    for idx in prange(columns.shape[0]):
+        j = columns[idx]
+        for e in range(stamp[j], n_events):
+            for k in range(n_heads):
+                fold_coordinate(coef, avg_coef, k, j, feature_major, wscale[e, k],
+                                avg_a[e, k], avg_b[e, k], averaging[e])  # fmt: skip
+        stamp[j] = n_events
 
 
 def empty_index():

@@ -26,6 +26,7 @@ from fastsgd._kernels.cpu import (
     PREFETCH_AHEAD,
     class_weight,
     clip_derivative,
+    fold_coordinate,
     gather_in_order,
     head_target,
     l1_penalty_step,
@@ -68,15 +69,13 @@ SPARSE = AVERAGING = TRACK_OBJECTIVE = None
 
 @cpu_inline
 def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
-    """Fold ``wscale`` (and the lazy average's ``a``/``b``) into the arrays."""
-    n_features = coef.shape[1]
+    """Fold ``wscale`` (and the lazy average's ``a``/``b``) into head ``k``."""
+    for j in range(coef.shape[1]):
+        fold_coordinate(coef, avg_coef, k, j, False, wscale[k], avg_a[k], avg_b[k],
+                        averaging)  # fmt: skip
     if averaging:
-        for j in range(n_features):
-            avg_coef[k, j] = (avg_coef[k, j] + avg_a[k] * coef[k, j]) / avg_b[k]
         avg_a[k] = 0.0
         avg_b[k] = 1.0
-    for j in range(n_features):
-        coef[k, j] *= wscale[k]
     wscale[k] = 1.0
 
 

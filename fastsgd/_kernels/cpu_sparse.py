@@ -49,6 +49,7 @@ from fastsgd._kernels.cpu import (
     _optimizer_step,
     _score_derivatives,
     batch_counters,
+    fold_coordinate,
     gather_in_order,
     l1_penalty_step,
     l1_truncate,
@@ -236,13 +237,12 @@ def _scatter_part(
 @cpu_called
 def _fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging):
     """Fold head ``k``'s ``wscale`` and lazy average into its weights."""
+    for j in range(coef.shape[0]):
+        fold_coordinate(coef, avg_coef, k, j, True, wscale[k], avg_a[k], avg_b[k],
+                        averaging)  # fmt: skip
     if averaging:
-        for j in range(coef.shape[0]):
-            avg_coef[j, k] = (avg_coef[j, k] + avg_a[k] * coef[j, k]) / avg_b[k]
         avg_a[k] = 0.0
         avg_b[k] = 1.0
-    for j in range(coef.shape[0]):
-        coef[j, k] *= wscale[k]
     wscale[k] = 1.0
 
 
@@ -766,7 +766,7 @@ def sparse_scratch(batch_size, n_heads, n_features, dtype, penalty, momentum):
     )
 
 
-@cpu_kernel(parallel=False)
+@cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
 def fold_scaled(coef, avg_coef, wscale, avg_a, avg_b, averaging):
     """Fold every head's ``wscale`` and lazy average into the feature-major
     ``coef`` / ``avg_coef``."""

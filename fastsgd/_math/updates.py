@@ -68,6 +68,13 @@ def l2_shrink_factor(eta, alpha, l1_ratio):
     return max(0.0, 1.0 - (1.0 - l1_ratio) * eta * alpha)
 
 
+def unscale(v, average, wscale, avg_a, avg_b):
+    """``(w, w_bar)`` of a coordinate kept as scikit-learn's ``WeightVector``
+    keeps it: ``w = wscale * v``, and the lazy average ``w_bar = (average +
+    avg_a * v) / avg_b`` (a fold: ``reset_wscale``)."""
+    return v * wscale, (average + avg_a * v) / avg_b
+
+
 def l1_penalty_step(eta, alpha, l1_ratio):
     """What one step at rate ``eta`` adds to the cumulative L1 penalty ``u``
     (scikit-learn's ``u += l1_ratio * eta * alpha``)."""
