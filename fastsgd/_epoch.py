@@ -128,12 +128,16 @@ class RollBack:
         return (columns is not None and name in self._COLUMNS
                 and getattr(self, name).shape[1] > 0)  # fmt: skip
 
-    def snapshot(self, columns=None):
+    def snapshot(self, columns=None, saved=None):
+        """``saved``: columns' copies already taken (by name), used as they are."""
         snap = {}
         for name in self._ARRAYS:
             array = getattr(self, name)
-            snap[name] = (array[:, columns] if self._by_columns(name, columns)
-                          else array.copy())  # fmt: skip
+            if saved is not None and name in saved and self._by_columns(name, columns):
+                snap[name] = saved[name]
+            else:
+                snap[name] = (array[:, columns] if self._by_columns(name, columns)
+                              else array.copy())  # fmt: skip
         snap["columns"] = columns
         return snap | {name: getattr(self, name) for name in self._SCALARS}
 

@@ -33,6 +33,7 @@ from fastsgd._epoch import (
 from fastsgd._kernels import cpu, cpu_per_sample, cpu_sparse
 from fastsgd._kernels._jit import is_cached
 from fastsgd._kernels.bundles import (
+    ColumnFolds,
     Data,
     LinearParams,
     LinearTargets,
@@ -353,18 +354,31 @@ class LinearState(RollBack):
         pending.averaging[e] = averaging
         pending.n_events = e + 1
 
-    def bring_current(self, columns):
-        """Apply the pending folds to ``columns`` (sorted column indices)."""
-        pending = self.pending
-        if pending is None or pending.n_events == 0:
-            return
+    def bring_current(self, columns, save=False):
+        """Apply the pending folds to ``columns`` (sorted column indices).
+
+        ``save``: also return ``{"coef": ..., "avg_coef": ...}``, those
+        columns' weights after the folds (``(n_heads, len(columns))``,
+        copied in the same pass: a call's roll-back snapshot).
+        """
+        pending = self.pending_folds()
+        n_heads = self.coef.shape[0]
+        n_saved = columns.shape[0] if save else 0
+        saved_coef = np.empty((n_heads, n_saved), dtype=self.coef.dtype)
+        saved_avg = np.empty(
+            (n_heads, n_saved if self.avg_coef.shape[1] else 0), dtype=self.coef.dtype
+        )
         feature_major = self.feature_major
         coef, avg = self.coef, self.avg_coef
         if feature_major:
             coef, avg = coef.T, avg.T
         cpu.apply_folds(coef, avg, feature_major, columns, pending.wscale,
                         pending.avg_a, pending.avg_b, pending.averaging,
-                        pending.stamp, pending.n_events)  # fmt: skip
+                        pending.stamp, pending.n_events, saved_coef,
+                        saved_avg)  # fmt: skip
+        if save:
+            return {"coef": saved_coef, "avg_coef": saved_avg}
+        return None
 
     def materialize(self):
         """Apply every pending fold to every weight (``coef_`` is read, the
@@ -373,7 +387,7 @@ class LinearState(RollBack):
         pending = self.pending
         if pending is None or pending.n_events == 0:
             return
-        self.bring_current(np.arange(self.coef.shape[1]))
+        self.bring_current(np.arange(self.coef.shape[1], dtype=np.int64))
         pending.n_events = 0
         pending.stamp[:] = 0
 
@@ -674,6 +688,8 @@ class _Runner:
 
     #: whether the call leaves its fold pending (``PendingFolds``)
     lazy = False
+    #: columns of the first snapshot, copied while the folds were applied
+    saved = None
 
     def __init__(self, problem, state, config):
         self.problem, self.state, self.config = problem, state, config
@@ -700,9 +716,14 @@ class _Runner:
             >= scale_floor
         )  # fmt: skip
         if self.lazy:
-            self.state.bring_current(self.columns)
+            self._bring_current()
         else:
             self.state.materialize()
+
+    def _bring_current(self):
+        """Apply the pending folds to the call's columns, taking the call's
+        first (and only) snapshot of them in the same pass."""
+        self.saved = self.state.bring_current(self.columns, save=True)
 
     def __enter__(self):
         return self
@@ -719,7 +740,9 @@ class _Runner:
     def snapshot(self, active):
         """The state the epoch starts from: the weights it can change."""
         self.epoch_columns = None if self.may_scale_all(active) else self.columns
-        return self.state.snapshot(self.epoch_columns)
+        saved, self.saved = self.saved, None
+        return self.state.snapshot(self.epoch_columns,
+                                   saved if self.epoch_columns is not None else None)
 
     def restore(self, snap):
         self.state.restore(snap)
@@ -838,16 +861,14 @@ class _PerSampleRunner(_Runner):
         self.wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         if problem.is_sparse:
             self.columns = _stored_columns(problem)
+        self.folds = _no_folds(state)
         self._start_lazy(one_epoch, self.wscale_floor, 1)
         l1_q = None
         if self.lazy and config.penalty in (codes.L1, codes.ELASTICNET):
-            # scikit-learn restarts the truncation's sums with every call: zero
-            # them where this call reads them, in an array the calls share
-            pending = state.pending_folds()
-            if pending.l1_q.shape[1] != state.coef.shape[1]:
-                pending.l1_q = np.zeros(state.coef.shape, dtype=dtype)
-            pending.l1_q[:, self.columns] = 0.0
-            l1_q = pending.l1_q
+            # scikit-learn restarts the truncation's sums with every call: the
+            # kernel zeroes them where this call reads them, in an array the
+            # calls share
+            l1_q = state.pending.l1_q
         self.call = _PerSampleCall(state.coef, config, need_objective, l1_q)
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
         self.row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
@@ -858,6 +879,27 @@ class _PerSampleRunner(_Runner):
             self.wscale_floor, track_objective,
         )  # fmt: skip
 
+    def _bring_current(self):
+        # the kernel applies the folds, each head's in the thread that trains
+        # it right after (its columns are then in that core's cache), and
+        # saves the columns for the roll-back in the same pass
+        state = self.state
+        pending = state.pending_folds()
+        columns = self.columns
+        n_heads, n_features = state.coef.shape
+        zero_l1 = self.config.penalty in (codes.L1, codes.ELASTICNET)
+        if zero_l1 and pending.l1_q.shape[1] != n_features:
+            pending.l1_q = np.zeros(state.coef.shape, dtype=state.coef.dtype)
+        saved_coef = np.empty((n_heads, columns.shape[0]), dtype=state.coef.dtype)
+        saved_avg = np.empty((n_heads, columns.shape[0] if state.avg_coef.shape[1]
+                              else 0), dtype=state.coef.dtype)  # fmt: skip
+        self.folds = ColumnFolds(
+            columns, pending.stamp[columns], pending.wscale, pending.avg_a,
+            pending.avg_b, pending.averaging, pending.n_events, saved_coef,
+            saved_avg, zero_l1,
+        )  # fmt: skip
+        self.saved = {"coef": saved_coef, "avg_coef": saved_avg}
+
     def _args(self, part, active, loss_sum, objective_sum):
         call, state = self.call, self.state
         heads = PerSampleHeads(
@@ -866,7 +908,7 @@ class _PerSampleRunner(_Runner):
             call.sq_norm, call.l1_norm, loss_sum, objective_sum,
         )  # fmt: skip
         return (self.data, self.targets, part, active, heads, self.rule,
-                self.t_kernel, self.n_groups)  # fmt: skip
+                self.t_kernel, self.n_groups, self.folds)  # fmt: skip
 
     def variant(self, active, loss_sum, objective_sum):
         return cpu_per_sample.per_sample_variant(
@@ -885,9 +927,15 @@ class _PerSampleRunner(_Runner):
 
     def run(self, start, stop, active, loss_sum, objective_sum):
         part = np.ascontiguousarray(self.orders.current[:, start:stop])
-        cpu_per_sample.sgd_epoch_per_sample(
-            *self._args(part, active, loss_sum, objective_sum)
-        )
+        try:
+            cpu_per_sample.sgd_epoch_per_sample(
+                *self._args(part, active, loss_sum, objective_sum)
+            )
+        finally:
+            folds = self.folds
+            if folds.fold_columns.shape[0]:  # applied: the columns are current
+                self.state.pending.stamp[folds.fold_columns] = folds.fold_n_events
+                self.folds = _no_folds(self.state)
         self.t_kernel += (
             stop - start
             if self.row_sq is None
@@ -907,7 +955,10 @@ class _PerSampleRunner(_Runner):
                 < self.wscale_floor)  # fmt: skip
 
     def finite(self, loss_sum):
-        return super().finite(loss_sum) and finite(self.call.wscale)
+        # the kernel marks a head's loss NaN when it writes a non-finite weight
+        # (``_per_sample_head_step``): no sweep over the weights
+        state = self.state
+        return finite(loss_sum, state.intercept, state.avg_intercept, self.call.wscale)
 
     def current_coef(self):
         return self.call.true_coef(self.state.coef)
@@ -1107,6 +1158,16 @@ _PER_SAMPLE_ON_GPU = (
     "momentum > 0) for the GPU, or use device='cpu' (device='auto' picks the CPU "
     "for it)."
 )
+
+
+def _no_folds(state):
+    """A ``ColumnFolds`` with nothing to apply."""
+    n_heads = state.coef.shape[0]
+    none = np.zeros(0, dtype=np.int64)
+    empty = np.zeros((0, n_heads))
+    saved = np.zeros((n_heads, 0), dtype=state.coef.dtype)
+    return ColumnFolds(none, none, empty.astype(state.coef.dtype), empty, empty,
+                       np.zeros(0, dtype=np.bool_), 0, saved, saved, False)  # fmt: skip
 
 
 def _stored_columns(problem):

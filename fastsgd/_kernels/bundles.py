@@ -150,6 +150,28 @@ class PerSampleHeads(NamedTuple):
     objective_sum: Any
 
 
+class ColumnFolds(NamedTuple):
+    """Folds a per-sample call applies before it trains (``_trainer.
+    PendingFolds``): to ``fold_columns`` (the ones its rows read), folds
+    ``fold_first[i] .. fold_n_events - 1`` of column ``fold_columns[i]`` (per
+    head, the ``fold_wscale``, ``fold_avg_a``, ``fold_avg_b`` of each fold,
+    whether it ``fold_averaging``); each column's weights after them go to
+    ``saved_coef``/``saved_avg`` (``(n_heads, len(fold_columns))``: the
+    roll-back snapshot), and with ``zero_l1`` its L1 sums ``l1_q`` restart.
+    No columns: nothing to do."""
+
+    fold_columns: Any
+    fold_first: Any
+    fold_wscale: Any
+    fold_avg_a: Any
+    fold_avg_b: Any
+    fold_averaging: Any
+    fold_n_events: int
+    saved_coef: Any
+    saved_avg: Any
+    zero_l1: bool
+
+
 class PerSampleRule(NamedTuple):
     """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
     arguments): the loss, the penalty, the schedule (``eta`` per head), the

@@ -740,27 +740,61 @@ def fold_coordinate(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b,
         coef[k, j] = w
 
 
+@cpu_inline
+def _fold_column(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b, averaging,
+                 first, n_events):  # fmt: skip
+    """Folds ``first .. n_events - 1`` of head ``k``, column ``j``."""
+    for e in range(first, n_events):
+        fold_coordinate(coef, avg_coef, k, j, feature_major, wscale[e, k],
+                        avg_a[e, k], avg_b[e, k], averaging[e])  # fmt: skip
+
+
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=True)
 def apply_folds(coef, avg_coef, feature_major, columns, wscale, avg_a, avg_b,
-                averaging, stamp, n_events):  # fmt: skip
-    """Apply to ``columns`` the folds recorded since each was last current.
+                averaging, stamp, n_events, saved_coef, saved_avg):  # fmt: skip
+    """Apply to ``columns`` (sorted) the folds recorded since each was last
+    current, and copy their weights out (the roll-back snapshot of a call
+    that reads them) in the same pass.
 
     Fold ``e`` (of ``n_events``) is one call's ``wscale[e]``, lazy average
     ``avg_a[e]``/``avg_b[e]`` (when ``averaging[e]``), per head; column ``j``
     has had the first ``stamp[j]``. Applied in order, each exactly as an
     eager fold of every column applies it (``fold_coordinate``, IEEE
     arithmetic as ``cpu_per_sample.fold_scale``: a contracted multiply-add
-    would round differently), so a column caught up late has the same bits. ``coef``/``avg_coef`` are the
-    kernels' arrays (``feature_major``: ``(n_features, n_heads)``).
+    would round differently), so a column caught up late has the same bits.
+    ``coef``/``avg_coef`` are the kernels' arrays (``feature_major``:
+    ``(n_features, n_heads)``); head-major, each thread walks one head's
+    row in column order (20 heads 2 MB apart per column otherwise).
+    ``saved_coef``/``saved_avg`` (``(n_heads, len(columns))``, or empty)
+    receive the weights after the folds.
     """
-    n_heads = coef.shape[1] if feature_major else coef.shape[0]
-    for idx in prange(columns.shape[0]):
-        j = columns[idx]
-        for e in range(stamp[j], n_events):
+    n_columns = columns.shape[0]
+    save = saved_coef.shape[1] == n_columns and n_columns > 0
+    save_avg = saved_avg.shape[1] == n_columns and n_columns > 0
+    if feature_major:
+        n_heads = coef.shape[1]
+        for idx in prange(n_columns):
+            j = columns[idx]
             for k in range(n_heads):
-                fold_coordinate(coef, avg_coef, k, j, feature_major, wscale[e, k],
-                                avg_a[e, k], avg_b[e, k], averaging[e])  # fmt: skip
-        stamp[j] = n_events
+                _fold_column(coef, avg_coef, k, j, True, wscale, avg_a, avg_b,
+                             averaging, stamp[j], n_events)  # fmt: skip
+                if save:
+                    saved_coef[k, idx] = coef[j, k]
+                if save_avg:
+                    saved_avg[k, idx] = avg_coef[j, k]
+    else:
+        n_heads = coef.shape[0]
+        for k in prange(n_heads):
+            for idx in range(n_columns):
+                j = columns[idx]
+                _fold_column(coef, avg_coef, k, j, False, wscale, avg_a, avg_b,
+                             averaging, stamp[j], n_events)  # fmt: skip
+                if save:
+                    saved_coef[k, idx] = coef[k, j]
+                if save_avg:
+                    saved_avg[k, idx] = avg_coef[k, j]
+    for idx in range(n_columns):
+        stamp[columns[idx]] = n_events
 
 
 def empty_index():

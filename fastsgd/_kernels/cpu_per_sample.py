@@ -12,6 +12,8 @@ are independent, so spreading them over threads cannot change a bit.
 The row access, math bindings and shared constants are ``cpu.py``'s.
 """
 
+import math
+
 from numba import prange
 
 from fastsgd._kernels._jit import (
@@ -19,6 +21,7 @@ from fastsgd._kernels._jit import (
     cpu_configured,
     cpu_inline,
     cpu_kernel,
+    prefetch,
     specialize,
 )
 from fastsgd._kernels.bundles import flatten
@@ -53,6 +56,9 @@ from fastsgd._math.codes import (
     PA2,
     PERCEPTRON,
 )
+
+#: How many columns ahead the folds of a call's columns prefetch.
+FOLD_PREFETCH_AHEAD = 16
 
 # Compile-time settings of the template, bound per configuration by
 # ``_jit.specialize`` (these placeholders are never compiled): the loss, the
@@ -135,6 +141,9 @@ def _per_sample_head_step(
     nnz = x_values.shape[0]
     if update != 0.0:
         c = update / ws
+        # a weight that leaves the floats marks the head's loss (NaN), which
+        # the trainer's divergence check reads: no sweep over the weights
+        finite = True
         if TRACK_OBJECTIVE:
             # scikit-learn's WeightVector.add re-sums the norms over the touched
             # coordinates only, in the same pass; the objective (so the stopping
@@ -155,12 +164,21 @@ def _per_sample_head_step(
                     l1_acc += abs(v)
             sq_norm[k] = l2_acc * (ws * ws)
             l1_norm[k] = l1_acc * ws
+            finite = l1_acc < math.inf
         elif SPARSE:
             for jj in range(nnz):
-                w[x_indices[jj]] += x_values[jj] * c
+                v = w[x_indices[jj]] + x_values[jj] * c
+                w[x_indices[jj]] = v
+                if not abs(v) < math.inf:
+                    finite = False
         else:
             for j in range(nnz):
-                w[j] += x_values[j] * c
+                v = w[j] + x_values[j] * c
+                w[j] = v
+                if not abs(v) < math.inf:
+                    finite = False
+        if not finite:
+            loss_sum[k] = math.nan
     if fit_intercept and update != 0.0:
         intercept[k] += update * intercept_decay
 
@@ -170,12 +188,21 @@ def _per_sample_head_step(
         if update != 0.0:
             c_avg = avg_a[k] * (-update / ws)
             a = avg_coef[k]
+            finite = True
             if SPARSE:
                 for jj in range(nnz):
-                    a[x_indices[jj]] += x_values[jj] * c_avg
+                    v = a[x_indices[jj]] + x_values[jj] * c_avg
+                    a[x_indices[jj]] = v
+                    if not abs(v) < math.inf:
+                        finite = False
             else:
                 for j in range(nnz):
-                    a[j] += x_values[j] * c_avg
+                    v = a[j] + x_values[j] * c_avg
+                    a[j] = v
+                    if not abs(v) < math.inf:
+                        finite = False
+            if not finite:
+                loss_sum[k] = math.nan
         if num_iter > 1.0:
             avg_b[k] /= 1.0 - mu
         avg_a[k] += mu * avg_b[k] * ws
@@ -192,7 +219,8 @@ def _per_sample_head_step(
             q[j] += ws * (w[j] - v)
 
 
-def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_groups):
+def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_groups,
+                         folds):  # fmt: skip
     """One epoch of scikit-learn's per-sample SGD for every active head.
 
     ``data`` (``bundles.Data``), ``targets`` (``bundles.LinearTargets``),
@@ -212,11 +240,17 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     leaves unused (``avg_*`` without averaging, ``l1_q`` without an L1 part)
     may have zero columns.
 
+    ``folds`` (``bundles.ColumnFolds``): the folds a ``partial_fit`` call left
+    pending on the columns this one reads, applied by each group to its
+    heads before it trains them (``_apply_column_folds``: the columns are then
+    in that core's cache for the epoch), the columns' weights saved for the
+    roll-back in the same pass; the caller marks the columns current.
+
     Runs the variant of ``per_sample_variant`` for these arguments (compiled
     on first use, then loaded from Numba's cache).
     """
     kernel, args = per_sample_variant(data, targets, order, active, heads, rule,
-                                      t_start, n_groups)  # fmt: skip
+                                      t_start, n_groups, folds)  # fmt: skip
     kernel(*args)
 
 
@@ -229,6 +263,8 @@ def _per_sample_epoch(
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
     fit_intercept, intercept_decay, average, wscale_floor, track_objective,
     t_start, n_groups,
+    fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
+    fold_n_events, saved_coef, saved_avg, zero_l1,
 ):  # fmt: skip
     """Template of ``sgd_epoch_per_sample``'s variants (see ``specialize``).
 
@@ -245,27 +281,55 @@ def _per_sample_epoch(
                 penalty_alpha)  # fmt: skip
     data = (X_data, X_indices, X_indptr, n_features)
     targets = (y_float, y_class, sample_weight)
+    folds = (fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b,
+             fold_averaging, fold_n_events, saved_coef, saved_avg, zero_l1)  # fmt: skip
     for g in prange(n_groups):
         _per_sample_group(
             data, targets, order, active, head_positive, weight_pos, weight_neg,
             eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
-            heads, settings,
+            heads, settings, folds,
         )  # fmt: skip
+
+
+@cpu_inline
+def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
+    """The pending folds of head ``k`` on the call's columns (``ColumnFolds``),
+    each as an eager fold applies it (``fold_coordinate``); the weights after
+    them saved; the L1 sums of those columns restarted."""
+    (columns, first, wscale, avg_a, avg_b, averaging, n_events, saved_coef,
+     saved_avg, zero_l1) = folds  # fmt: skip
+    save_avg = saved_avg.shape[1] > 0
+    n = columns.shape[0]
+    w = coef[k]
+    for idx in range(n):
+        if idx + FOLD_PREFETCH_AHEAD < n:  # scattered columns of a long row
+            prefetch(w, columns[idx + FOLD_PREFETCH_AHEAD])
+        j = columns[idx]
+        for e in range(first[idx], n_events):
+            fold_coordinate(coef, avg_coef, k, j, False, wscale[e, k], avg_a[e, k],
+                            avg_b[e, k], averaging[e])  # fmt: skip
+        saved_coef[k, idx] = coef[k, j]
+        if save_avg:
+            saved_avg[k, idx] = avg_coef[k, j]
+        if zero_l1:
+            l1_q[k, j] = 0.0
 
 
 @cpu_configured(inline=False)
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
-    t_start, k_lo, k_hi, heads, settings,
+    t_start, k_lo, k_hi, heads, settings, folds,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
     ``orders`` holds one order for all heads (one row) or one per head (a
     group is then one head: scikit-learn shuffles each one-vs-rest head with
-    a seed of its own). A function of its own (not inlined): the parallel
-    kernel's loop body is then one call, compiled once and shared with the
-    serial kernel.
+    a seed of its own). The heads' pending folds first (``folds``). A
+    function of its own (not inlined): the parallel kernel's loop body is
+    then one call, compiled once and shared with the serial kernel.
     """
+    for k in range(k_lo, k_hi):
+        _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
     X_data, X_indices, X_indptr, n_features = data
     order = orders[k_lo if orders.shape[0] > 1 else 0]
     y_float_o, y_class_o, sample_weight_o = gather_in_order(
@@ -321,7 +385,8 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
     )
 
 
-def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_groups):
+def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_groups,
+                       folds):  # fmt: skip
     """``(kernel, its arguments)``: what ``sgd_epoch_per_sample`` runs.
 
     The compiled kernel takes the bundles' fields in their order, flat
@@ -344,7 +409,8 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
             _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
-    return kernel, flatten(data, targets, order, active, heads, rule, t_start, n_groups)
+    return kernel, flatten(data, targets, order, active, heads, rule, t_start, n_groups,
+                           folds)  # fmt: skip
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
