@@ -741,8 +741,9 @@ class _Runner:
         """The state the epoch starts from: the weights it can change."""
         self.epoch_columns = None if self.may_scale_all(active) else self.columns
         saved, self.saved = self.saved, None
-        return self.state.snapshot(self.epoch_columns,
-                                   saved if self.epoch_columns is not None else None)
+        return self.state.snapshot(
+            self.epoch_columns, saved if self.epoch_columns is not None else None
+        )
 
     def restore(self, snap):
         self.state.restore(snap)
