@@ -956,9 +956,12 @@ class _PerSampleRunner(_Runner):
                 < self.wscale_floor)  # fmt: skip
 
     def finite(self, loss_sum):
-        # the kernel marks a head's loss NaN when it writes a non-finite weight
-        # (``_per_sample_head_step``): no sweep over the weights
+        # on CSR data the kernel marks a head's loss NaN when it writes a
+        # non-finite weight (``_per_sample_head_step``): no sweep over them
         state = self.state
+        if not self.problem.is_sparse:
+            return super().finite(loss_sum) and finite(state.avg_coef,
+                                                       self.call.wscale)  # fmt: skip
         return finite(loss_sum, state.intercept, state.avg_intercept, self.call.wscale)
 
     def current_coef(self):

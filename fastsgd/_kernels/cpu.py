@@ -131,21 +131,29 @@ LOSS = PENALTY = TASK = SPARSE = AVERAGING = MOMENTUM = None
 
 
 @cpu_inline
-def gather_in_order(y_float, y_class, sample_weight, order):
+def gather_into(y_float, y_class, sample_weight, order, y_float_o, y_class_o,
+                sample_weight_o):  # fmt: skip
     """Per-sample scalars in visiting order, so the epoch reads them sequentially.
 
     Gathering them up front (from arrays small enough to stay cached) avoids
     three cache misses per sample while ``X`` streams through memory.
     """
-    m = order.shape[0]
-    y_float_o = np.empty(m, dtype=y_float.dtype)
-    y_class_o = np.empty(m, dtype=y_class.dtype)
-    sample_weight_o = np.empty(m, dtype=sample_weight.dtype)
-    for idx in range(m):
+    for idx in range(order.shape[0]):
         i = order[idx]
         y_float_o[idx] = y_float[i]
         y_class_o[idx] = y_class[i]
         sample_weight_o[idx] = sample_weight[i]
+
+
+@cpu_inline
+def gather_in_order(y_float, y_class, sample_weight, order):
+    """``gather_into`` new arrays."""
+    m = order.shape[0]
+    y_float_o = np.empty(m, dtype=y_float.dtype)
+    y_class_o = np.empty(m, dtype=y_class.dtype)
+    sample_weight_o = np.empty(m, dtype=sample_weight.dtype)
+    gather_into(y_float, y_class, sample_weight, order, y_float_o, y_class_o,
+                sample_weight_o)  # fmt: skip
     return y_float_o, y_class_o, sample_weight_o
 
 

@@ -14,6 +14,7 @@ The row access, math bindings and shared constants are ``cpu.py``'s.
 
 import math
 
+import numpy as np
 from numba import prange
 
 from fastsgd._kernels._jit import (
@@ -30,7 +31,7 @@ from fastsgd._kernels.cpu import (
     class_weight,
     clip_derivative,
     fold_coordinate,
-    gather_in_order,
+    gather_into,
     head_target,
     l1_penalty_step,
     l1_truncate,
@@ -141,8 +142,8 @@ def _per_sample_head_step(
     nnz = x_values.shape[0]
     if update != 0.0:
         c = update / ws
-        # a weight that leaves the floats marks the head's loss (NaN), which
-        # the trainer's divergence check reads: no sweep over the weights
+        # CSR: a weight that leaves the floats marks the head's loss (NaN),
+        # which the trainer's divergence check reads: no sweep over the weights
         finite = True
         if TRACK_OBJECTIVE:
             # scikit-learn's WeightVector.add re-sums the norms over the touched
@@ -171,12 +172,9 @@ def _per_sample_head_step(
                 w[x_indices[jj]] = v
                 if not abs(v) < math.inf:
                     finite = False
-        else:
+        else:  # (dense data: the trainer checks the weights; this vectorises)
             for j in range(nnz):
-                v = w[j] + x_values[j] * c
-                w[j] = v
-                if not abs(v) < math.inf:
-                    finite = False
+                w[j] += x_values[j] * c
         if not finite:
             loss_sum[k] = math.nan
     if fit_intercept and update != 0.0:
@@ -197,10 +195,7 @@ def _per_sample_head_step(
                         finite = False
             else:
                 for j in range(nnz):
-                    v = a[j] + x_values[j] * c_avg
-                    a[j] = v
-                    if not abs(v) < math.inf:
-                        finite = False
+                    a[j] += x_values[j] * c_avg
             if not finite:
                 loss_sum[k] = math.nan
         if num_iter > 1.0:
@@ -283,11 +278,16 @@ def _per_sample_epoch(
     targets = (y_float, y_class, sample_weight)
     folds = (fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b,
              fold_averaging, fold_n_events, saved_coef, saved_avg, zero_l1)  # fmt: skip
+    # each group's targets in its visiting order (the group allocates nothing)
+    m = order.shape[1]
+    y_float_o = np.empty((n_groups, m), dtype=y_float.dtype)
+    y_class_o = np.empty((n_groups, m), dtype=y_class.dtype)
+    sample_weight_o = np.empty((n_groups, m), dtype=sample_weight.dtype)
     for g in prange(n_groups):
         _per_sample_group(
             data, targets, order, active, head_positive, weight_pos, weight_neg,
             eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
-            heads, settings, folds,
+            heads, settings, folds, (y_float_o[g], y_class_o[g], sample_weight_o[g]),
         )  # fmt: skip
 
 
@@ -315,26 +315,28 @@ def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
             l1_q[k, j] = 0.0
 
 
-@cpu_configured(inline=False)
+@cpu_configured(inline=False, refcounts=False)
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
-    t_start, k_lo, k_hi, heads, settings, folds,
+    t_start, k_lo, k_hi, heads, settings, folds, in_order,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
     ``orders`` holds one order for all heads (one row) or one per head (a
     group is then one head: scikit-learn shuffles each one-vs-rest head with
-    a seed of its own). The heads' pending folds first (``folds``). A
-    function of its own (not inlined): the parallel kernel's loop body is
-    then one call, compiled once and shared with the serial kernel.
+    a seed of its own). The heads' pending folds first (``folds``); the
+    targets gathered into ``in_order``'s buffers. A function of its own (not
+    inlined): the parallel kernel's loop body is then one call, compiled
+    once and shared with the serial kernel; without reference counting
+    (``refcounts=False``: it takes views of rows and heads per sample).
     """
     for k in range(k_lo, k_hi):
         _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
     X_data, X_indices, X_indptr, n_features = data
     order = orders[k_lo if orders.shape[0] > 1 else 0]
-    y_float_o, y_class_o, sample_weight_o = gather_in_order(
-        targets[0], targets[1], targets[2], order
-    )
+    y_float_o, y_class_o, sample_weight_o = in_order
+    gather_into(targets[0], targets[1], targets[2], order, y_float_o, y_class_o,
+                sample_weight_o)  # fmt: skip
     coef, wscale, intercept = heads[0], heads[1], heads[2]
     m = order.shape[0]
     t = t_start

@@ -102,7 +102,7 @@ def _sparse_dot(x_values, x_indices, coef):
     return (a0 + a1) + (a2 + a3)
 
 
-@cpu_configured(inline=False, fastmath=FASTMATH_EXACT)
+@cpu_configured(inline=False, fastmath=FASTMATH_EXACT, refcounts=False)
 def _score_rows(
     X_data, X_indices, X_indptr, n_features, targets, order, first, last, batch_start,
     active, coef, wscale, intercept, epsilon, scores, deriv, row_loss,
@@ -156,7 +156,7 @@ def _score_rows(
         )  # fmt: skip
 
 
-@cpu_configured(inline=False)
+@cpu_configured(inline=False, refcounts=False)
 def _scatter_part(
     X_data, X_indices, X_indptr, order, batch_start, batch_len, j_lo, j_hi, active,
     coef, avg_coef, l1_q, l1_u, wscale, avg_a, deriv, coeff, dr, moving, marks,
@@ -464,16 +464,14 @@ def _range_map(tree, offsets, n_levels, first, last, product, temp):
         pos += 1 << level
 
 
-@cpu_configured(inline=False)
+@cpu_configured(inline=False, refcounts=False)
 def _catch_up_columns(columns, lo, hi, now, last, tree, offsets, n_levels,
-                      head_group, n_groups, coef, coef_buf, avg_coef):  # fmt: skip
+                      head_group, n_groups, coef, coef_buf, avg_coef, product,
+                      temp):  # fmt: skip
     """Bring columns ``columns[lo:hi]`` over the steps since they were last
     current (``last[j]``) up to step ``now``: per group of heads that share a
     rate, the steps' map (``_range_map``) applied to every head's
-    ``(w, buf[, avg])``."""
-    d = tree.shape[2]
-    product = np.empty((d, d))
-    temp = np.empty((d, d))
+    ``(w, buf[, avg])`` (``product``, ``temp``: ``d x d`` buffers)."""
     n_heads = coef.shape[1]
     for tt in range(lo, hi):
         j = columns[tt]
@@ -496,7 +494,7 @@ def _catch_up_columns(columns, lo, hi, now, last, tree, offsets, n_levels,
         last[j] = now
 
 
-@cpu_configured(inline=False)
+@cpu_configured(inline=False, refcounts=False)
 def _momentum_part(
     X_data, X_indices, X_indptr, order, batch_start, batch_len, j_lo, j_hi, active,
     coef, coef_buf, avg_coef, l1_q, l1_u, deriv, grad, touched, n_touched, last,
@@ -606,6 +604,9 @@ def _momentum_epoch(
     tree = np.zeros((max(n_groups, 1), max(offsets[n_levels], 1), d, d))
     last = np.zeros(n_features, dtype=np.int64)  # the step each column is current at
     touched = np.empty(n_features, dtype=np.int64)
+    # the catch-up's matrix buffers, one pair per unit of columns
+    products = np.empty(((n_features + COLUMNS - 1) // COLUMNS, d, d))
+    temps = np.empty_like(products)
     grad = np.zeros((n_features, n_heads))
     lrs = np.zeros(n_heads)
     group_lr = np.zeros(max(n_groups, 1))
@@ -637,7 +638,8 @@ def _momentum_epoch(
         for u in prange(n_units):
             _catch_up_columns(touched, u * COLUMNS, min((u + 1) * COLUMNS, n_touched),
                               s - 1, last, tree, offsets, n_levels, head_group,
-                              n_groups, coef, coef_buf, avg_coef)  # fmt: skip
+                              n_groups, coef, coef_buf, avg_coef, products[u],
+                              temps[u])  # fmt: skip
 
         # 3. scores and derivatives, with the weights before the step
         n_chunks = (batch_len + ROWS - 1) // ROWS
@@ -706,7 +708,7 @@ def _momentum_epoch(
         _catch_up_columns(all_columns, u * COLUMNS,
                           min((u + 1) * COLUMNS, n_features), n_batches, last, tree,
                           offsets, n_levels, head_group, n_groups, coef, coef_buf,
-                          avg_coef)  # fmt: skip
+                          avg_coef, products[u], temps[u])  # fmt: skip
     return n_batches, n_averaged
 
 
