@@ -15,21 +15,16 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-#: scikit-learn's 'adaptive' learning rate (``SGDClassifier``/``SGDRegressor``
-#: and the MLPs' SGD): after ``n_iter_no_change`` epochs without improvement
-#: the rate is divided by ``ADAPTIVE_DIVISOR`` while it exceeds
-#: ``ADAPTIVE_MIN_RATE``; then training stops.
-ADAPTIVE_DIVISOR = 5.0
-ADAPTIVE_MIN_RATE = 1e-6
+from fastsgd._math.stopping import ADAPTIVE_DIVISOR, adaptive_rate
 
 
 def adaptive_decay(rate):
-    """The 'adaptive' schedule after a stall: ``rate / 5``, or ``None`` when
-    ``rate`` (a float, or a track's per-head rates, which move together) is
-    down to ``ADAPTIVE_MIN_RATE`` and training stops."""
-    if np.max(rate) > ADAPTIVE_MIN_RATE:
-        return rate / ADAPTIVE_DIVISOR
-    return None
+    """The 'adaptive' schedule after a stall (``stopping.adaptive_rate``):
+    ``rate / 5``, or ``None`` when ``rate`` (a float, or a track's per-head
+    rates, which move together) is down to its minimum and training stops."""
+    if adaptive_rate(float(np.max(rate))) == 0.0:
+        return None
+    return rate / ADAPTIVE_DIVISOR
 
 
 def finite(*values):

@@ -38,6 +38,7 @@ from fastsgd._kernels.bundles import (
     LinearParams,
     LinearTargets,
     MinibatchRule,
+    PerSampleEpochs,
     PerSampleHeads,
     PerSampleRule,
     ScaledWeights,
@@ -45,6 +46,7 @@ from fastsgd._kernels.bundles import (
 )
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
+from fastsgd._math.stopping import epoch_verdict
 from fastsgd._math.updates import penalty_value
 from fastsgd._progress import Reporter
 
@@ -549,8 +551,9 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     runner = _runner(problem, state, config, device, shuffle_seeds, n_samples,
                      track_objective, need_objective, max_iter == 1)  # fmt: skip
 
-    best_objective = np.full(n_tracks, np.inf)
-    best_score = np.full(n_tracks, -np.inf)
+    # the stopping rule's state per track: the best value (objective, or
+    # minus the validation score: lower is better) and the worse epochs
+    best = np.full(n_tracks, np.inf)
     no_improvement = np.zeros(n_tracks, dtype=np.intp)
     active_track = np.ones(n_tracks, dtype=bool)
     log = TrainLog()
@@ -565,6 +568,20 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         runner,
         device_errors("training"),
     ):
+        at_once = (
+            max_iter > 1 and epochs is None and not config.early_stopping
+            and config.verbose == 0 and runner.runs_at_once
+        )  # fmt: skip
+        if at_once:
+            if device == "cpu" and reporter.wants_compile_notice():
+                active = np.ones(n_heads, dtype=np.uint8)
+                runner.announce(reporter, active, np.zeros(n_heads), np.zeros(n_heads))
+            if runner.run_at_once(max_iter, log, head_track, n_tracks,
+                                  need_objective):  # fmt: skip
+                state.t = t_start + log.n_iter * n_samples
+                return log
+            # diverged: the state is back where the call started; the epochs
+            # one by one find the epoch, and its error
         for epoch in range(1, max_iter + 1):
             active = active_track[head_track].astype(np.uint8)
             loss_sum = np.zeros(n_heads)
@@ -591,20 +608,22 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
             if need_objective:
                 objective = runner.objective(loss_sum, objective_sum, head_track,
                                              n_tracks)  # fmt: skip
+            values, rule_tol = np.zeros(n_tracks), -math.inf  # no rule
             if config.early_stopping:
                 # per-sample: the unscaled v of w = s*v, which scikit-learn's
                 # _plain_sgd hands its validation score (its stopping epoch)
                 score = np.asarray(validation_score(runner.scoring_coef(),
                                                     state.intercept))  # fmt: skip
                 log.validation_scores.append(float(np.mean(score)))
-                worse = (score < best_score + tol) if tol > -math.inf else False
-                best_score = np.maximum(best_score, score)
+                values, rule_tol = -score, tol
             elif objective is not None:
-                worse = objective > best_objective - tol
-                best_objective = np.minimum(best_objective, objective)
-            else:
-                worse = False
-            no_improvement = np.where(worse & active_track, no_improvement + 1, 0)
+                values, rule_tol = objective, tol
+            stalled = np.zeros(n_tracks, dtype=bool)
+            for track in range(n_tracks):
+                best[track], no_improvement[track], stalled[track] = epoch_verdict(
+                    float(values[track]), best[track], no_improvement[track],
+                    rule_tol, config.n_iter_no_change, bool(active_track[track]),
+                )  # fmt: skip
 
             lines = ()
             if reporter.verbose:
@@ -625,7 +644,6 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 log.validation_scores[-1] if config.early_stopping else None, lines,
             )  # fmt: skip
 
-            stalled = active_track & (no_improvement >= config.n_iter_no_change)
             for track in np.flatnonzero(stalled):
                 heads = head_track == track
                 eta = None
@@ -688,6 +706,8 @@ class _Runner:
 
     #: whether the call leaves its fold pending (``PendingFolds``)
     lazy = False
+    #: whether the runner can run a whole fit in one kernel call
+    runs_at_once = False
     #: columns of the first snapshot, copied while the folds were applied
     saved = None
 
@@ -872,7 +892,7 @@ class _PerSampleRunner(_Runner):
             l1_q = state.pending.l1_q
         self.call = _PerSampleCall(state.coef, config, need_objective, l1_q)
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
-        self.row_sq = _row_sqnorms(problem) if config.schedule == codes.PA1 else None
+        self.pa1 = config.schedule == codes.PA1
         self.rule = PerSampleRule(
             config.loss, config.epsilon, config.penalty, config.alpha, self.l1_ratio,
             config.schedule, state.eta, config.power_t, config.optimal_t0,
@@ -913,14 +933,15 @@ class _PerSampleRunner(_Runner):
 
     def variant(self, active, loss_sum, objective_sum):
         return cpu_per_sample.per_sample_variant(
-            *self._args(self.orders.current, active, loss_sum, objective_sum)
+            *self._args(self.orders.current, active, loss_sum, objective_sum),
+            cpu_per_sample.one_epoch(active.shape[0]),
         )
 
     def shuffle(self, rng):
         self.orders.next_epoch()
 
     def spans(self, reporter):
-        if self.orders.per_head and self.row_sq is not None:
+        if self.orders.per_head and self.pa1:
             # PA-I's t counts the nonzero rows seen, which a span of per-head
             # orders does not share: one span
             return [(0, self.n_train)]
@@ -929,19 +950,71 @@ class _PerSampleRunner(_Runner):
     def run(self, start, stop, active, loss_sum, objective_sum):
         part = np.ascontiguousarray(self.orders.current[:, start:stop])
         try:
-            cpu_per_sample.sgd_epoch_per_sample(
+            # the counter after the span (PA-I does not count all-zero rows)
+            self.t_kernel = cpu_per_sample.sgd_epoch_per_sample(
                 *self._args(part, active, loss_sum, objective_sum)
             )
         finally:
-            folds = self.folds
-            if folds.fold_columns.shape[0]:  # applied: the columns are current
-                self.state.pending.stamp[folds.fold_columns] = folds.fold_n_events
-                self.folds = _no_folds(self.state)
-        self.t_kernel += (
-            stop - start
-            if self.row_sq is None
-            else int(np.count_nonzero(self.row_sq[part[0]]))
+            self._folds_applied()
+
+    def _folds_applied(self):
+        folds = self.folds
+        if folds.fold_columns.shape[0]:  # applied: the columns are current
+            self.state.pending.stamp[folds.fold_columns] = folds.fold_n_events
+            self.folds = _no_folds(self.state)
+
+    @property
+    def runs_at_once(self):
+        # dense data: the kernel's divergence check sweeps the weights, and an
+        # epoch is short enough for the Python between epochs to show
+        # (without validation rows, which the kernel's full orders would visit)
+        return not self.problem.is_sparse and (
+            self.orders.seeds is None or self.orders.is_train is None
         )
+
+    def run_at_once(self, max_iter, log, head_track, n_tracks, need_objective):
+        """The whole fit in one kernel call (``sgd_epochs_per_sample``): the
+        same epochs, shuffles and stopping rule as the loop of ``train``.
+
+        Fills ``log``; returns False, with the state as it was, when an epoch
+        diverges (``train``'s loop then finds which).
+        """
+        state, call, orders, config = self.state, self.call, self.orders, self.config
+        n_heads = state.coef.shape[0]
+        shuffled = orders.seeds is not None
+        order = orders.full if shuffled else orders.current
+        saved = (state.snapshot(), call.snapshot(), order.copy(), self.t_kernel)
+        seeds = np.asarray(orders.seeds or [], dtype=np.int64)
+        epochs = PerSampleEpochs(
+            max_iter, seeds, True, config.tol if need_objective else -math.inf,
+            config.n_iter_no_change, config.schedule == codes.ADAPTIVE,
+            head_track.astype(np.int64), np.full(n_tracks, np.inf),
+            np.zeros(n_tracks, dtype=np.int64), np.ones(n_tracks, dtype=np.uint8),
+            float(self.n_train), np.zeros((max_iter, n_heads)),
+        )  # fmt: skip
+        active = np.ones(n_heads, dtype=np.uint8)
+        loss_sum, objective_sum = np.zeros(n_heads), np.zeros(n_heads)
+        try:
+            n_run, diverged, t = cpu_per_sample.sgd_epochs_per_sample(
+                *self._args(order, active, loss_sum, objective_sum), epochs
+            )
+        finally:
+            self._folds_applied()
+        if diverged:
+            state.restore(saved[0])
+            call.restore(saved[1])
+            order[...] = saved[2]
+            self.t_kernel = saved[3]
+            return False
+        self.t_kernel = t
+        orders.current = order  # as the loop's shuffles leave it
+        n_train = self.n_train
+        log.loss_curve.extend(  # as the loop sums them
+            float(sums.sum() / n_train) if n_train else 0.0
+            for sums in epochs.loss_curve[:n_run]
+        )
+        log.n_iter = n_run
+        return True
 
     def snapshot(self, active):
         return super().snapshot(active), self.call.snapshot(self.epoch_columns)
@@ -1229,14 +1302,3 @@ def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):
         ]  # fmt: skip
     )
     return np.bincount(head_track, per_head, n_tracks)
-
-
-def _row_sqnorms(problem):
-    if problem.is_sparse:
-        counts = np.diff(problem.X_indptr)
-        rows = np.repeat(np.arange(counts.shape[0]), counts)
-        return np.bincount(
-            rows, problem.X_data.astype(np.float64) ** 2, counts.shape[0]
-        )
-    X = problem.X_data.reshape(-1, problem.n_features)
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)

@@ -125,9 +125,9 @@ def test_compiled_kernels_take_the_bundles_fields_in_order():
     )  # fmt: skip
     assert _parameters(cpu_sparse._scaled_epoch) == sparse
     per_sample = _flat_parameters(
-        cpu_per_sample.sgd_epoch_per_sample,
+        cpu_per_sample.sgd_epochs_per_sample,
         dict(data=b.Data, targets=b.LinearTargets, heads=b.PerSampleHeads,
-             rule=b.PerSampleRule, folds=b.ColumnFolds),
+             rule=b.PerSampleRule, folds=b.ColumnFolds, epochs=b.PerSampleEpochs),
     )  # fmt: skip
     assert _parameters(cpu_per_sample._per_sample_epoch) == per_sample
     # the MLP's entry point passes the variant its settings vector, not the

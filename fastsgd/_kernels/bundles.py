@@ -172,6 +172,31 @@ class ColumnFolds(NamedTuple):
     zero_l1: bool
 
 
+class PerSampleEpochs(NamedTuple):
+    """How many epochs one per-sample kernel call runs, and what it does
+    between them (``cpu_per_sample.sgd_epochs_per_sample``): up to
+    ``max_epochs``; each shuffles every order row with its ``seeds`` entry
+    (scikit-learn's shuffle; none: no shuffle) and, with ``stop``, applies
+    scikit-learn's stopping rule (``_math.stopping``) to each track
+    (``track_of_head``), whose ``best``, ``no_improvement`` and
+    ``active_track`` it updates, dividing ``eta`` with ``adaptive``; ``tol``
+    (-inf: no rule), ``n_iter_no_change``, ``n_train`` (the objective's
+    mean). ``loss_curve[e]`` receives epoch ``e``'s loss sum of each head."""
+
+    max_epochs: int
+    seeds: Any
+    stop: bool
+    tol: float
+    n_iter_no_change: int
+    adaptive: bool
+    track_of_head: Any
+    best: Any
+    no_improvement: Any
+    active_track: Any
+    n_train: float
+    loss_curve: Any
+
+
 class PerSampleRule(NamedTuple):
     """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
     arguments): the loss, the penalty, the schedule (``eta`` per head), the

@@ -25,7 +25,7 @@ from fastsgd._kernels._jit import (
     prefetch,
     specialize,
 )
-from fastsgd._kernels.bundles import flatten
+from fastsgd._kernels.bundles import PerSampleEpochs, flatten
 from fastsgd._kernels.cpu import (
     PREFETCH_AHEAD,
     class_weight,
@@ -46,6 +46,7 @@ from fastsgd._kernels.cpu import (
     row_slices,
     row_sqnorm,
     running_mean,
+    shuffle_as_sklearn,
 )
 from fastsgd._math.codes import (
     CONSTANT,
@@ -57,6 +58,7 @@ from fastsgd._math.codes import (
     PA2,
     PERCEPTRON,
 )
+from fastsgd._math.stopping import adaptive_rate, epoch_verdict
 
 #: How many columns ahead the folds of a call's columns prefetch.
 FOLD_PREFETCH_AHEAD = 16
@@ -241,12 +243,48 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     in that core's cache for the epoch), the columns' weights saved for the
     roll-back in the same pass; the caller marks the columns current.
 
-    Runs the variant of ``per_sample_variant`` for these arguments (compiled
-    on first use, then loaded from Numba's cache).
+    Returns ``t`` after the epoch. Runs the variant of ``per_sample_variant``
+    (compiled on first use, then loaded from Numba's cache), which is
+    ``sgd_epochs_per_sample``'s too: this is a call of one epoch.
+    """
+    return sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
+                                 n_groups, folds,
+                                 one_epoch(heads.coef.shape[0]))[2]  # fmt: skip
+
+
+def one_epoch(n_heads):
+    """The ``PerSampleEpochs`` of a call of one epoch: no shuffle, no rule."""
+    return PerSampleEpochs(
+        1, np.zeros(0, dtype=np.int64), False, -math.inf, 1, False,
+        np.zeros(n_heads, np.int64), np.zeros(n_heads), np.zeros(n_heads, np.int64),
+        np.ones(n_heads, np.uint8), 1.0, np.zeros((1, n_heads)),
+    )  # fmt: skip
+
+
+def sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
+                          n_groups, folds, epochs):  # fmt: skip
+    """Up to ``epochs.max_epochs`` epochs of ``sgd_epoch_per_sample`` in one
+    call (``bundles.PerSampleEpochs``): a fit that needs no Python between its
+    epochs (no verbose output, callback or validation score) pays no Python
+    per epoch.
+
+    Before each epoch every row of ``order`` is shuffled in place with its
+    seed (scikit-learn's per-epoch shuffle); after it, the heads' loss sums
+    go to ``epochs.loss_curve``'s row, and with ``epochs.stop`` each track's
+    objective (the kernel's running sum of scikit-learn's objective, over
+    ``n_train``) goes through scikit-learn's stopping rule (``_math.stopping``:
+    a stalled track divides its rate by 5 under 'adaptive', else stops; the
+    call ends when no track is active). ``heads``' loss and objective sums
+    hold the last epoch's. An epoch whose loss, intercepts or scales leave
+    the floats (or, on dense data, a weight) ends the call: the caller rolls
+    back and runs the epochs one by one (the same model, and the epoch to
+    report).
+
+    Returns ``(epochs run, diverged, t)``.
     """
     kernel, args = per_sample_variant(data, targets, order, active, heads, rule,
-                                      t_start, n_groups, folds)  # fmt: skip
-    kernel(*args)
+                                      t_start, n_groups, folds, epochs)  # fmt: skip
+    return kernel(*args)
 
 
 def _per_sample_epoch(
@@ -260,8 +298,10 @@ def _per_sample_epoch(
     t_start, n_groups,
     fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
     fold_n_events, saved_coef, saved_avg, zero_l1,
+    max_epochs, seeds, stop, tol, n_iter_no_change, adaptive, track_of_head, best,
+    no_improvement, active_track, n_train, loss_curve,
 ):  # fmt: skip
-    """Template of ``sgd_epoch_per_sample``'s variants (see ``specialize``).
+    """Template of ``sgd_epochs_per_sample``'s variants (see ``specialize``).
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
     ``AVERAGING`` and ``TRACK_OBJECTIVE`` as constants; the arguments they
@@ -283,12 +323,89 @@ def _per_sample_epoch(
     y_float_o = np.empty((n_groups, m), dtype=y_float.dtype)
     y_class_o = np.empty((n_groups, m), dtype=y_class.dtype)
     sample_weight_o = np.empty((n_groups, m), dtype=sample_weight.dtype)
-    for g in prange(n_groups):
-        _per_sample_group(
-            data, targets, order, active, head_positive, weight_pos, weight_neg,
-            eta, t_start, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
-            heads, settings, folds, (y_float_o[g], y_class_o[g], sample_weight_o[g]),
+    t_end = np.empty(n_groups)
+    t = t_start
+    n_run = 0
+    diverged = False
+    for epoch in range(max_epochs):
+        if epoch > 0:
+            for k in range(n_heads):
+                loss_sum[k] = 0.0
+                objective_sum[k] = 0.0
+        for r in range(seeds.shape[0]):
+            shuffle_as_sklearn(order[r], seeds[r])
+        for g in prange(n_groups):
+            t_end[g] = _per_sample_group(
+                data, targets, order, active, head_positive, weight_pos, weight_neg,
+                eta, t, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
+                heads, settings, folds, epoch == 0,
+                (y_float_o[g], y_class_o[g], sample_weight_o[g]),
+            )  # fmt: skip
+        t = t_end[0]
+        n_run += 1
+        for k in range(n_heads):
+            loss_curve[epoch, k] = loss_sum[k]
+            if not (np.isfinite(loss_sum[k]) and np.isfinite(intercept[k])
+                    and np.isfinite(wscale[k])):  # fmt: skip
+                diverged = True
+        if not SPARSE and max_epochs > 1:
+            for k in range(n_heads):
+                for j in range(coef.shape[1]):
+                    if not np.isfinite(coef[k, j]):
+                        diverged = True
+            if AVERAGING:
+                for k in range(n_heads):
+                    if not np.isfinite(avg_intercept[k]):
+                        diverged = True
+                    for j in range(avg_coef.shape[1]):
+                        if not np.isfinite(avg_coef[k, j]):
+                            diverged = True
+        if diverged:
+            break
+        if stop:
+            any_active = _stopping_rule(objective_sum, eta, track_of_head, best,
+                                        no_improvement, active_track, active, tol,
+                                        n_iter_no_change, adaptive, n_train)  # fmt: skip
+            if not any_active:
+                break
+    return n_run, diverged, t
+
+
+@cpu_inline
+def _stopping_rule(objective_sum, eta, track_of_head, best, no_improvement,
+                   active_track, active, tol, n_iter_no_change, adaptive,
+                   n_train):  # fmt: skip
+    """scikit-learn's stopping rule on each track after an epoch
+    (``epoch_verdict``; ``adaptive_rate`` under 'adaptive'); the heads of a
+    stopped track stop. Returns whether a track is still active."""
+    n_heads = eta.shape[0]
+    any_active = False
+    for track in range(active_track.shape[0]):
+        value = 0.0
+        first = -1
+        for k in range(n_heads):
+            if track_of_head[k] == track:
+                value += objective_sum[k]
+                if first < 0:
+                    first = k
+        best[track], no_improvement[track], stalled = epoch_verdict(
+            value / n_train, best[track], no_improvement[track], tol,
+            n_iter_no_change, active_track[track] != 0,
         )  # fmt: skip
+        if stalled:
+            rate = adaptive_rate(eta[first]) if adaptive else 0.0
+            if rate > 0.0:
+                for k in range(n_heads):
+                    if track_of_head[k] == track:
+                        eta[k] = rate
+                no_improvement[track] = 0
+            else:
+                active_track[track] = 0
+        if active_track[track]:
+            any_active = True
+    for k in range(n_heads):
+        active[k] = active_track[track_of_head[k]]
+    return any_active
 
 
 @cpu_inline
@@ -318,7 +435,7 @@ def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
 @cpu_configured(inline=False, refcounts=False)
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
-    t_start, k_lo, k_hi, heads, settings, folds, in_order,
+    t_start, k_lo, k_hi, heads, settings, folds, apply_folds, in_order,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
@@ -330,8 +447,9 @@ def _per_sample_group(
     once and shared with the serial kernel; without reference counting
     (``refcounts=False``: it takes views of rows and heads per sample).
     """
-    for k in range(k_lo, k_hi):
-        _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
+    if apply_folds:
+        for k in range(k_lo, k_hi):
+            _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
     X_data, X_indices, X_indptr, n_features = data
     order = orders[k_lo if orders.shape[0] > 1 else 0]
     y_float_o, y_class_o, sample_weight_o = in_order
@@ -364,6 +482,7 @@ def _per_sample_group(
             )  # fmt: skip
         if not skip:
             t += 1.0
+    return t
 
 
 _PER_SAMPLE_VARIANTS = {}
@@ -388,7 +507,7 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
 
 
 def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_groups,
-                       folds):  # fmt: skip
+                       folds, epochs):  # fmt: skip
     """``(kernel, its arguments)``: what ``sgd_epoch_per_sample`` runs.
 
     The compiled kernel takes the bundles' fields in their order, flat
@@ -412,7 +531,7 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
     return kernel, flatten(data, targets, order, active, heads, rule, t_start, n_groups,
-                           folds)  # fmt: skip
+                           folds, epochs)  # fmt: skip
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
