@@ -371,7 +371,7 @@ def _per_sample_epoch(
     return n_run, diverged, t
 
 
-@cpu_inline
+@cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)
 def _stopping_rule(objective_sum, eta, track_of_head, best, no_improvement,
                    active_track, active, tol, n_iter_no_change, adaptive,
                    n_train):  # fmt: skip
