@@ -201,11 +201,18 @@ def markdown(part):
             lines += [f"Floor: {x0['floor_ms']:.2f} ms per epoch.", ""]
         score_name = x0.get("score_name")
         head = ["peer", "settings", unit, "ratio"]
-        head += [f"held-out {score_name}"] if score_name else ["in the process"]
+        score_head = x0.get("score_label") or f"held-out {score_name}"
+        head += [score_head] if score_name else ["in the process"]
         lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
         for peer, settings, ms, ratio, last in rows(benches):
             settings = f"`{settings}`" if settings else ""
-            cells = [peer, settings, f"{ms:.1f}", ratio, last]
+            cells = [
+                peer,
+                settings,
+                f"{ms:.1f}" if ms >= 10 else f"{ms:.3g}",
+                ratio,
+                last,
+            ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

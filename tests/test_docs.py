@@ -18,6 +18,7 @@ PAGES = [
     "getting_started",
     "migration",
     "linear",
+    "text",
     "mlp",
     "updates",
     "gpu",
