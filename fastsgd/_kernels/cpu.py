@@ -749,6 +749,21 @@ def fold_coordinate(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b,
 
 
 @cpu_inline
+def fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, feature_major):
+    """Fold head ``k``'s ``wscale`` and lazy average (``avg_a``/``avg_b``)
+    into its weights (``fold_coordinate`` over its columns, in either layout)
+    and reset them to the identity."""
+    n_columns = coef.shape[0] if feature_major else coef.shape[1]
+    for j in range(n_columns):
+        fold_coordinate(coef, avg_coef, k, j, feature_major, wscale[k], avg_a[k],
+                        avg_b[k], averaging)  # fmt: skip
+    if averaging:
+        avg_a[k] = 0.0
+        avg_b[k] = 1.0
+    wscale[k] = 1.0
+
+
+@cpu_inline
 def _fold_column(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b, averaging,
                  first, n_events):  # fmt: skip
     """Folds ``first .. n_events - 1`` of head ``k``, column ``j``."""

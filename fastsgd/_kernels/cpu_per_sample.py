@@ -31,6 +31,7 @@ from fastsgd._kernels.cpu import (
     class_weight,
     clip_derivative,
     fold_coordinate,
+    fold_head,
     gather_into,
     head_target,
     l1_penalty_step,
@@ -74,18 +75,6 @@ SPARSE = AVERAGING = TRACK_OBJECTIVE = None
 # --------------------------------------------------------------------------
 # Per-sample training: scikit-learn's plain SGD, all heads in one pass over X
 # --------------------------------------------------------------------------
-
-
-@cpu_inline
-def _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging):
-    """Fold ``wscale`` (and the lazy average's ``a``/``b``) into head ``k``."""
-    for j in range(coef.shape[1]):
-        fold_coordinate(coef, avg_coef, k, j, False, wscale[k], avg_a[k], avg_b[k],
-                        averaging)  # fmt: skip
-    if averaging:
-        avg_a[k] = 0.0
-        avg_b[k] = 1.0
-    wscale[k] = 1.0
 
 
 @cpu_configured
@@ -137,7 +126,7 @@ def _per_sample_head_step(
         sq_norm[k] *= shrink * shrink
         l1_norm[k] *= abs(shrink)
         if wscale[k] < wscale_floor:
-            _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, AVERAGING)
+            fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, AVERAGING, False)
 
     ws = wscale[k]
     w = coef[k]
@@ -538,4 +527,4 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
 def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
     """Fold every head's ``wscale`` and lazy average into its arrays."""
     for k in range(coef.shape[0]):
-        _reset_wscale(coef, wscale, avg_coef, avg_a, avg_b, k, averaging)
+        fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, False)

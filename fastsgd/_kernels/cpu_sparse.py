@@ -49,7 +49,7 @@ from fastsgd._kernels.cpu import (
     _optimizer_step,
     _score_derivatives,
     batch_counters,
-    fold_coordinate,
+    fold_head,
     gather_in_order,
     l1_penalty_step,
     l1_truncate,
@@ -236,14 +236,9 @@ def _scatter_part(
 
 @cpu_called
 def _fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging):
-    """Fold head ``k``'s ``wscale`` and lazy average into its weights."""
-    for j in range(coef.shape[0]):
-        fold_coordinate(coef, avg_coef, k, j, True, wscale[k], avg_a[k], avg_b[k],
-                        averaging)  # fmt: skip
-    if averaging:
-        avg_a[k] = 0.0
-        avg_b[k] = 1.0
-    wscale[k] = 1.0
+    """Fold head ``k``'s ``wscale`` and lazy average into its (feature-major)
+    weights: ``cpu.fold_head``, compiled once as a function of its own."""
+    fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, True)
 
 
 def sgd_epoch_sparse(
