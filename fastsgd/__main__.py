@@ -19,6 +19,7 @@ import sys
 import time
 import warnings
 
+from fastsgd import __version__
 from fastsgd._cli_data import (
     CLIError,
     data_format,
@@ -37,24 +38,35 @@ def _timed_fit(estimator, X, y):
 
 
 def compile_command(args):
-    """Compile the common configurations' kernels into Numba's cache."""
+    """Compile the kernels of what users run into Numba's cache."""
     from fastsgd import _precompile
+    from fastsgd._kernels._jit import cache_root
 
     configurations = [
         c for c in _precompile.COMMON if args.only is None or c.family == args.only
     ]
-    dtypes = args.dtype or ["float64", "float32"]
     start = time.perf_counter()
     n = _precompile.compile_kernels(
-        configurations, dtypes, sparse=args.sparse, progress=not args.quiet
-    )
+        configurations, args.dtype, jobs=args.jobs,
+        echo=None if args.quiet else print,
+    )  # fmt: skip
     if not args.quiet:
         print(
             f"compiled or loaded the kernels of {n} configurations in "
-            f"{time.perf_counter() - start:.1f}s; later fits load them from "
-            "Numba's cache"
+            f"{time.perf_counter() - start:.1f}s into {cache_root()}; later fits "
+            "load them from there"
         )
     return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _print_compile_notice(text):
@@ -254,6 +266,20 @@ def _print_warnings(caught):
     caught.clear()
 
 
+def _param_argument(text):
+    """``--param``'s argparse type: ``text`` itself, where it reads as KEY=VALUE.
+
+    A malformed one (``--param batch_size 32``) is a usage error of the
+    subcommand, with its usage line, rather than a stray ``32`` reported
+    with the top-level usage.
+    """
+    try:
+        parse_param(text)
+    except CLIError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _check_target_option(args, kind):
 
     if args.target is not None and kind != "csv":
@@ -354,6 +380,21 @@ def score(args):
     return 0
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: it reports arguments it does not take itself.
+
+    argparse hands a subcommand's leftover arguments up to the top-level
+    parser, whose error shows the top-level usage; this one's shows the
+    subcommand's (``usage: fastsgd fit ...``).
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser():
     """The argument parser of ``fastsgd``."""
     parser = argparse.ArgumentParser(
@@ -362,7 +403,12 @@ def build_parser():
         epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage, "
         "141 the output pipe closed early.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_CommandParser
+    )
     demo_parser = commands.add_parser(
         "demo", help="train fastsgd beside scikit-learn on the bundled digits data"
     )
@@ -385,7 +431,7 @@ def build_parser():
         "--target", metavar="COLUMN", help="CSV: the column to predict"
     )
     fit_parser.add_argument(
-        "-p", "--param", action="append", metavar="KEY=VALUE",
+        "-p", "--param", action="append", metavar="KEY=VALUE", type=_param_argument,
         help="an estimator parameter; VALUE is read as a Python literal, "
         "else as a string (repeat for several)",
     )  # fmt: skip
@@ -428,26 +474,30 @@ def build_parser():
     score_parser.set_defaults(run=score)
 
     compile_parser = commands.add_parser(
-        "compile", help="fill Numba's cache with the common configurations' kernels",
-        description="Compile the kernels of the common configurations (the "
-        "estimators' defaults, log loss, mini-batches with momentum, "
-        "multinomial, the MLPs) into Numba's cache, so that no later fit "
-        "waits for a compilation. The cache is NUMBA_CACHE_DIR, else the "
-        "package's __pycache__.",
+        "compile", help="fill Numba's cache with the kernels users run",
+        description="Compile the kernels of every variant of the estimators' "
+        "defaults (binary, one-vs-rest, regression; serial and parallel; dense "
+        "and CSR; float64 and float32), of the demo and of the examples of the "
+        "README and the docs into Numba's cache, one worker process per core, "
+        "so that no later fit waits for a compilation. The cache is "
+        "NUMBA_CACHE_DIR/fastsgd-<version>, else fastsgd-<version> in the user's "
+        "cache folder.",
     )  # fmt: skip
     compile_parser.add_argument(
         "--dtype", action="append", choices=["float64", "float32"],
-        help="only this dtype (repeatable; default: both)",
+        help="only this dtype (repeatable; default: each configuration's own)",
     )  # fmt: skip
     compile_parser.add_argument(
         "--only", choices=["linear", "mlp"], help="only the linear or the MLP kernels"
     )
     compile_parser.add_argument(
-        "--sparse", action="store_true", help="also the CSR layout"
-    )
+        "-j", "--jobs", type=_positive_int, metavar="N",
+        help="worker processes (default: one per core)",
+    )  # fmt: skip
     compile_parser.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar and no summary"
-    )
+        "-q", "--quiet", action="store_true",
+        help="no line per configuration and no summary",
+    )  # fmt: skip
     compile_parser.set_defaults(run=compile_command)
     return parser
 

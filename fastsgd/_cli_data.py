@@ -8,6 +8,7 @@ exits with status 1. See ``docs/cli.md`` for the formats.
 import ast
 import csv
 import dataclasses
+import difflib
 import math
 import warnings
 from pathlib import Path
@@ -91,8 +92,13 @@ def parse_param(text):
     """
     name, equals, value = text.partition("=")
     name = name.strip()
-    if not equals or not name:
-        raise CLIError(f"--param expects KEY=VALUE, got {text!r}")
+    if not equals:
+        raise CLIError(
+            f"expected KEY=VALUE, got {text!r}: write --param {name or 'KEY'}=VALUE "
+            "as one argument, with no space around '='"
+        )
+    if not name:
+        raise CLIError(f"expected KEY=VALUE, got {text!r}: no KEY before '='")
     try:
         return name, ast.literal_eval(value.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -181,6 +187,12 @@ def _parse_csv(path, reader, target, features, need_target, label_dtype, regress
         raise CLIError(f"{path}, line 1: duplicate column name(s) {_names(duplicates)}")
     if target is not None and target not in header:
         if need_target:
+            close = _close_column(target, header)
+            if close is not None:
+                raise CLIError(
+                    f"{path}: no target column {target!r}; did you mean {close!r}? "
+                    f"(columns: {_names(header)})"
+                )
             raise CLIError(
                 f"{path}: no target column {target!r} (columns: {_names(header)})"
             )
@@ -342,6 +354,32 @@ def _read_svmlight(path, n_features, zero_based, label_dtype, regression):
 
 def _names(names):
     return ", ".join(repr(name) for name in names)
+
+
+def _close_column(name, header):
+    """The column of ``header`` that ``name`` most likely meant, or None.
+
+    A column that differs only in case comes first, then the closest spelling
+    (``difflib``), compared case-insensitively.
+
+    Examples
+    --------
+    >>> _close_column("Diagnosis", ["age", "diagnosis"])
+    'diagnosis'
+    >>> _close_column("diagnosys", ["age", "Diagnosis"])
+    'Diagnosis'
+    >>> _close_column("weight", ["age", "diagnosis"]) is None
+    True
+    """
+    folded = name.casefold()
+    for column in header:
+        if column.casefold() == folded:
+            return column
+    by_folded = {}
+    for column in header:
+        by_folded.setdefault(column.casefold(), column)
+    close = difflib.get_close_matches(folded, list(by_folded), n=1)
+    return by_folded[close[0]] if close else None
 
 
 def save_model(path, artifact):

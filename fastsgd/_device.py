@@ -47,7 +47,7 @@ def resolve_device(device):
     raise CUDAUnavailableError(
         "device='cuda' was asked for, but numba.cuda finds no usable CUDA GPU on "
         "this machine (numba.cuda.is_available() is False: no NVIDIA driver, no "
-        "GPU, or numba-cuda is not installed; `pip install fastsgd[cuda]`). Use "
+        "GPU, or numba-cuda is not installed: `pip install numba-cuda`). Use "
         "device='cpu', or device='auto' to take the GPU only when there is one."
     )
 

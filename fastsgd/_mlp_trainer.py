@@ -35,7 +35,7 @@ from fastsgd._epoch import (
     weighted_mean,
 )
 from fastsgd._kernels import cpu_mlp, mlp_layout
-from fastsgd._kernels._jit import is_cached
+from fastsgd._kernels._jit import is_cached, is_parallel
 from fastsgd._kernels.bundles import Data, MLPParams, MLPTargets, MLPWorkspace
 from fastsgd._math import codes
 from fastsgd._progress import Reporter, caller_stacklevel
@@ -276,10 +276,11 @@ def _announce_compilation(reporter, data, order, batch_size, state, config, grad
     if is_cached(kernel, args):
         return
     reporter.compiling(
-        f"MLP training kernel (solver={_SOLVER_NAMES[config.solver]}, "
-        f"activation={_ACTIVATION_NAMES[config.hidden_code]}, "
-        f"output={_ACTIVATION_NAMES[config.out_code]}, "
-        f"{'CSR' if data.is_sparse else 'dense'} {np.dtype(dtype).name})"
+        "MLP",
+        f"{_SOLVER_NAMES[config.solver]}/{_ACTIVATION_NAMES[config.hidden_code]}/"
+        f"{_ACTIVATION_NAMES[config.out_code]}, "
+        f"{'CSR' if data.is_sparse else 'dense'} {np.dtype(dtype).name}",
+        is_parallel(kernel),
     )
 
 

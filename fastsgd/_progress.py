@@ -12,9 +12,12 @@ The trainers report through one ``Reporter`` per fit:
   calls carry the step and sample counters, so the model is the same as with
   ``verbose=0``;
 - when a fit must compile its kernel first (Numba's cache does not hold it
-  yet), ``verbose>=1`` prints a line saying so before the fit starts, and
-  ``announce_compilation(callback)`` hands the same text to ``callback``
-  (the command line and the demo print it).
+  yet), one line says so before the fit starts: on stdout with
+  ``verbose>=1``, else on stderr in an interactive session (stderr is a
+  terminal, or a Jupyter kernel); never printed otherwise (scikit-learn's
+  convention), but always logged (logger ``fastsgd``, level INFO), and
+  ``announce_compilation(callback)`` hands the same text to ``callback`` (the
+  command line and the demo print it).
 
 Per-epoch events reach code outside the estimator through scikit-learn's
 callbacks instead (``set_callbacks``, ``fastsgd/_callbacks.py``): the command
@@ -23,6 +26,7 @@ line's per-epoch bar is one.
 
 import contextlib
 import contextvars
+import logging
 import math
 import os
 import sys
@@ -51,6 +55,8 @@ def caller_stacklevel():
     return level
 
 
+LOGGER = logging.getLogger("fastsgd")
+
 _ANNOUNCERS = contextvars.ContextVar("fastsgd_compile_announcers", default=())
 
 # verbose=2 cuts an epoch into at most this many kernel calls
@@ -77,13 +83,56 @@ def announce_compilation(callback):
         _ANNOUNCERS.reset(token)
 
 
-def compile_notice(what):
-    """The line that announces the compilation of ``what``."""
-    return (
-        f"fastsgd: compiling the {what} (first use only: a few seconds, then it "
-        "loads from Numba's cache; `python -m fastsgd compile` fills the cache "
-        "ahead of time)"
-    )
+#: Seconds to compile a training kernel on a cold cache, by algorithm and
+#: variant, as measured on the project's 2-core machine (AMD EPYC, 2026-12-06;
+#: the medians of the kernels of ``fastsgd._precompile.COMMON``, with the
+#: helpers the first kernel of a process compiles): what the notice promises.
+COMPILE_SECONDS = {
+    ("per-sample", False): 4,
+    ("per-sample", True): 6,
+    ("mini-batch", False): 5,
+    ("mini-batch", True): 7,
+    ("MLP", False): 5,
+    ("MLP", True): 6,
+}
+
+
+def compile_notice(algorithm, what, parallel):
+    """The line that announces the compilation of a training kernel.
+
+    Parameters
+    ----------
+    algorithm : str
+        ``"per-sample"``, ``"mini-batch"`` or ``"MLP"``.
+    what : str
+        The configuration, e.g. ``"one-vs-rest log_loss/l2/optimal, dense
+        float64"``.
+    parallel : bool
+        The parallel variant of the kernel (a kernel of its own).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> compile_notice("MLP", "adam/relu/softmax, dense float32", True)
+    'fastsgd: compiling the MLP kernel (adam/relu/softmax, dense float32, parallel): about 6 s, once (then cached)'
+    """
+    seconds = COMPILE_SECONDS[(algorithm, bool(parallel))]
+    variant = "parallel" if parallel else "serial"
+    return (f"fastsgd: compiling the {algorithm} kernel ({what}, {variant}): "
+            f"about {seconds} s, once (then cached)")  # fmt: skip
+
+
+def interactive():
+    """Whether a person probably watches stderr: a terminal, or a Jupyter kernel."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
 
 
 class Reporter:
@@ -175,14 +224,24 @@ class Reporter:
 
     def wants_compile_notice(self):
         """Whether anyone hears ``compiling`` (checking the cache costs a read)."""
-        return self.verbose >= 1 or bool(_ANNOUNCERS.get())
+        return (
+            self.verbose >= 1 or bool(_ANNOUNCERS.get())
+            or LOGGER.isEnabledFor(logging.INFO) or interactive()
+        )  # fmt: skip
 
-    def compiling(self, what):
-        """Announce that ``what`` compiles now (``compile_notice``)."""
-        text = compile_notice(what)
+    def compiling(self, algorithm, what, parallel):
+        """Announce that a training kernel compiles now (``compile_notice``):
+        logged, handed to ``announce_compilation``'s callbacks, and printed
+        with ``verbose>=1`` (else on stderr in an interactive session, where
+        no callback prints it)."""
+        text = compile_notice(algorithm, what, parallel)
+        LOGGER.info(text)
+        announcers = _ANNOUNCERS.get()
         if self.verbose >= 1:
             self.message(text)
-        for callback in _ANNOUNCERS.get():
+        elif not announcers and interactive():
+            print(text, file=sys.stderr, flush=True)
+        for callback in announcers:
             callback(text)
 
     def close(self):

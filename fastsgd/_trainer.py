@@ -31,7 +31,7 @@ from fastsgd._epoch import (
     weighted_mean,
 )
 from fastsgd._kernels import cpu, cpu_per_sample, cpu_sparse
-from fastsgd._kernels._jit import is_cached
+from fastsgd._kernels._jit import is_cached, is_parallel
 from fastsgd._kernels.bundles import (
     ColumnFolds,
     Data,
@@ -844,7 +844,8 @@ class _Runner:
     def announce(self, reporter, active, loss_sum, objective_sum):
         """Say, before the first epoch, that this fit's kernel has to be
         compiled (only when Numba's cache does not hold it yet)."""
-        if is_cached(*self.variant(active, loss_sum, objective_sum)):
+        kernel, args = self.variant(active, loss_sum, objective_sum)
+        if is_cached(kernel, args):
             return
         names = {value: name for name, value in codes.LOSS_CODES.items()}
         penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}
@@ -855,11 +856,12 @@ class _Runner:
         )
         config = self.config
         reporter.compiling(
-            f"{self.algorithm} {task} training kernel (loss={names[config.loss]}, "
-            f"penalty={penalties[config.penalty]}, "
-            f"learning_rate={schedules[config.schedule]}, "
+            self.algorithm,
+            f"{task} {names[config.loss]}/{penalties[config.penalty]}/"
+            f"{schedules[config.schedule]}, "
             f"{'CSR' if self.problem.is_sparse else 'dense'} "
-            f"{np.dtype(self.state.coef.dtype).name})"
+            f"{np.dtype(self.state.coef.dtype).name}",
+            is_parallel(kernel),
         )
 
 

@@ -5,7 +5,7 @@ Importing this module registers a converter for ``SGDClassifier``,
 :func:`skl2onnx.update_registered_converter`; from then on
 :func:`skl2onnx.to_onnx` (or ``convert_sklearn``) turns a fitted fastsgd
 estimator, alone or inside a pipeline, into an ONNX graph that
-``onnxruntime`` runs (``pip install "fastsgd[onnx]"``).
+``onnxruntime`` runs (``pip install skl2onnx onnxruntime``, or the ``onnx`` extra).
 
 The graph computes what the estimator's methods compute:
 

@@ -33,7 +33,7 @@ def plot_learning_curve(estimator, ax=None):
     ValueError
         When it has no loss curve to draw.
     ImportError
-        When matplotlib is not installed (``pip install "fastsgd[plot]"``).
+        When matplotlib is not installed (``pip install matplotlib``).
 
     Examples
     --------
@@ -54,7 +54,7 @@ def plot_learning_curve(estimator, ax=None):
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ImportError(
-            "plot_learning_curve needs matplotlib: pip install 'fastsgd[plot]'"
+            "plot_learning_curve needs matplotlib: pip install matplotlib"
         ) from error
     check_is_fitted(estimator)
     losses = getattr(estimator, "loss_curve_", None)

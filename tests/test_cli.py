@@ -14,6 +14,7 @@ docs' error examples run as subprocesses (exit status, message, no traceback).
 """
 
 import csv
+import importlib.metadata
 import os
 import re
 import shlex
@@ -40,7 +41,7 @@ LABELS = np.array(["cat", "dog", "emu"])
 FLOAT = re.compile(r"-?\d+\.\d+")
 #: The line a kernel's first compilation prints: only on a cold cache, and
 #: which kernels the suite's other tests compiled first varies.
-COMPILING = re.compile(r"fastsgd: compiling the .*ahead of time\)\n?")
+COMPILING = re.compile(r"fastsgd: compiling the .*\(then cached\)\n?")
 
 
 # --- helpers -----------------------------------------------------------------
@@ -626,6 +627,21 @@ def test_regression_target_must_be_numbers(tmp_path, capsys):
     )
 
 
+def test_target_column_in_another_case_is_suggested(tmp_path, capsys):
+    path = tmp_path / "patients.csv"
+    path.write_text("age,diagnosis\n50,benign\n61,malignant\n")
+    args = ["fit", path, "--model", "sgd-classifier", "--target", "Diagnosis",
+            "-o", tmp_path / "m"]  # fmt: skip
+    assert_error(
+        args, capsys, f"{path}: no target column 'Diagnosis'; did you mean 'diagnosis'?"
+    )
+    args[5] = "DIAGNOSYS"  # a misspelling: the closest column, in any case
+    assert_error(
+        args, capsys, "no target column 'DIAGNOSYS'; did you mean 'diagnosis'?"
+    )
+    assert not (tmp_path / "m").exists()
+
+
 def test_csv_fit_needs_a_target_and_other_formats_refuse_one(
     tmp_path, tiny_csv, capsys
 ):
@@ -709,12 +725,61 @@ def test_unknown_param_lists_the_valid_ones(tmp_path, tiny_csv, capsys):
             "range [0.0, inf). Got -1 instead.",
         ),
         ("loss=hingee", "The 'loss' parameter of SGDClassifier must be a str among"),
-        ("alpha", "--param expects KEY=VALUE, got 'alpha'"),
-        ("=3", "--param expects KEY=VALUE, got '=3'"),
     ],
 )
 def test_bad_param_value(tmp_path, tiny_csv, capsys, param, fragment):
     assert_error(fit_tiny(tiny_csv, tmp_path, param), capsys, fragment)
+
+
+def usage_error(args, capsys):
+    """``main(args)`` exits 2 (argparse's usage error); its stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2, (exit_info.value.code, out, err)
+    return err
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        (
+            ["batch_size", "32"],  # a space for the "="
+            "argument -p/--param: expected KEY=VALUE, got 'batch_size': write "
+            "--param batch_size=VALUE as one argument, with no space around '='",
+        ),
+        (["alpha"], "argument -p/--param: expected KEY=VALUE, got 'alpha'"),
+        (["=3"], "argument -p/--param: expected KEY=VALUE, got '=3': no KEY"),
+    ],
+)
+def test_malformed_param_is_a_usage_error_of_fit(
+    tmp_path, tiny_csv, capsys, params, fragment
+):
+    args = ["fit", tiny_csv, "--model", "sgd-classifier", "--target", "label",
+            "--param", *params, "-o", tmp_path / "m"]  # fmt: skip
+    err = usage_error(args, capsys)
+    assert err.startswith("usage: fastsgd fit "), err
+    assert f"fastsgd fit: error: {fragment}" in err, err
+    assert not (tmp_path / "m").exists()
+
+
+def test_stray_arguments_show_the_subcommands_usage(tmp_path, tiny_csv, capsys):
+    err = usage_error([*fit_tiny(tiny_csv, tmp_path, "alpha=1"), "32"], capsys)
+    assert err.startswith("usage: fastsgd fit "), err
+    assert "fastsgd fit: error: unrecognized arguments: 32" in err, err
+    err = usage_error(["score", tmp_path / "m", tiny_csv, "extra"], capsys)
+    assert err.startswith("usage: fastsgd score "), err
+    assert "fastsgd score: error: unrecognized arguments: extra" in err, err
+
+
+def test_version_option(capsys):
+    version = importlib.metadata.version("fastsgd")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"fastsgd {version}\n"
+    result = ok(run_cli(["--version"], cwd=Path.cwd()))
+    assert result.stdout == f"fastsgd {version}\n", result
 
 
 def test_param_given_twice(tmp_path, tiny_csv, capsys):

@@ -9,9 +9,13 @@ depend on the compiled code, never on the thread count: every reduction runs
 in a fixed order inside one thread.
 """
 
+import functools
+import hashlib
+import os
 import types as pytypes
 
 import numba
+import numba.core.caching
 import numba.core.registry
 from llvmlite import ir
 from numba.core import cgutils, types
@@ -20,6 +24,128 @@ from numba.extending import intrinsic
 from fastsgd._kernels import _threading
 
 _threading.load_tbb()  # before any parallel kernel runs: fork-safe threads
+
+
+# --------------------------------------------------------------------------
+# One cache per installed fastsgd
+# --------------------------------------------------------------------------
+
+#: The folder that holds the ``fastsgd`` package (a checkout, or site-packages).
+_PACKAGE_PARENT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+
+
+def cache_root():
+    """The folder of fastsgd's compiled kernels.
+
+    ``$NUMBA_CACHE_DIR/fastsgd-<version>`` when ``NUMBA_CACHE_DIR`` is set,
+    else ``fastsgd-<version>`` in the user's cache folder (``~/.cache`` on
+    Linux): never beside the source files, so that a checkout and the copy
+    ``pip install .`` made of it, or two virtual environments, share one cache.
+    """
+    from fastsgd import __version__
+
+    base = numba.config.CACHE_DIR
+    if not base:
+        from numba.misc.appdirs import AppDirs
+
+        base = AppDirs(appname="fastsgd", appauthor=False).user_cache_dir
+    return os.path.abspath(os.path.join(base, f"fastsgd-{__version__}"))
+
+
+@functools.lru_cache(maxsize=None)
+def _content_hash(path, st_mtime, st_size):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+class _PackageLocator(
+    numba.core.caching._SourceFileBackedLocatorMixin,
+    numba.core.caching._CacheLocator,
+):
+    """Numba's cache locator for fastsgd's own functions.
+
+    Numba's locators key a function's cache on the folder of its source file
+    (and Numba < 0.68 stamps it with the file's mtime), so the same kernel
+    imported from a checkout and from the installed copy compiled twice. This
+    one keys it on the file's place inside the package and stamps it with a
+    hash of its content: identical sources share their compiled code wherever
+    they are imported from.
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        inside = os.path.relpath(os.path.dirname(os.path.abspath(py_file)),
+                                 _PACKAGE_PARENT)  # fmt: skip
+        self._cache_path = os.path.join(cache_root(), inside)
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        st = os.stat(self._py_file)
+        return _content_hash(self._py_file, st.st_mtime, st.st_size)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        inside = os.path.abspath(py_file).startswith(
+            os.path.join(_PACKAGE_PARENT, "fastsgd") + os.sep
+        )
+        if not inside:
+            return None
+        # None where the folder cannot be written: Numba's own locators then
+        return super().from_function(py_func, py_file)
+
+
+def _locked(save):
+    """Numba's ``IndexDataCacheFile.save`` under an exclusive lock of the cache
+    folder, for fastsgd's folders.
+
+    ``save`` reads a kernel's index, adds an entry and a data file, and writes
+    the index back: two processes that compile two signatures of one kernel at
+    once (``fastsgd compile``'s workers, joblib or Dask workers) lost one entry,
+    or gave both the same data file. Under the lock the second process reads
+    the index the first one wrote.
+    """
+
+    @functools.wraps(save)
+    def locked_save(self, key, data):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: unlocked, as Numba does
+            return save(self, key, data)
+        if not os.path.abspath(self._cache_path).startswith(cache_root()):
+            return save(self, key, data)
+        with open(os.path.join(self._cache_path, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return save(self, key, data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    locked_save.fastsgd_locked = True
+    return locked_save
+
+
+def _install_locator():
+    """Put ``_PackageLocator`` first among Numba's locators and lock the saves
+    of its folders (private names: where a Numba release renames them, Numba's
+    own locators and saves stay in charge)."""
+    impl = getattr(numba.core.caching, "CacheImpl", None) or getattr(
+        numba.core.caching, "_CacheImpl", None
+    )
+    classes = getattr(impl, "_locator_classes", None)
+    if isinstance(classes, list) and _PackageLocator not in classes:
+        classes.insert(0, _PackageLocator)
+    index = getattr(numba.core.caching, "IndexDataCacheFile", None)
+    save = getattr(index, "save", None)
+    if save is not None and not getattr(save, "fastsgd_locked", False):
+        index.save = _locked(save)
+
+
+_install_locator()
 
 FASTMATH = {"reassoc", "contract"}
 
@@ -396,3 +522,9 @@ def is_cached(dispatcher, args):
         return key in cache._cache_file._load_index()
     except Exception:  # noqa: BLE001 - a notice must never break a fit
         return False
+
+
+def is_parallel(dispatcher):
+    """Whether ``dispatcher`` is the parallel variant of a kernel (``specialize``
+    names it ``name[...,parallel=1]``)."""
+    return bool(getattr(dispatcher, "targetoptions", {}).get("parallel"))

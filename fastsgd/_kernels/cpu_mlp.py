@@ -442,8 +442,8 @@ def _training_template(
             )
             if not SPARSE:  # the part's gradient while its rows are in cache
                 for layer in range(n_layers):
-                    partial_product(data, order, start, b, chunks, chunk, layer, units,
-                                    grad, partials, work)  # fmt: skip
+                    partial_product(data, order, start, b, chunks, np.int64(chunk),
+                                    layer, units, grad, partials, work)  # fmt: skip
         sw_sum = ordered_sum(sw_batch, b)
         step += 1
         if SOLVER == ADAM or SOLVER == ADAMW:
@@ -456,11 +456,12 @@ def _training_template(
                 grad[: units[0] * units[1]] = 0.0  # the scatter adds into it
             for unit in prange(chunks * n_layers):
                 # part-major order: a static split over threads gets whole parts
-                partial_product(data, order, start, b, chunks, unit // n_layers,
-                                unit % n_layers, units, grad, partials, work)  # fmt: skip
+                partial_product(data, order, start, b, chunks,
+                                np.int64(unit // n_layers), np.int64(unit % n_layers),
+                                units, grad, partials, work)  # fmt: skip
         for unit in prange(n_ranges):
             range_sq[unit] = update_range(
-                n_ranges, unit, chunks, units, params, partials, hyper, sw_sum,
+                n_ranges, np.int64(unit), chunks, units, params, partials, hyper, sw_sum,
                 scalars, lanes[unit * LANES : (unit + 1) * LANES],
             )  # fmt: skip
         loss = 0.0

@@ -351,7 +351,9 @@ def _per_sample_epoch(
                             diverged = True
         if diverged:
             break
-        if stop:
+        # without TRACK_OBJECTIVE (tol=None, early stopping) the caller's tol
+        # is -inf and the rule never fires: pruned, so such a fit compiles none
+        if TRACK_OBJECTIVE and stop:
             any_active = _stopping_rule(objective_sum, eta, track_of_head, best,
                                         no_improvement, active_track, active, tol,
                                         n_iter_no_change, adaptive, n_train)  # fmt: skip
