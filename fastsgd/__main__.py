@@ -109,6 +109,7 @@ def demo(args):
     peers += [
         ("scikit-learn MLPClassifier (adam)", neural_network.MLPClassifier(**mlp)),
         ("fastsgd MLPClassifier (adam)", fastsgd.MLPClassifier(**mlp)),
+        ("fastsgd MLPClassifier (adamw)", fastsgd.MLPClassifier(**mlp, solver="adamw")),
     ]
     print(
         f"digits: {X_train.shape[0]} training and {X_test.shape[0]} test samples, "

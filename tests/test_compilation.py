@@ -451,57 +451,69 @@ def test_compile_covers_the_demo_and_every_readme_and_docs_example():
     assert not missing, "\n".join(missing)
 
 
-_PATH_SCRIPT = """
+_README_SCRIPT = """
+    import doctest
     import json
     import sys
-    import numpy as np
+    import warnings
     from numba.core import event
     import fastsgd
 
+    warnings.simplefilter("ignore")
     compiled = []
 
 
     class Listener(event.Listener):
         def on_start(self, ev):
-            compiled.append(ev)
+            compiled.append(ev.data["dispatcher"].py_func.__qualname__)
 
         def on_end(self, ev):
             pass
 
 
-    rng = np.random.RandomState(0)
-    X = rng.randn(60, 4)
     with event.install_listener("numba:compile", Listener()):
-        fastsgd.SGDClassifier(max_iter=2, tol=None).fit(X, (X[:, 0] > 0).astype(int))
-    print(json.dumps([fastsgd.__file__, len(compiled)]))
+        if sys.argv[1] == "demo":
+            from fastsgd.__main__ import main
+
+            main(["demo", "--epochs", "2"])
+        else:
+            result = doctest.testfile(
+                sys.argv[1], module_relative=False, report=False,
+                optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+            )
+            assert result.attempted and not result.failed
+    print(json.dumps([fastsgd.__file__, compiled]))
 """
 
 
 def test_one_cache_wherever_fastsgd_is_imported_from(tmp_path):
-    """A copy of the package elsewhere (as ``pip install .`` makes one) and
-    the checkout share their compiled kernels: what one compiled, the other
-    loads, whatever the working directory."""
+    """The new user's path: the demo run with one copy of the package (as the
+    README's ``pip install . && python -m fastsgd demo`` run in the checkout
+    does), then the README's examples run elsewhere with another copy (the
+    installed one): they compile nothing the demo compiled, which is all
+    their kernels; one cache, named by fastsgd's version."""
     import shutil
 
     copy = tmp_path / "site-packages"
     shutil.copytree(os.path.join(ROOT, "fastsgd"), copy / "fastsgd",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    readme = os.path.join(ROOT, "README.md")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         runs = []
-        for where, path in ((copy, copy), (tmp_path, ROOT)):
+        for where, path, what in ((ROOT, ROOT, "demo"), (tmp_path, copy, readme)):
             done = subprocess.run(
-                [sys.executable, "-c", textwrap.dedent(_PATH_SCRIPT)],
+                [sys.executable, "-c", textwrap.dedent(_README_SCRIPT), what],
                 env=dict(env, PYTHONPATH=str(path)), cwd=where,
                 capture_output=True, text=True, timeout=600,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
             runs.append(json.loads(done.stdout.splitlines()[-1]))
         assert os.listdir(cache) == ["fastsgd-" + _version()]
-    (copied, n_copy), (checkout, n_checkout) = runs
-    assert copied.startswith(str(copy)) and checkout.startswith(ROOT)
-    assert n_copy > 0, "the first run compiled"
-    assert n_checkout == 0, "the checkout compiled again what the copy compiled"
+    (checkout, by_demo), (copied, by_readme) = runs
+    assert checkout.startswith(ROOT) and copied.startswith(str(copy))
+    assert by_demo, "the demo compiled its kernels"
+    assert by_readme == [], "the README's examples compiled again"
 
 
 def _version():
