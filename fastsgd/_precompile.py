@@ -114,9 +114,14 @@ COMMON = (
     _example("SGDClassifier", {"loss": "log_loss", "tol": None}, n_classes=3),
     _example(
         "SGDClassifier",
-        {"loss": "log_loss", "multi_class": "multinomial", "learning_rate":
-         "constant", **_MOMENTUM},
-        n_classes=3, parallel=True,
+        {
+            "loss": "log_loss",
+            "multi_class": "multinomial",
+            "learning_rate": "constant",
+            **_MOMENTUM,
+        },
+        n_classes=3,
+        parallel=True,
     ),  # fmt: skip
     # README (iris), docs/getting_started.md
     _example("MLPClassifier", {"solver": "adamw"}, n_classes=3),
@@ -129,13 +134,16 @@ COMMON = (
     _example("SGDClassifier", {"loss": "log_loss", **_MOMENTUM}),
     _example("MLPClassifier", {"solver": "sgd"}),
     # docs/deployment.md (float32, as there)
-    Configuration("SGDClassifier", {"loss": "modified_huber"}, n_classes=3,
-                  dtypes=("float32",)),  # fmt: skip
+    Configuration(
+        "SGDClassifier", {"loss": "modified_huber"}, n_classes=3, dtypes=("float32",)
+    ),  # fmt: skip
     # docs/text.md (CSR)
-    Configuration("SGDClassifier", {"batch_size": 64}, dtypes=("float64",),
-                  layouts=("csr",)),  # fmt: skip
-    Configuration("SGDClassifier", {}, dtypes=("float64",), layouts=("csr",),
-                  partial_fit=True),  # fmt: skip
+    Configuration(
+        "SGDClassifier", {"batch_size": 64}, dtypes=("float64",), layouts=("csr",)
+    ),  # fmt: skip
+    Configuration(
+        "SGDClassifier", {}, dtypes=("float64",), layouts=("csr",), partial_fit=True
+    ),  # fmt: skip
     # docs/scipy.md
     _example("minimize", {"method": "sgd", "momentum": 0.9}),
     _example("minimize", {"method": "adam"}),
@@ -147,8 +155,12 @@ COMMON = (
 
 
 #: The thresholds from which batches run a parallel kernel variant.
-_THRESHOLDS = ((cpu, "PARALLEL_WORK"), (cpu_sparse, "PARALLEL_WORK"),
-               (cpu_mlp, "PARALLEL_WORK"), (cpu_mlp, "PARALLEL_FORWARD_WORK"))  # fmt: skip
+_THRESHOLDS = (
+    (cpu, "PARALLEL_WORK"),
+    (cpu_sparse, "PARALLEL_WORK"),
+    (cpu_mlp, "PARALLEL_WORK"),
+    (cpu_mlp, "PARALLEL_FORWARD_WORK"),
+)
 
 
 @contextlib.contextmanager

@@ -54,7 +54,7 @@ def cache_root():
     return os.path.abspath(os.path.join(base, f"fastsgd-{__version__}"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _content_hash(path, st_mtime, st_size):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).digest()
