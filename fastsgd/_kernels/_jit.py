@@ -43,6 +43,10 @@ def cache_root():
     else ``fastsgd-<version>`` in the user's cache folder (``~/.cache`` on
     Linux): never beside the source files, so that a checkout and the copy
     ``pip install .`` made of it, or two virtual environments, share one cache.
+    Inside it, a folder named by a hash of this file (``_OPTIONS_TAG``):
+    Numba's cache keys a kernel on its code and signature, not on the compile
+    options set here (fast-math, the error model), so a change of options
+    must not load kernels compiled under the old ones.
     """
     from fastsgd import __version__
 
@@ -51,7 +55,15 @@ def cache_root():
         from numba.misc.appdirs import AppDirs
 
         base = AppDirs(appname="fastsgd", appauthor=False).user_cache_dir
-    return os.path.abspath(os.path.join(base, f"fastsgd-{__version__}"))
+    return os.path.abspath(os.path.join(base, f"fastsgd-{__version__}", _OPTIONS_TAG))
+
+
+def _options_tag():
+    with open(__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+_OPTIONS_TAG = _options_tag()
 
 
 @functools.cache
@@ -148,6 +160,13 @@ def _install_locator():
 _install_locator()
 
 FASTMATH = {"reassoc", "contract"}
+
+#: NumPy's, not Python's, error model: a float division by zero gives inf or
+#: NaN, as NumPy (and so scikit-learn) computes it, where Numba's default
+#: raised ZeroDivisionError from inside a kernel (an MLP's Poisson loss on
+#: huge inputs did). A fit that leaves the floats then meets the trainers'
+#: divergence checks, which raise scikit-learn's errors.
+ERROR_MODEL = "numpy"
 
 #: The per-sample kernel reproduces scikit-learn's arithmetic operation for
 #: operation, so IEEE semantics: no re-association (its dot products add the
@@ -275,7 +294,8 @@ def cpu_called(fn):
     """
     return _compile_once(
         "cpu", "called", fn,
-        numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True),
+        numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True,
+                   error_model=ERROR_MODEL),
     )  # fmt: skip
 
 
@@ -287,7 +307,8 @@ def cpu_inline(fn):
     """
     return _compile_once(
         "cpu", "inlined", fn,
-        numba.njit(inline="always", fastmath=FASTMATH, nogil=True),
+        numba.njit(inline="always", fastmath=FASTMATH, nogil=True,
+                   error_model=ERROR_MODEL),
     )  # fmt: skip
 
 
@@ -303,7 +324,7 @@ def cpu_kernel(fn=None, *, fastmath=FASTMATH, parallel=True):
         return lambda f: cpu_kernel(f, fastmath=fastmath, parallel=parallel)
     return numba.njit(
         cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
-        no_cfunc_wrapper=True,
+        no_cfunc_wrapper=True, error_model=ERROR_MODEL,
     )(_calling_compiled(fn, "cpu"))  # fmt: skip
 
 
@@ -470,7 +491,8 @@ def _bound_helper(helper, settings, fastmath):
         no_refcounts = {} if refcounts or inline else {"_nrt": False}
         _BOUND_HELPERS[key] = numba.njit(
             inline="always" if inline else "never", fastmath=set(fastmath),
-            nogil=True, cache=not inline, **COMPILED_ONLY, **no_refcounts,
+            nogil=True, cache=not inline, error_model=ERROR_MODEL, **COMPILED_ONLY,
+            **no_refcounts,
         )(fn)  # fmt: skip
     return _BOUND_HELPERS[key]
 
@@ -501,7 +523,7 @@ def specialize(template, settings, *, fastmath=FASTMATH, parallel=True):
     fn = _bind(template, settings, f"{tag},parallel={int(parallel)}", fastmath)
     return numba.njit(
         cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
-        no_cfunc_wrapper=True,
+        no_cfunc_wrapper=True, error_model=ERROR_MODEL,
     )(fn)  # fmt: skip
 
 
