@@ -18,6 +18,7 @@ import importlib
 __all__ = [
     "MLPClassifier",
     "MLPRegressor",
+    "Perceptron",
     "SGDClassifier",
     "SGDRegressor",
     "plot_learning_curve",
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 _LAZY_NAMES = {
     "SGDClassifier": "linear_model",
     "SGDRegressor": "linear_model",
+    "Perceptron": "linear_model",
     "MLPClassifier": "neural_network",
     "MLPRegressor": "neural_network",
     "plot_learning_curve": "plotting",

@@ -140,6 +140,7 @@ MODELS = {
     "sgd-regressor": "SGDRegressor",
     "mlp-classifier": "MLPClassifier",
     "mlp-regressor": "MLPRegressor",
+    "perceptron": "Perceptron",
 }
 
 

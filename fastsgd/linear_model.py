@@ -972,6 +972,124 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
         return prob
 
 
+class Perceptron(SGDClassifier):
+    """The perceptron, trained by SGD on Numba.
+
+    A drop-in replacement for :class:`sklearn.linear_model.Perceptron`, which
+    is ``SGDClassifier(loss="perceptron", learning_rate="constant", eta0=1,
+    penalty=None)``: the same parameters, defaults, methods and fitted
+    attributes, and with the same ``random_state`` scikit-learn's ``coef_``,
+    ``intercept_`` and ``n_iter_`` to floating-point rounding. fastsgd adds
+    ``batch_size``, ``momentum``, ``dampening``, ``nesterov`` and ``device``
+    (see :class:`SGDClassifier`); float32 and CSR input train as they are.
+
+    Parameters
+    ----------
+    penalty : {'l2', 'l1', 'elasticnet', None}, default=None
+        The regularisation term.
+    alpha : float, default=0.0001
+        Regularisation strength.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing (0: L2, 1: L1); used with ``penalty='elasticnet'``.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept.
+    max_iter : int, default=1000
+        Maximum number of epochs.
+    tol : float or None, default=1e-3
+        Stop when the objective has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs. ``None`` never stops early.
+    shuffle : bool, default=True
+        Whether to shuffle the training data each epoch.
+    verbose : int, default=0
+        As :class:`SGDClassifier`'s.
+    eta0 : float, default=1.0
+        The constant learning rate.
+    n_jobs : int, default=None
+        Threads of the Numba kernels; results are bitwise identical for every
+        value.
+    random_state : int, RandomState instance or None, default=0
+        Seeds shuffling and the early-stopping split.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop on its score.
+    validation_fraction : float, default=0.1
+        The held-out fraction with ``early_stopping``.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before stopping.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes.
+    warm_start : bool, default=False
+        Start from the previous fit's solution.
+    batch_size : int, default=1
+        Samples per step; 1 is scikit-learn's per-sample algorithm.
+    momentum, dampening, nesterov : float, float, bool, default=0, 0, False
+        ``torch.optim.SGD``'s momentum rule (mini-batches).
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        As :class:`SGDClassifier`'s.
+
+    Attributes
+    ----------
+    coef_, intercept_, classes_, n_iter_, t_, loss_curve_ :
+        As :class:`SGDClassifier`'s.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastsgd import Perceptron
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = Perceptron(tol=1e-3, random_state=0).fit(X, y)
+    >>> round(clf.score(X, y), 3)
+    0.939
+    """
+
+    _parameter_constraints: dict = {
+        **{
+            key: value
+            for key, value in SGDClassifier._parameter_constraints.items()
+            if key not in ("loss", "average", "multi_class")
+        },
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        penalty=None,
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        eta0=1.0,
+        n_jobs=None,
+        random_state=0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        batch_size=1,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+        device="cpu",
+    ):
+        super().__init__(
+            loss="perceptron", penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol,
+            shuffle=shuffle, verbose=verbose, random_state=random_state,
+            learning_rate="constant", eta0=eta0, early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, power_t=0.5, warm_start=warm_start,
+            class_weight=class_weight, n_jobs=n_jobs, batch_size=batch_size,
+            momentum=momentum, dampening=dampening, nesterov=nesterov, device=device,
+        )  # fmt: skip
+
+
 class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
     """Linear regression trained by SGD on Numba kernels.
 

@@ -885,3 +885,23 @@ def test_model_file_of_another_version_loads_with_a_warning(
         f"fastsgd: warning: {old} was written by fastsgd 0.0.1; "
         f"this is fastsgd {fastsgd.__version__}\n"
     )
+
+
+def test_fit_perceptron_is_scikit_learns(tmp_path):
+    """``--model perceptron`` fits ``fastsgd.Perceptron``: with the default
+    ``random_state`` (0), scikit-learn's ``Perceptron``'s coefficients."""
+    from sklearn.linear_model import Perceptron
+
+    X, y = load_iris(return_X_y=True)
+    path = tmp_path / "iris.csv"
+    rows = ["a,b,c,d,label"] + [
+        ",".join(map(str, row.tolist())) + f",{label}"
+        for row, label in zip(X, y, strict=True)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["fit", str(path), "--model", "perceptron", "--target", "label",
+                 "--quiet", "-o", str(tmp_path / "m.joblib")]) == 0  # fmt: skip
+    fitted = joblib.load(tmp_path / "m.joblib")["estimator"]
+    theirs = Perceptron().fit(X, y)
+    assert type(fitted).__name__ == "Perceptron"
+    np.testing.assert_allclose(fitted.coef_, theirs.coef_, rtol=1e-12, atol=0)

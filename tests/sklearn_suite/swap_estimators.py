@@ -2,8 +2,9 @@
 
 scikit-learn's ``linear_model/tests/test_sgd.py`` reads
 ``linear_model.SGDClassifier`` both when it is imported (it subclasses it)
-and inside its tests; ``neural_network/tests/test_mlp.py`` binds
-``MLPClassifier``/``MLPRegressor`` at import. ``swapped()`` replaces the four
+and inside its tests; ``test_perceptron.py`` and
+``neural_network/tests/test_mlp.py`` bind ``Perceptron`` and
+``MLPClassifier``/``MLPRegressor`` at import. ``swapped()`` replaces the five
 names in ``sklearn.linear_model`` and ``sklearn.neural_network`` (and in the
 private modules that define them) for the duration of a ``with`` block only,
 so the rest of the suite, run in the same process under ``pytest -n auto``,
@@ -15,6 +16,7 @@ import importlib
 import sys
 
 import sklearn.linear_model
+import sklearn.linear_model._perceptron
 import sklearn.linear_model._stochastic_gradient
 import sklearn.neural_network
 import sklearn.neural_network._multilayer_perceptron
@@ -25,8 +27,9 @@ import fastsgd
 _TARGETS = [
     (module, name)
     for module, names in [
-        (sklearn.linear_model, ("SGDClassifier", "SGDRegressor")),
+        (sklearn.linear_model, ("SGDClassifier", "SGDRegressor", "Perceptron")),
         (sklearn.linear_model._stochastic_gradient, ("SGDClassifier", "SGDRegressor")),
+        (sklearn.linear_model._perceptron, ("Perceptron",)),
         (sklearn.neural_network, ("MLPClassifier", "MLPRegressor")),
         (
             sklearn.neural_network._multilayer_perceptron,
