@@ -289,8 +289,8 @@ def compile_kernels(configurations=COMMON, dtypes=None, jobs=None, echo=print):
         Only these dtypes (``"float64"``, ``"float32"``); default: each
         configuration's own.
     jobs : int, optional
-        Worker processes, each fitting one variant of a configuration at a time
-        (default: one per core; 1 compiles in this process).
+        Worker processes, each fitting the variants of one configuration and
+        dtype at a time (default: one per core; 1 compiles in this process).
     echo : callable or None
         Called with one line per configuration once its variants are done.
 
@@ -301,12 +301,6 @@ def compile_kernels(configurations=COMMON, dtypes=None, jobs=None, echo=print):
     """
     todo = [c for c in configurations if c.variants(dtypes)]
     say = echo or (lambda line: None)
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    if jobs == 1:
-        for i, configuration in enumerate(todo, 1):
-            n, seconds = compile_variants(configuration, configuration.variants(dtypes))
-            say(f"[{i}/{len(todo)}] {_report(configuration, dtypes, n, seconds)}")
-        return len(todo)
     # one task per configuration and dtype: the variants of a task share their
     # helpers' signatures, which a second worker would compile again
     tasks = [
@@ -317,18 +311,28 @@ def compile_kernels(configurations=COMMON, dtypes=None, jobs=None, echo=print):
     tasks.sort(key=lambda task: -sum(_cost(task[0], v) for v in task[1]))
     left = {id(c): sum(1 for t in tasks if t[0] is c) for c in todo}
     totals = {id(c): [0, 0.0] for c in todo}
+    for configuration, (n, seconds) in _run_tasks(tasks, jobs):
+        key = id(configuration)
+        totals[key][0] += n
+        totals[key][1] += seconds
+        left[key] -= 1
+        if not left[key]:
+            done = sum(1 for c in todo if not left[id(c)])
+            say(f"[{done}/{len(todo)}] "
+                f"{_report(configuration, dtypes, *totals[key])}")  # fmt: skip
+    return len(todo)
+
+
+def _run_tasks(tasks, jobs):
+    """``(configuration, compile_variants' result)`` of each task as it
+    finishes: in this process for ``jobs=1``, else in worker processes."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if jobs == 1:
+        for configuration, variants in tasks:
+            yield configuration, compile_variants(configuration, variants)
+        return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = {pool.submit(compile_variants, c, vs): c for c, vs in tasks}
         for future in concurrent.futures.as_completed(futures):
-            configuration = futures[future]
-            n, seconds = future.result()
-            key = id(configuration)
-            totals[key][0] += n
-            totals[key][1] += seconds
-            left[key] -= 1
-            if not left[key]:
-                done = sum(1 for c in todo if not left[id(c)])
-                say(f"[{done}/{len(todo)}] "
-                    f"{_report(configuration, dtypes, *totals[key])}")  # fmt: skip
-    return len(todo)
+            yield futures[future], future.result()
