@@ -20,6 +20,7 @@ __all__ = [
     "MLPRegressor",
     "Perceptron",
     "SGDClassifier",
+    "SGDOneClassSVM",
     "SGDRegressor",
     "plot_learning_curve",
 ]
@@ -30,6 +31,7 @@ _LAZY_NAMES = {
     "SGDClassifier": "linear_model",
     "SGDRegressor": "linear_model",
     "Perceptron": "linear_model",
+    "SGDOneClassSVM": "linear_model",
     "MLPClassifier": "neural_network",
     "MLPRegressor": "neural_network",
     "plot_learning_curve": "plotting",

@@ -221,13 +221,14 @@ def validate_X_y(estimator, X, y, *, reset, y_numeric=False, multi_output=False)
     )
 
 
-def validate_X(estimator, X):
-    """Validate ``X`` for prediction (features must match the fit).
+def validate_X(estimator, X, *, reset=False):
+    """Validate ``X`` for prediction (features must match the fit), or, with
+    ``reset=True``, for the fit of a model without targets.
 
     A GPU ``X`` is checked on the GPU and returned as a Numba device array.
     """
     if is_device_array(X):
-        return _validate_gpu_X(estimator, X, "prediction", reset=False)
+        return _validate_gpu_X(estimator, X, "fit" if reset else "prediction", reset)
     return validate_data(
         estimator,
         as_csr(X),
@@ -235,7 +236,7 @@ def validate_X(estimator, X):
         dtype=[np.float64, np.float32],
         order="C",
         accept_large_sparse=False,
-        reset=False,
+        reset=reset,
     )
 
 

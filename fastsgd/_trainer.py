@@ -190,6 +190,9 @@ class LinearConfig:
     shuffle: bool
     n_jobs: int | None
     verbose: int
+    #: the objective's linear term in the intercept, ``intercept_alpha * b``
+    #: (the one-class SVM's ``nu``; 0 for every other model)
+    intercept_alpha: float = 0.0
 
     @property
     def per_sample(self):
@@ -631,7 +634,8 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
                 if objective is None:
                     objective = np.bincount(head_track, loss_sum, n_tracks) / max(
                         n_train, 1
-                    ) + _penalty_per_track(coef, config, runner.l1_ratio, head_track,
+                    ) + _penalty_per_track(coef, state.intercept, config,
+                                           runner.l1_ratio, head_track,
                                            n_tracks)  # fmt: skip
                 lines = _verbose_lines(
                     coef, state.intercept, head_track, active_track,
@@ -799,10 +803,11 @@ class _Runner:
         return self.current_coef()
 
     def objective(self, loss_sum, objective_sum, head_track, n_tracks):
-        """The epoch's objective per track: mean loss plus the penalty."""
+        """The epoch's objective per track: mean loss plus the penalty (and
+        the intercept's linear term, ``LinearConfig.intercept_alpha``)."""
         return np.bincount(head_track, loss_sum, n_tracks) / self.n_train + (
-            _penalty_per_track(self.current_coef(), self.config, self.l1_ratio,
-                               head_track, n_tracks)
+            _penalty_per_track(self.current_coef(), self.state.intercept, self.config,
+                               self.l1_ratio, head_track, n_tracks)
         )  # fmt: skip
 
     def rates(self):
@@ -898,8 +903,8 @@ class _PerSampleRunner(_Runner):
         self.rule = PerSampleRule(
             config.loss, config.epsilon, config.penalty, config.alpha, self.l1_ratio,
             config.schedule, state.eta, config.power_t, config.optimal_t0,
-            config.fit_intercept, config.intercept_decay, config.average,
-            self.wscale_floor, track_objective,
+            config.fit_intercept, config.intercept_decay, config.intercept_alpha,
+            config.average, self.wscale_floor, track_objective,
         )  # fmt: skip
 
     def _bring_current(self):
@@ -1192,7 +1197,7 @@ def _minibatch_rule(config, state, l1_ratio):
         config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
         config.schedule, state.eta, config.power_t, config.optimal_t0,
         config.momentum, config.dampening, config.nesterov, config.fit_intercept,
-        config.intercept_decay, config.average,
+        config.intercept_decay, config.intercept_alpha, config.average,
     )  # fmt: skip
 
 
@@ -1294,7 +1299,7 @@ class _PerSampleCall(RollBack):
         return coef * self.wscale[:, None]
 
 
-def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):
+def _penalty_per_track(coef, intercept, config, l1_ratio, head_track, n_tracks):
     sq = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
     l1 = np.abs(coef).sum(axis=1, dtype=np.float64)
     per_head = np.array(
@@ -1303,4 +1308,6 @@ def _penalty_per_track(coef, config, l1_ratio, head_track, n_tracks):
             for s, a in zip(sq, l1, strict=True)
         ]  # fmt: skip
     )
+    if config.intercept_alpha:
+        per_head += config.intercept_alpha * intercept
     return np.bincount(head_track, per_head, n_tracks)

@@ -1,21 +1,24 @@
-"""``SGDClassifier`` and ``SGDRegressor``: scikit-learn's estimators on Numba kernels.
+"""``SGDClassifier``, ``Perceptron``, ``SGDRegressor`` and ``SGDOneClassSVM``:
+scikit-learn's estimators on Numba kernels.
 
 Every scikit-learn 1.9 parameter keeps its name, default and meaning; the new
 ones are ``batch_size``, ``momentum``, ``dampening``, ``nesterov``,
-``multi_class`` and (for the regressor) ``n_jobs``. See ``docs/linear.md`` for
-the update equations.
+``multi_class``, ``device`` and (where scikit-learn has none) ``n_jobs``. See
+``docs/linear.md`` for the update equations.
 """
 
+import dataclasses
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, softmax
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, OutlierMixin, RegressorMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier as _SkSGDClassifier
+from sklearn.linear_model import SGDOneClassSVM as _SkSGDOneClassSVM
 from sklearn.linear_model import SGDRegressor as _SkSGDRegressor
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.metrics import r2_score
@@ -41,6 +44,7 @@ from fastsgd._device import is_device_array
 from fastsgd._math import codes
 from fastsgd._math.losses import loss_derivative
 from fastsgd._math.schedules import optimal_offset
+from fastsgd._progress import caller_stacklevel
 from fastsgd._trainer import as_kernel_data, gpu_scores, take_rows
 
 #: scikit-learn's intercept decay for sparse input: the intercept's step is
@@ -97,6 +101,23 @@ def _cached_seeds(estimator, n_heads, draw):
         cached = (key, draw(n_heads))
         estimator.__dict__["_seed_cache"] = cached
     return cached[1]
+
+
+def _row_view(estimator, coef):
+    """``coef[0]``, the one head's weights as ``coef_``: the published array
+    itself while it still views them (``partial_fit`` updates ``coef_`` in
+    place, as scikit-learn's does)."""
+    row = coef[0]
+    published = estimator.__dict__.get("coef_")
+    if (
+        published is not None
+        and published.shape == row.shape
+        and published.dtype == row.dtype
+        and published.strides == row.strides
+        and published.__array_interface__["data"] == row.__array_interface__["data"]
+    ):
+        return published
+    return row
 
 
 class _StateView:
@@ -203,7 +224,7 @@ class _BaseSGD(
                 "and will raise an error in 1.10. Use values in the range "
                 "[0.0, inf) instead.",
                 FutureWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
 
     def _config(self, is_sparse):
@@ -292,7 +313,7 @@ class _BaseSGD(
         if self.warm_start and hasattr(self, "coef_"):
             coef_init = self.coef_ if coef_init is None else coef_init
             intercept_init = (
-                self.intercept_ if intercept_init is None else intercept_init
+                self._fitted_intercept() if intercept_init is None else intercept_init
             )
         for name in ("classes_", "_state", "_loss_history"):
             self.__dict__.pop(name, None)
@@ -463,11 +484,15 @@ class _BaseSGD(
                 "Maximum number of iteration reached before convergence. Consider "
                 "increasing max_iter to improve the fit.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
 
     def _coef_view(self, coef):
         return coef
+
+    def _fitted_intercept(self):
+        """The trainer's intercepts of the fitted model (``warm_start``)."""
+        return self.intercept_
 
     def _task_for_heads(self):
         return self._task
@@ -1256,7 +1281,7 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         return (n_features,)
 
     def _coef_view(self, coef):
-        return coef[0]
+        return _row_view(self, coef)
 
     def _shuffle_seeds(self, n_heads):
         """scikit-learn's per-sample shuffling seed (``_fit_regressor`` draws
@@ -1359,3 +1384,312 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         if is_device_array(X):
             return gpu_scores(X, self.coef_[None, :], self.intercept_).ravel()
         return np.asarray(X @ self.coef_).ravel() + self.intercept_[0]
+
+
+class SGDOneClassSVM(OutlierMixin, _BaseSGD):
+    """The linear one-class SVM, trained by SGD on Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.linear_model.SGDOneClassSVM`
+    (scikit-learn 1.9): the same parameters, defaults, methods and fitted
+    attributes, and with the same ``random_state`` scikit-learn's ``coef_``,
+    ``offset_`` and ``n_iter_`` to floating-point rounding. It minimises
+
+        nu/2 ||w||^2 + nu * b + mean(max(0, 1 - (w . x + b)))
+
+    over ``w`` and ``b = 1 - offset_`` (scikit-learn's hinge loss with every
+    target +1, ``alpha = nu``, and the offset's own step ``-eta * nu``), so
+    it trains on the binary kernels of :class:`SGDClassifier`. fastsgd adds
+    ``batch_size``, ``momentum``, ``dampening``, ``nesterov``, ``n_jobs`` and
+    ``device`` (see :class:`SGDClassifier`); float32 and CSR input train as
+    they are. Pair it with a kernel approximation
+    (:class:`sklearn.kernel_approximation.Nystroem`) for a kernel one-class
+    SVM.
+
+    Parameters
+    ----------
+    nu : float, default=0.5
+        An upper bound on the fraction of training errors and a lower bound
+        on the fraction of support vectors, in (0, 1]; also the
+        regularisation strength (scikit-learn's ``alpha = nu``).
+    fit_intercept : bool, default=True
+        Whether to fit the offset (otherwise ``offset_`` stays at its start).
+    max_iter : int, default=1000
+        Maximum number of epochs of ``fit``.
+    tol : float or None, default=1e-3
+        Stop when the objective has not improved by ``tol`` for 5 epochs;
+        None never stops early.
+    shuffle : bool, default=True
+        Shuffle the training data each epoch.
+    verbose : int, default=0
+        As :class:`SGDClassifier`'s.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling.
+    learning_rate : {'optimal', 'constant', 'invscaling', 'adaptive'}, \
+default='optimal'
+        The learning-rate schedule.
+    eta0 : float, default=0.01
+        Initial learning rate of the 'constant', 'invscaling' and 'adaptive'
+        schedules.
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    average : bool or int, default=False
+        Averaged SGD (from that many samples on, for an int).
+    n_jobs : int, default=None
+        Threads of the Numba kernels; results do not depend on it.
+    batch_size : int, default=1
+        Samples per step; 1 is scikit-learn's per-sample algorithm. A
+        mini-batch step takes the mean hinge gradient of the batch, plus
+        ``nu * w`` for the weights and ``nu`` for the intercept.
+    momentum, dampening, nesterov : float, float, bool, default=0, 0, False
+        ``torch.optim.SGD``'s momentum rule (mini-batches).
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        As :class:`SGDClassifier`'s (mini-batches train on the GPU).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Weights.
+    offset_ : ndarray of shape (1,)
+        The offset: ``decision_function(X) = X @ coef_ - offset_``.
+    n_iter_ : int
+        Epochs run.
+    t_ : float
+        Samples seen plus one (scikit-learn's counter).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when ``X`` has string column names.
+    loss_curve_ : list of float
+        Mean hinge loss of each epoch.
+    device_ : {'cpu', 'cuda'}
+        Where the last ``fit``/``partial_fit`` trained.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsgd import SGDOneClassSVM
+    >>> X = np.array([[-1, -1], [-2, -1], [1, 1], [2, 1]])
+    >>> clf = SGDOneClassSVM(random_state=42, tol=None).fit(X)
+    >>> print(clf.predict([[4, 4]]))
+    [1]
+    """
+
+    _parameter_constraints: dict = {
+        **_SkSGDOneClassSVM._parameter_constraints,
+        **_NEW_PARAMETERS,
+    }
+    _task = codes.ONE_VS_REST
+
+    # scikit-learn's fixed settings of the one-class SVM (not parameters)
+    loss = "hinge"
+    penalty = "l2"
+    l1_ratio = 0.0
+    epsilon = 0.1
+    early_stopping = False
+    validation_fraction = 0.1
+    n_iter_no_change = 5
+
+    def __init__(
+        self,
+        nu=0.5,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.01,
+        power_t=0.5,
+        warm_start=False,
+        average=False,
+        *,
+        n_jobs=None,
+        batch_size=1,
+        momentum=0.0,
+        dampening=0.0,
+        nesterov=False,
+        device="cpu",
+    ):
+        self.nu = nu
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.warm_start = warm_start
+        self.average = average
+        self.n_jobs = n_jobs
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.device = device
+
+    @property
+    def alpha(self):
+        """The regularisation strength: ``nu`` (scikit-learn 1.9's ``alpha``)."""
+        return self.nu
+
+    def _config(self, is_sparse):
+        return dataclasses.replace(
+            super()._config(is_sparse), intercept_alpha=float(self.nu)
+        )
+
+    def _coef_shape(self, n_heads, n_features):
+        return (n_features,)
+
+    def _coef_view(self, coef):
+        return _row_view(self, coef)
+
+    def _fitted_intercept(self):
+        return 1.0 - self.offset_
+
+    def _fitted_attributes(self, state, config, dtype, log):
+        attributes = super()._fitted_attributes(state, config, dtype, log)
+        del attributes["intercept_"]
+        # float64, as scikit-learn's (its intercept is a C double)
+        attributes["offset_"] = 1.0 - state.published(config.average)[1]
+        attributes.pop("validation_scores_", None)  # (no early stopping)
+        return attributes
+
+    def _shuffle_seeds(self, n_heads):
+        """scikit-learn's per-sample shuffling seed (``_fit_one_class`` draws it
+        from ``random_state`` first)."""
+        return _cached_seeds(self, n_heads, self._draw_seeds)
+
+    def _draw_seeds(self, n_heads):
+        return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
+
+    def _fit_or_partial(self, X, sample_weight, coef_init, offset_init, max_iter,
+                        first_call, task_name):  # fmt: skip
+        self._fit_device()
+        X = validate_X(self, X, reset=first_call)
+        n_samples = X.shape[0]
+        # every sample is a positive of the one binary head
+        targets = _trainer.class_targets(
+            np.ones(n_samples, dtype=np.int32), np.ones(1, dtype=np.int32),
+            np.ones(1), np.ones(1), X.dtype,
+        )  # fmt: skip
+        # scikit-learn's intercept is 1 - offset, the offset starting at 0
+        offset_init = 0.0 if offset_init is None else offset_init
+        intercept_init = 1.0 - np.asarray(offset_init, dtype=np.float64)
+        return self._fit_encoded(
+            X, None, targets, sample_weight, coef_init, intercept_init, max_iter, 1,
+            first_call, split_on=np.ones(n_samples), task_name=task_name,
+        )  # fmt: skip
+
+    @with_callbacks
+    def fit(self, X, y=None, coef_init=None, offset_init=None, sample_weight=None):
+        """Fit the linear one-class SVM with stochastic gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency.
+        coef_init : ndarray of shape (n_features,), default=None
+            Initial coefficients.
+        offset_init : ndarray of shape (1,), default=None
+            Initial offset.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        self : SGDOneClassSVM
+            The fitted estimator.
+        """
+        coef_init, intercept_init = self._start_fit(coef_init, None)
+        if intercept_init is not None and offset_init is None:
+            offset_init = 1.0 - intercept_init  # warm start: the last offset
+        self._fit_or_partial(
+            X, sample_weight, coef_init, offset_init, self.max_iter, True, "fit"
+        )
+        self._warn_if_not_converged()
+        return self
+
+    @with_callbacks
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Run one epoch of SGD over the given samples, keeping optimizer state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+        y : None
+            Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        self : SGDOneClassSVM
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "coef_")
+        if first_call:
+            self._validate_params()
+            self._check_settings(for_partial_fit=True)
+        return self._fit_or_partial(
+            X, sample_weight, None, None, 1, first_call, "partial_fit"
+        )
+
+    def decision_function(self, X):
+        """Signed distance to the separating hyperplane: positive for an
+        inlier, negative for an outlier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, GPU array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``X @ coef_ - offset_``.
+        """
+        check_is_fitted(self, "coef_")
+        X = validate_X(self, X)
+        if is_device_array(X):
+            return gpu_scores(X, self.coef_[None, :], -self.offset_).ravel()
+        return np.asarray(X @ self.coef_).ravel() - self.offset_
+
+    def score_samples(self, X):
+        """The raw scores ``X @ coef_``, before the offset.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, GPU array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``decision_function(X) + offset_``.
+        """
+        return self.decision_function(X) + self.offset_
+
+    def predict(self, X):
+        """Labels of the samples: 1 for an inlier, -1 for an outlier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, GPU array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), int32
+            1 where ``decision_function(X) >= 0``, else -1.
+        """
+        y = (self.decision_function(X) >= 0).astype(np.int32)
+        y[y == 0] = -1
+        return y

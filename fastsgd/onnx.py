@@ -1,7 +1,8 @@
-"""ONNX export of fastsgd's four estimators, through skl2onnx.
+"""ONNX export of fastsgd's estimators, through skl2onnx.
 
 Importing this module registers a converter for ``SGDClassifier``,
-``SGDRegressor``, ``MLPClassifier`` and ``MLPRegressor`` with
+``Perceptron``, ``SGDRegressor``, ``SGDOneClassSVM``, ``MLPClassifier`` and
+``MLPRegressor`` with
 :func:`skl2onnx.update_registered_converter`; from then on
 :func:`skl2onnx.to_onnx` (or ``convert_sklearn``) turns a fitted fastsgd
 estimator, alone or inside a pipeline, into an ONNX graph that
@@ -23,7 +24,11 @@ The graph computes what the estimator's methods compute:
   outputs its decision function in their place (``[-d, d]`` in the binary
   case), as skl2onnx does for scikit-learn's; so does any ``SGDClassifier``
   converted with the option ``raw_scores=True``;
-- regressors output ``predict`` as an ``(n_samples, n_outputs)`` array.
+- regressors output ``predict`` as an ``(n_samples, n_outputs)`` array;
+- ``SGDOneClassSVM`` outputs ``predict``'s label (int64, 1 where the
+  decision function is at least 0, else -1) and ``decision_function``, as
+  skl2onnx's converter of scikit-learn's (whose label is 0 where the
+  decision is exactly 0).
 
 The arithmetic runs in the input's type: float32 input gives float32
 probabilities and values (the weights are rounded to float32), float64 input
@@ -68,8 +73,16 @@ from skl2onnx.operator_converters.sgd_classifier import (
     _predict_proba_modified_huber,
 )
 from skl2onnx.proto import onnx_proto
+from skl2onnx.shape_calculators.sgd_oneclass_svm import (
+    calculate_sgd_oneclass_svm_output_shapes,
+)
 
-from fastsgd.linear_model import SGDClassifier, SGDRegressor
+from fastsgd.linear_model import (
+    Perceptron,
+    SGDClassifier,
+    SGDOneClassSVM,
+    SGDRegressor,
+)
 from fastsgd.neural_network import MLPClassifier, MLPRegressor
 
 #: The options of skl2onnx's classifier converters that ours accept.
@@ -268,6 +281,41 @@ def convert_sgd_regressor(scope, operator, container):
     _node(scope, container, "Identity", values, operator.outputs[0].full_name)
 
 
+def convert_sgd_one_class_svm(scope, operator, container):
+    """skl2onnx converter of :class:`fastsgd.SGDOneClassSVM`.
+
+    Parameters
+    ----------
+    scope, operator, container
+        As in :func:`convert_sgd_classifier`; the outputs are ``predict``'s
+        labels (int64, ``(n_samples,)``) and ``decision_function``
+        (``(n_samples,)``).
+    """
+    model = operator.raw_operator
+    proto_type = _compute_type(operator)
+    inputs = _input(scope, operator, container, proto_type)
+    scores = _affine(scope, container, inputs, model.coef_.reshape(-1, 1),
+                     -model.offset_, proto_type)  # fmt: skip
+    apply_reshape(scope, scores, operator.outputs[1].full_name, container,
+                  desired_shape=(-1,))  # fmt: skip
+    # predict: 1 where the decision is >= 0, else -1 (2 * (d >= 0) - 1)
+    below = _node(scope, container, "Less",
+                  [operator.outputs[1].full_name,
+                   _constant(scope, container, "zero", 0.0, proto_type)])  # fmt: skip
+    inlier = _node(scope, container, "Not", below)
+    as_int = _node(scope, container, "Cast", inlier, to=onnx_proto.TensorProto.INT64)
+    two = _constant_int(scope, container, "two", 2)
+    one = _constant_int(scope, container, "one", 1)
+    doubled = _node(scope, container, "Mul", [as_int, two])
+    _node(scope, container, "Sub", [doubled, one], operator.outputs[0].full_name)
+
+
+def _constant_int(scope, container, name, value):
+    unique = scope.get_unique_variable_name(name)
+    container.add_initializer(unique, onnx_proto.TensorProto.INT64, [], [int(value)])
+    return unique
+
+
 # ---------------------------------------------------------------- perceptrons
 def _forward(scope, operator, container, proto_type):
     """The MLP's forward pass; returns the name of its output layer's activations.
@@ -371,6 +419,19 @@ update_registered_converter(
     calculate_linear_classifier_output_shapes,
     convert_sgd_classifier,
     options={**CLASSIFIER_OPTIONS, "raw_scores": [True, False]},
+)
+update_registered_converter(
+    Perceptron,
+    "FastsgdPerceptron",
+    calculate_linear_classifier_output_shapes,
+    convert_sgd_classifier,
+    options={**CLASSIFIER_OPTIONS, "raw_scores": [True, False]},
+)
+update_registered_converter(
+    SGDOneClassSVM,
+    "FastsgdSGDOneClassSVM",
+    calculate_sgd_oneclass_svm_output_shapes,
+    convert_sgd_one_class_svm,
 )
 update_registered_converter(
     SGDRegressor,

@@ -325,6 +325,7 @@ def minibatch_sgd(
     coef_init=None,
     intercept_init=None,
     state=None,
+    intercept_alpha=0.0,
 ):
     """Mini-batch SGD in float64, one Python loop iteration per sample.
 
@@ -336,8 +337,10 @@ def minibatch_sgd(
     touches (every column of dense data; the columns a row of the batch
     stores a value in, for sparse data) moves toward zero by what it has not
     yet received (``u - |q|``) without crossing it; then the running average.
-    The intercepts are not penalised; on sparse data their gradient is
-    scaled by 0.01 (scikit-learn's ``SPARSE_INTERCEPT_DECAY``).
+    The intercepts are not penalised, but ``intercept_alpha`` (the one-class
+    SVM's ``nu``: its objective's term ``nu * b``) is added to their
+    gradient; on sparse data their gradient is scaled by 0.01
+    (scikit-learn's ``SPARSE_INTERCEPT_DECAY``).
 
     Parameters
     ----------
@@ -458,7 +461,7 @@ def minibatch_sgd(
             l1_part = 0.0 if penalty in (None, "none") else alpha * l1_ratio
             l2_part = 0.0 if penalty in (None, "none") else alpha * (1.0 - l1_ratio)
             grad = grad / B + l2_part * W
-            grad_b = D.sum(axis=0) / B * intercept_decay
+            grad_b = (D.sum(axis=0) / B + intercept_alpha) * intercept_decay
 
             new_W, state.coef_buf = _torch_sgd_step(
                 W, grad, state.coef_buf, step == 1, lr, momentum, dampening, nesterov

@@ -31,7 +31,7 @@ import warnings
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastsgd import Perceptron, SGDClassifier, SGDRegressor
+from fastsgd import Perceptron, SGDClassifier, SGDOneClassSVM, SGDRegressor
 
 ESTIMATORS = [
     SGDClassifier(),
@@ -41,10 +41,12 @@ ESTIMATORS = [
     SGDClassifier(batch_size=4, momentum=0.9, nesterov=True),
     SGDClassifier(loss="log_loss", multi_class="multinomial", batch_size=8),
     Perceptron(),
+    SGDOneClassSVM(),
+    SGDOneClassSVM(batch_size=4, momentum=0.9),
 ]
 
 #: Same entries and reasons as scikit-learn 1.9 for its own SGD estimators
-#: (and its Perceptron).
+#: (and its Perceptron and SGDOneClassSVM).
 _SGD_EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": (
         "sample_weight is not equivalent to removing/repeating samples "

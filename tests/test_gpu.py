@@ -376,10 +376,11 @@ def _linear_kernel_args(backend, X, y, momentum):
                       np.arange(n_heads, dtype=np.int64), np.ones(n_heads),
                       np.full(n_heads, 0.5), np.ones(n)),  # fmt: skip
         order, np.ones(n_heads, dtype=np.uint8), 8, state,
-        # elastic-net: the L2 part in the gradient, the L1 part's truncation
+        # elastic-net: the L2 part in the gradient, the L1 part's truncation;
+        # the intercept's linear term (the one-class SVM's) on
         MinibatchRule(codes.LOG_LOSS, 0.1, codes.ELASTICNET, 1e-2, 0.3,
                       codes.INVSCALING, np.full(n_heads, 0.1), 0.5, 0.0, momentum,
-                      0.0, True, True, 1.0, 10),  # fmt: skip
+                      0.0, True, True, 1.0, 0.3, 10),  # fmt: skip
         StepCounters(0, 0, 0), scratch, loss_sum,
     )  # fmt: skip
     return args, state, loss_sum

@@ -26,7 +26,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import fastsgd.onnx  # noqa: F401  (registers the converters)
-from fastsgd import MLPClassifier, MLPRegressor, SGDClassifier, SGDRegressor
+from fastsgd import (
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
+    SGDClassifier,
+    SGDOneClassSVM,
+    SGDRegressor,
+)
 
 _classification = functools.partial(
     classification, n_samples=120, n_features=4, n_informative=3
@@ -144,6 +151,37 @@ def test_sgd_regressor(dtype):
     (values,) = run_onnx(reg, X)
     assert values.shape == (len(X), 1) and values.dtype == dtype
     assert_values_close(values[:, 0], reg.predict(X), "predictions")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("y", [Y2, Y3], ids=["binary", "3-class"])
+def test_perceptron(dtype, y):
+    X = (X2 if y is Y2 else X3).astype(dtype)
+    clf = Perceptron(**LINEAR).fit(X, y)
+    labels, decision_values = run_onnx(clf, X, zipmap=False)
+    decision = clf.decision_function(X)
+    assert_labels_equal(labels, clf.predict(X), clear_rows(decision, 0.0))
+    if decision.ndim == 1:
+        decision = np.column_stack([-decision, decision])
+    assert_values_close(decision_values, decision, "decision values")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_sgd_one_class_svm(dtype):
+    X = np.round(XR * 3) if dtype == np.int64 else XR
+    est = SGDOneClassSVM(nu=0.3, **LINEAR).fit(X.astype(np.float64))
+    X = X.astype(dtype)
+    labels, scores = run_onnx(est, X)
+    assert labels.dtype == np.int64 and labels.shape == (len(X),)
+    decision = est.decision_function(X)
+    assert_values_close(scores, decision, "decision values")
+    assert_labels_equal(labels, est.predict(X), clear_rows(decision, 0.0))
+    # the boundary is an inlier, as predict says (skl2onnx's Sign gives 0)
+    on_boundary = SGDOneClassSVM(**LINEAR).fit(XR)
+    on_boundary.coef_ = np.zeros_like(on_boundary.coef_)
+    on_boundary.offset_ = np.zeros(1)
+    labels, _ = run_onnx(on_boundary, XR[:3])
+    assert labels.tolist() == on_boundary.predict(XR[:3]).tolist() == [1, 1, 1]
 
 
 @pytest.mark.parametrize(

@@ -65,8 +65,9 @@ class LinearParams(NamedTuple):
 class MinibatchRule(NamedTuple):
     """How a mini-batch step is taken: the loss, the penalty, the rate
     schedule (``eta`` per head), momentum, the intercept (its gradient is
-    multiplied by ``intercept_decay``: scikit-learn's 0.01 on sparse data)
-    and averaging (``average``: the sample count at which averaging starts,
+    multiplied by ``intercept_decay``: scikit-learn's 0.01 on sparse data;
+    ``intercept_alpha``: the objective's term ``intercept_alpha * b``, the
+    one-class SVM's ``nu``, else 0) and averaging (``average``: the sample count at which averaging starts,
     0 for none)."""
 
     loss_code: int
@@ -83,6 +84,7 @@ class MinibatchRule(NamedTuple):
     nesterov: bool
     fit_intercept: bool
     intercept_decay: float
+    intercept_alpha: float
     average: int
 
 
@@ -200,7 +202,7 @@ class PerSampleEpochs(NamedTuple):
 class PerSampleRule(NamedTuple):
     """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
     arguments): the loss, the penalty, the schedule (``eta`` per head), the
-    intercept's decay, averaging, the smallest ``wscale`` before a fold, and
+    intercept's decay and linear term (``MinibatchRule``), averaging, the smallest ``wscale`` before a fold, and
     whether the objective is tracked."""
 
     loss_code: int
@@ -214,6 +216,7 @@ class PerSampleRule(NamedTuple):
     optimal_t0: float
     fit_intercept: bool
     intercept_decay: float
+    intercept_alpha: float
     average: int
     wscale_floor: float
     track_objective: bool

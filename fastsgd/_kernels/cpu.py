@@ -86,6 +86,7 @@ class_weight = cpu_inline(rows.class_weight)
 weighted_derivative = cpu_inline(rows.weighted_derivative)
 batch_counters = cpu_inline(steps.batch_counters)
 sum_chunks = cpu_inline(steps.sum_chunks)
+intercept_gradient = cpu_inline(steps.intercept_gradient)
 
 #: Features per work unit of the mini-batch update phase.
 FEATURE_BLOCK = 64
@@ -434,8 +435,8 @@ def _minibatch_epoch(
     order, active, batch_size,
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, intercept_decay, average,
-    step_start, samples_seen_start, n_averaged_start,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay, intercept_alpha,
+    average, step_start, samples_seen_start, n_averaged_start,
     scores, deriv, partial, partial_b, loss_sum,
 ):  # fmt: skip
     """Template of ``sgd_epoch_minibatch``'s variants (see ``specialize``).
@@ -532,8 +533,10 @@ def _minibatch_epoch(
                     schedule, eta[k], alpha, power_t, optimal_t0, t_batch, batch_len
                 )
                 _optimizer_step(intercept, intercept_buf, k,
-                                g * inv_batch * intercept_decay, first_step, lr,
-                                momentum, dampening, nesterov)  # fmt: skip
+                                intercept_gradient(g, inv_batch, intercept_alpha,
+                                                   intercept_decay),
+                                first_step, lr, momentum, dampening,
+                                nesterov)  # fmt: skip
             if AVERAGING and n_averaged > 0:
                 avg_intercept[k] = running_mean(
                     avg_intercept[k], intercept[k], n_averaged

@@ -94,7 +94,8 @@ def _per_sample_head_step(
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
     (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
-     average, wscale_floor, schedule, penalty_alpha) = settings  # fmt: skip
+     intercept_alpha, average, wscale_floor, schedule,
+     penalty_alpha) = settings  # fmt: skip
     eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
     lv = loss_value(LOSS, y, p, epsilon)
     loss_sum[k] += lv
@@ -104,6 +105,8 @@ def _per_sample_head_step(
             objective_sum[k] += penalty_value(
                 PENALTY, penalty_alpha, l1_ratio, sq_norm[k], l1_norm[k]
             )
+            # the one-class SVM's term nu * b (a zero for the other models)
+            objective_sum[k] += intercept[k] * intercept_alpha
     if skip:
         return
     class_w = class_weight(y, weight_pos, weight_neg, k)
@@ -168,8 +171,11 @@ def _per_sample_head_step(
                 w[j] += x_values[j] * c
         if not finite:
             loss_sum[k] = math.nan
-    if fit_intercept and update != 0.0:
-        intercept[k] += update * intercept_decay
+    if fit_intercept:
+        # the one-class SVM's offset step; ``update`` itself for the others
+        intercept_update = update - eta * intercept_alpha
+        if intercept_update != 0.0:
+            intercept[k] += intercept_update * intercept_decay
 
     if AVERAGING and average <= t:
         num_iter = t - average + 1.0
@@ -283,8 +289,8 @@ def _per_sample_epoch(
     coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
     l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    fit_intercept, intercept_decay, average, wscale_floor, track_objective,
-    t_start, n_groups,
+    fit_intercept, intercept_decay, intercept_alpha, average, wscale_floor,
+    track_objective, t_start, n_groups,
     fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
     fold_n_events, saved_coef, saved_avg, zero_l1,
     max_epochs, seeds, stop, tol, n_iter_no_change, adaptive, track_of_head, best,
@@ -301,7 +307,7 @@ def _per_sample_epoch(
              l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
     penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
-                intercept_decay, average, wscale_floor, schedule,
+                intercept_decay, intercept_alpha, average, wscale_floor, schedule,
                 penalty_alpha)  # fmt: skip
     data = (X_data, X_indices, X_indptr, n_features)
     targets = (y_float, y_class, sample_weight)

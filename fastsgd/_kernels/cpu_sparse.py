@@ -51,6 +51,7 @@ from fastsgd._kernels.cpu import (
     batch_counters,
     fold_head,
     gather_in_order,
+    intercept_gradient,
     l1_penalty_step,
     l1_truncate,
     l2_shrink_factor,
@@ -270,8 +271,8 @@ def _scaled_epoch(
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     wscale, avg_a, avg_b, wscale_floor,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, intercept_decay, average,
-    step_start, samples_seen_start, n_averaged_start,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay, intercept_alpha,
+    average, step_start, samples_seen_start, n_averaged_start,
     scores, deriv, row_loss, marks,
     loss_sum, n_parts,
 ):  # fmt: skip
@@ -355,7 +356,9 @@ def _scaled_epoch(
                 continue
             if fit_intercept:
                 _optimizer_step(intercept, intercept_buf, k,
-                                g * inv_batch * intercept_decay, first_step, lrs[k],
+                                intercept_gradient(g, inv_batch, intercept_alpha,
+                                                   intercept_decay),
+                                first_step, lrs[k],
                                 0.0, 0.0, False)  # fmt: skip
             if AVERAGING and averaging:
                 avg_intercept[k] = running_mean(
@@ -546,8 +549,8 @@ def _momentum_epoch(
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     wscale, avg_a, avg_b, wscale_floor,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, intercept_decay, average,
-    step_start, samples_seen_start, n_averaged_start,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay, intercept_alpha,
+    average, step_start, samples_seen_start, n_averaged_start,
     scores, deriv, row_loss, marks,
     loss_sum, n_parts,
 ):  # fmt: skip
@@ -677,7 +680,9 @@ def _momentum_epoch(
                 continue
             if fit_intercept:
                 _optimizer_step(intercept, intercept_buf, k,
-                                g * inv_batch * intercept_decay, first_step, lrs[k],
+                                intercept_gradient(g, inv_batch, intercept_alpha,
+                                                   intercept_decay),
+                                first_step, lrs[k],
                                 momentum, dampening, nesterov)  # fmt: skip
             if AVERAGING and n_averaged > 0:
                 avg_intercept[k] = running_mean(

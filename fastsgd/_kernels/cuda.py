@@ -52,6 +52,7 @@ weighted_derivative = gpu_function(rows.weighted_derivative)
 softmax_cross_entropy = gpu_function(losses.softmax_cross_entropy)
 batch_counters = gpu_function(steps.batch_counters)
 sum_chunks = gpu_function(steps.sum_chunks)
+intercept_gradient = gpu_function(steps.intercept_gradient)
 momentum_step = gpu_function(updates.momentum_step)
 running_mean = gpu_function(updates.running_mean)
 l1_truncate = gpu_function(updates.l1_truncate)
@@ -124,7 +125,7 @@ def _minibatch_kernel(
     order, active, batch_size,
     coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q, l1_u,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-    momentum, dampening, nesterov, fit_intercept, intercept_decay,
+    momentum, dampening, nesterov, fit_intercept, intercept_decay, intercept_alpha,
     step_start, samples_seen_start, average, n_averaged_start,
     scores, deriv, partial, row_loss, chunk_sums, loss_sum, counters, touched,
 ):  # fmt: skip
@@ -278,7 +279,9 @@ def _minibatch_kernel(
                         lr = learning_rate(schedule, eta[k], alpha, power_t,
                                            optimal_t0, t_batch, batch_len)  # fmt: skip
                         w = parameter_step(intercept, intercept_buf, k,
-                                           g * inv_batch * intercept_decay,
+                                           intercept_gradient(
+                                               g, inv_batch, intercept_alpha,
+                                               intercept_decay),
                                            first_step, lr, momentum, dampening,
                                            nesterov, keep_buffer)  # fmt: skip
                     if averaging and n_averaged > 0:
@@ -325,7 +328,7 @@ def sgd_epoch_minibatch(
     (coef, intercept, coef_buf, intercept_buf, avg_coef, avg_intercept, l1_q,
      l1_u) = params  # fmt: skip
     (loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
-     momentum, dampening, nesterov, fit_intercept, intercept_decay,
+     momentum, dampening, nesterov, fit_intercept, intercept_decay, intercept_alpha,
      average) = rule  # fmt: skip
     step_start, samples_seen_start, n_averaged_start = counters
     scores, deriv, partial, partial_b = scratch
@@ -351,7 +354,7 @@ def sgd_epoch_minibatch(
         int(loss_code), float(epsilon), int(penalty), float(alpha), float(l1_ratio),
         int(schedule), arg(eta), float(power_t), float(optimal_t0), float(momentum),
         float(dampening), bool(nesterov), bool(fit_intercept), float(intercept_decay),
-        int(step_start), int(samples_seen_start), int(average), int(n_averaged_start),
+        float(intercept_alpha), int(step_start), int(samples_seen_start), int(average), int(n_averaged_start),
         scores, deriv, partial, row_loss, chunk_sums, arg(loss_sum, True), n_averaged,
         cuda.to_device(np.full(n_features if is_sparse else 0, -1, dtype=np.int64)),
     )  # fmt: skip

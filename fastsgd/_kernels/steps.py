@@ -40,3 +40,11 @@ def sum_chunks(partial, n_partial, k, j):
         g_sum += partial[c, k, j]
         partial[c, k, j] = 0.0
     return g_sum
+
+
+def intercept_gradient(g_sum, inv_batch, intercept_alpha, intercept_decay):
+    """An intercept's step gradient from the batch's derivative sum ``g_sum``:
+    the mean, plus the objective's linear term ``intercept_alpha`` (the
+    one-class SVM's ``nu``; a zero adds nothing), times scikit-learn's
+    ``intercept_decay``."""
+    return (g_sum * inv_batch + intercept_alpha) * intercept_decay

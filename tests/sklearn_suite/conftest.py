@@ -19,28 +19,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: Tests that do not apply to fastsgd, by test function name: deselected.
 NOT_APPLICABLE = {
-    # scikit-learn's SGDOneClassSVM, which fastsgd does not provide (the tests
-    # would only run scikit-learn's class); parametrized tests lose just their
-    # SGDOneClassSVM cases (see _is_one_class_case).
-    **dict.fromkeys(
-        [
-            "test_warm_start_oneclass",
-            "test_clone_oneclass",
-            "test_partial_fit_oneclass",
-            "test_partial_fit_equal_fit_oneclass",
-            "test_late_onset_averaging_reached_oneclass",
-            "test_sgd_averaged_computed_correctly_oneclass",
-            "test_sgd_averaged_partial_fit_oneclass",
-            "test_average_sparse_oneclass",
-            "test_ocsvm_vs_sgdocsvm",
-            "test_sgd_oneclass_convergence",
-            "test_sgd_oneclass_vs_linear_oneclass",
-            "test_sgd_oneclass_vs_linear_oneclass_offsets_match",
-            "test_sgd_one_class_svm_estimator_type",
-            "test_sgd_one_class_svm_formulation_with_scipy_minimize",
-        ],
-        "scikit-learn's SGDOneClassSVM: fastsgd has no one-class SVM",
-    ),
     # scikit-learn's private Cython loss classes (sklearn.linear_model._sgd_fast)
     **dict.fromkeys(
         [
@@ -71,12 +49,6 @@ NOT_APPLICABLE = {
 EXPECTED_FAILURES = {}
 
 
-def _is_one_class_case(item):
-    """Whether a parametrized case runs scikit-learn's SGDOneClassSVM."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    return any("OneClassSVM" in getattr(v, "__name__", "") for v in params.values())
-
-
 def pytest_collection_modifyitems(config, items):
     kept, deselected = [], []
     for item in items:
@@ -85,7 +57,7 @@ def pytest_collection_modifyitems(config, items):
             continue
         # (each name listed above occurs in only one of scikit-learn's files)
         name = getattr(item, "originalname", item.name)
-        if name in NOT_APPLICABLE or _is_one_class_case(item):
+        if name in NOT_APPLICABLE:
             deselected.append(item)
             continue
         reason = EXPECTED_FAILURES.get(item.name, EXPECTED_FAILURES.get(name))

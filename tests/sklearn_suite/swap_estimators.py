@@ -4,7 +4,7 @@ scikit-learn's ``linear_model/tests/test_sgd.py`` reads
 ``linear_model.SGDClassifier`` both when it is imported (it subclasses it)
 and inside its tests; ``test_perceptron.py`` and
 ``neural_network/tests/test_mlp.py`` bind ``Perceptron`` and
-``MLPClassifier``/``MLPRegressor`` at import. ``swapped()`` replaces the five
+``MLPClassifier``/``MLPRegressor`` at import. ``swapped()`` replaces the six
 names in ``sklearn.linear_model`` and ``sklearn.neural_network`` (and in the
 private modules that define them) for the duration of a ``with`` block only,
 so the rest of the suite, run in the same process under ``pytest -n auto``,
@@ -23,12 +23,18 @@ import sklearn.neural_network._multilayer_perceptron
 
 import fastsgd
 
-#: (module, attribute) pairs that name scikit-learn's four estimators.
+#: (module, attribute) pairs that name scikit-learn's six estimators.
 _TARGETS = [
     (module, name)
     for module, names in [
-        (sklearn.linear_model, ("SGDClassifier", "SGDRegressor", "Perceptron")),
-        (sklearn.linear_model._stochastic_gradient, ("SGDClassifier", "SGDRegressor")),
+        (
+            sklearn.linear_model,
+            ("SGDClassifier", "SGDRegressor", "Perceptron", "SGDOneClassSVM"),
+        ),
+        (
+            sklearn.linear_model._stochastic_gradient,
+            ("SGDClassifier", "SGDRegressor", "SGDOneClassSVM"),
+        ),
         (sklearn.linear_model._perceptron, ("Perceptron",)),
         (sklearn.neural_network, ("MLPClassifier", "MLPRegressor")),
         (
@@ -46,7 +52,7 @@ _IMPORTED = {}
 
 @contextlib.contextmanager
 def swapped():
-    """scikit-learn's four estimator names point to fastsgd's inside the block,
+    """scikit-learn's six estimator names point to fastsgd's inside the block,
     and ``sys.modules`` holds the test modules imported with them (pickle
     finds their estimator subclasses there)."""
     saved = [(module, name, getattr(module, name)) for module, name in _TARGETS]
