@@ -7,9 +7,10 @@ before any user waits for it: this module fits each configuration once on a
 few rows of made-up data, which compiles (or loads) exactly the kernels that a
 real fit of that configuration runs, and nothing else.
 
-What it covers (``COMMON``): every variant the four estimators' defaults can
-pick (binary, one-vs-rest and regression; the serial kernel of small batches
-and the parallel one of large batches; dense and CSR; float64 and float32),
+What it covers (``COMMON``): every variant the estimators' defaults can pick
+(binary, one-vs-rest and regression; the serial kernel of small batches and
+the parallel one of large batches; dense and CSR; float64 and float32;
+``SGDOneClassSVM``'s defaults run ``SGDClassifier``'s binary kernels),
 and the configurations of ``python -m fastsgd demo`` and of every example in
 the README and the docs (``tests/test_compilation.py`` checks that those find
 all their kernels in the cache afterwards).
@@ -42,8 +43,8 @@ class Configuration:
     Attributes
     ----------
     estimator : str
-        ``"SGDClassifier"``, ``"SGDRegressor"``, ``"MLPClassifier"`` or
-        ``"MLPRegressor"``; or ``"minimize"``: ``scipy.optimize.minimize`` with a
+        A fastsgd estimator's name (``"SGDClassifier"``, ``"Perceptron"``,
+        ...); or ``"minimize"``: ``scipy.optimize.minimize`` with a
         method of ``fastsgd.optimize`` (``params["method"]``).
     params : dict
         Parameters of the estimator (of ``minimize``'s ``options``).
@@ -107,6 +108,8 @@ COMMON = (
     _defaults("SGDClassifier"),
     _defaults("SGDClassifier", n_classes=3),
     _defaults("SGDRegressor"),
+    _defaults("Perceptron"),
+    _defaults("Perceptron", n_classes=3),
     _defaults("MLPClassifier", parallel=True),
     _defaults("MLPClassifier", n_classes=3, parallel=True),
     _defaults("MLPRegressor", parallel=True),

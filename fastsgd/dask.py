@@ -21,7 +21,7 @@ import time
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone, is_classifier, is_outlier_detector
 from sklearn.utils import check_random_state
 
 from fastsgd import _mlp_trainer
@@ -74,15 +74,18 @@ def fit_parameter_mixing(
 
     Parameters
     ----------
-    estimator : SGDClassifier, SGDRegressor, MLPClassifier or MLPRegressor
+    estimator : SGDClassifier, Perceptron, SGDRegressor, SGDOneClassSVM, \
+MLPClassifier or MLPRegressor
         A fastsgd estimator with ``partial_fit`` (MLPs: a stochastic solver);
         ``early_stopping`` must be False. It is cloned, never modified.
     X : dask.array.Array or array-like of shape (n_samples, n_features)
         Training data; its row chunks are the partitions. A NumPy array is
         one partition.
-    y : dask.array.Array or array-like of shape (n_samples,) or (n_samples, n_outputs)
+    y : dask.array.Array or array-like of shape (n_samples,) or \
+(n_samples, n_outputs), or None
         Targets. A dask array must have the row chunks of ``X``; a NumPy
-        array is cut into them.
+        array is cut into them. None for ``SGDOneClassSVM`` (which has
+        none).
     n_rounds : int, default=10
         Rounds of local training followed by one average.
     steps_per_round : int or None, default=None
@@ -148,6 +151,7 @@ def fit_parameter_mixing(
     dask, da, distributed = _dask_modules()
     _check_estimator(estimator)
     classifier = is_classifier(estimator)
+    targets_needed = not is_outlier_detector(estimator)
     _check_positive_int(n_rounds, "n_rounds")
     if steps_per_round is not None:
         _check_positive_int(steps_per_round, "steps_per_round")
@@ -161,7 +165,7 @@ def fit_parameter_mixing(
         # identical copies on every worker: the same initial weights
         model.set_params(random_state=np.random.RandomState(rng.randint(_MAX_SEED)))
 
-    X, y, sample_weight = _as_dask(da, X, y, sample_weight)
+    X, y, sample_weight = _as_dask(da, X, y, sample_weight, targets_needed)
     X, y, *weight = client.persist(
         [X, y] + ([] if sample_weight is None else [sample_weight])
     )
@@ -241,8 +245,9 @@ def _check_estimator(estimator):
             )
     else:
         raise ValueError(
-            "fit_parameter_mixing trains fastsgd's SGDClassifier, SGDRegressor, "
-            f"MLPClassifier or MLPRegressor; got {type(estimator).__name__}. For "
+            "fit_parameter_mixing trains fastsgd's SGDClassifier, Perceptron, "
+            "SGDRegressor, SGDOneClassSVM, MLPClassifier or MLPRegressor; got"
+            f" {type(estimator).__name__}. For "
             "another estimator with partial_fit use dask_ml.wrappers.Incremental."
         )
     if estimator.early_stopping:
@@ -303,8 +308,9 @@ def _resolve_workers(client, workers, timeout=_REGISTER_TIMEOUT_S):
     return list(dict.fromkeys(wanted))
 
 
-def _as_dask(da, X, y, sample_weight):
-    """``X``, ``y``, ``sample_weight`` as dask arrays chunked by rows alike."""
+def _as_dask(da, X, y, sample_weight, targets_needed=True):
+    """``X``, ``y``, ``sample_weight`` as dask arrays chunked by rows alike
+    (``y`` zeros, which ``partial_fit`` ignores, for a model without targets)."""
     if not isinstance(X, da.Array):
         X = np.asarray(X)
         if X.ndim != 2:
@@ -344,7 +350,9 @@ def _as_dask(da, X, y, sample_weight):
 
     y = along_rows(y, "y")
     if y is None:
-        raise ValueError("y is required.")
+        if targets_needed:
+            raise ValueError("y is required.")
+        y = da.zeros(n_samples, chunks=(X.chunks[0],), dtype=np.int8)
     if sample_weight is not None and np.ndim(sample_weight) != 1:
         raise ValueError("sample_weight must be 1-D.")
     return X, y, along_rows(sample_weight, "sample_weight")

@@ -217,6 +217,32 @@ def test_mixing_on_one_worker_is_blockwise_partial_fit(client, workers, name, pa
     assert mixed.t_ == ref.t_
 
 
+@pytest.mark.parametrize("name", ["Perceptron", "SGDOneClassSVM"])
+def test_mixing_trains_the_perceptron_and_the_one_class_svm(client, workers, name):
+    """One partition on one worker: ``partial_fit`` rounds exactly (the
+    one-class SVM without targets); two workers: a fitted model."""
+    X, y = data("SGDClassifier")
+    one_class = name == "SGDOneClassSVM"
+    target = None if one_class else y
+    kwargs = {} if one_class else {"classes": np.array([0, 1])}
+    estimator = getattr(fastsgd, name)(random_state=0, max_iter=5)
+    mixed = fit_parameter_mixing(estimator, X, target, n_rounds=3,
+                                 workers=workers[:1])  # fmt: skip
+    ref = clone(estimator)
+    for _ in range(3):
+        ref.partial_fit(X, target, **kwargs)
+    assert type(mixed) is type(ref)
+    assert_array_equal(mixed.coef_, ref.coef_)
+    offset = "offset_" if one_class else "intercept_"
+    assert_array_equal(getattr(mixed, offset), getattr(ref, offset))
+    assert mixed.t_ == ref.t_
+    Xd = da.from_array(X, chunks=(CHUNK, N_FEATURES))
+    yd = None if one_class else da.from_array(y, CHUNK)
+    two = fit_parameter_mixing(estimator, Xd, yd, n_rounds=2, workers=workers)
+    assert np.isfinite(two.coef_).all() and two.n_iter_ == 2
+    assert_array_equal(np.unique(two.predict(X)), [-1, 1] if one_class else [0, 1])
+
+
 def _average(states, fractions, name):
     return sum(f * getattr(s, name) for f, s in zip(fractions, states, strict=True))
 

@@ -188,3 +188,20 @@ def test_fit_predict_and_params():
     assert "alpha" not in est.get_params()
     sk_params = set(SkSGDOneClassSVM().get_params())
     assert sk_params <= set(est.get_params())
+
+
+def test_defaults_run_the_binary_classifiers_kernels():
+    """``python -m fastsgd compile`` covers the defaults through
+    ``SGDClassifier``'s binary ones: the same compiled variant."""
+    from fastsgd import SGDClassifier
+    from fastsgd._kernels import cpu_per_sample
+
+    for kind in ("dense", "csr"):
+        for dtype in (np.float64, np.float32):
+            X = _data(kind, dtype)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                SGDClassifier(max_iter=2).fit(X, np.arange(X.shape[0]) % 2)
+                before = set(cpu_per_sample._PER_SAMPLE_VARIANTS)
+                SGDOneClassSVM(max_iter=2).fit(X)
+            assert set(cpu_per_sample._PER_SAMPLE_VARIANTS) == before
