@@ -22,7 +22,9 @@ __all__ = [
     "SGDClassifier",
     "SGDOneClassSVM",
     "SGDRegressor",
+    "load",
     "plot_learning_curve",
+    "save",
 ]
 __version__ = "0.1.0"
 
@@ -35,6 +37,8 @@ _LAZY_NAMES = {
     "MLPClassifier": "neural_network",
     "MLPRegressor": "neural_network",
     "plot_learning_curve": "plotting",
+    "save": "_model_files",
+    "load": "_model_files",
 }
 _LAZY_SUBMODULES = ("optimize", "dask")
 

@@ -2,17 +2,20 @@
 
 - ``demo`` trains fastsgd and scikit-learn side by side on scikit-learn's
   bundled ``load_digits`` data and prints held-out accuracy and fit time of each;
-- ``fit`` trains a model on a data file (CSV, ``.npz`` or svmlight) and saves it;
+- ``fit`` trains a model on a data file (CSV, ``.npz`` or svmlight) and saves it
+  as a skops file (``fastsgd._model_files``: loading it cannot run code);
 - ``predict`` writes a saved model's predictions on a data file as CSV;
 - ``score`` prints a saved model's ``score`` on a data file;
 - ``compile`` fills Numba's cache with the kernels of the common
   configurations (for Docker images, CI and clusters; ``docs/deployment.md``).
 
-Errors print one line on stderr and exit with status 1 (usage errors: 2).
+Errors print one line on stderr and exit with status 1 (usage errors, and a
+pickle model file without ``--trust-pickle``: 2).
 ``docs/cli.md`` describes the commands and the file formats.
 """
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -141,7 +144,10 @@ MODELS = {
     "mlp-classifier": "MLPClassifier",
     "mlp-regressor": "MLPRegressor",
     "perceptron": "Perceptron",
+    "one-class-svm": "SGDOneClassSVM",
 }
+#: the models ``fit`` trains without targets (outlier detectors)
+UNSUPERVISED = ("one-class-svm",)
 
 
 def _estimator_class(model):
@@ -298,11 +304,15 @@ def fit(args):
     kind = data_format(args.data)
     _check_target_option(args, kind)
     estimator = _estimator(args.model, args.param)
+    supervised = args.model not in UNSUPERVISED
+    # an outlier detector takes no target: a CSV file's --target column, if
+    # named, is left out of the features; the other formats' targets unused
     dataset = read_data(
-        args.data, target=args.target, need_target=True,
+        args.data, target=args.target, need_target=supervised,
         regression=_is_regressor(args.model),
     )  # fmt: skip
-    _fit_with_progress(estimator, dataset.X, dataset.y, args.model, args.quiet)
+    y = dataset.y if supervised else None
+    _fit_with_progress(estimator, dataset.X, y, args.model, args.quiet)
     save_model(
         args.output, make_artifact(estimator, args.model, dataset, fastsgd.__version__)
     )
@@ -318,6 +328,7 @@ def fit(args):
 
 def _read_for_model(args, artifact, need_target):
     """Read ``args.data`` the way the model in ``artifact`` was fed."""
+    from sklearn.base import is_regressor
 
     kind = data_format(args.data)
     _check_target_option(args, kind)
@@ -332,11 +343,26 @@ def _read_for_model(args, artifact, need_target):
     classes = getattr(estimator, "classes_", None)
     return read_data(
         args.data, target=target, features=artifact["feature_names"],
-        need_target=need_target, regression=_is_regressor(artifact["model"]),
+        need_target=need_target, regression=is_regressor(estimator),
         label_dtype=None if classes is None else classes.dtype,
         n_features=estimator.n_features_in_ if kind == "svmlight" else None,
         svmlight_zero_based="auto" if zero_based is None else zero_based,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _columns_matched_by_name(artifact):
+    """Silence scikit-learn's warning that an array has no feature names, for
+    an estimator fit on named columns (a ``fastsgd.save`` file): ``read_data``
+    took the file's columns by those names."""
+    with warnings.catch_warnings():
+        if artifact["feature_names"] is not None and hasattr(
+            artifact["estimator"], "feature_names_in_"
+        ):
+            warnings.filterwarnings(
+                "ignore", message="X does not have valid feature names"
+            )
+        yield
 
 
 def _format_value(value):
@@ -348,10 +374,11 @@ def predict(args):
     """Write a saved model's predictions on a data file as CSV."""
     import csv
 
-    artifact = load_model(args.model_file)
+    artifact = load_model(args.model_file, trust_pickle=args.trust_pickle)
     dataset = _read_for_model(args, artifact, need_target=False)
     try:
-        predictions = artifact["estimator"].predict(dataset.X)
+        with _columns_matched_by_name(artifact):
+            predictions = artifact["estimator"].predict(dataset.X)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{args.data}: {error}") from None
     rows = [["prediction"]] + [[_format_value(v)] for v in predictions.tolist()]
@@ -371,11 +398,24 @@ def predict(args):
 
 def score(args):
     """Print a saved model's ``score`` on a data file."""
+    from sklearn.base import is_outlier_detector
 
-    artifact = load_model(args.model_file)
+    artifact = load_model(args.model_file, trust_pickle=args.trust_pickle)
+    estimator = artifact["estimator"]
+    if is_outlier_detector(estimator):
+        raise CLIError(
+            f"{args.model_file}: {type(estimator).__name__} is an outlier "
+            "detector, which has no score (as in scikit-learn); fastsgd predict "
+            "writes its labels, 1 for an inlier and -1 for an outlier"
+        )
+    if not hasattr(estimator, "score"):
+        raise CLIError(
+            f"{args.model_file}: {type(estimator).__name__} has no score method"
+        )
     dataset = _read_for_model(args, artifact, need_target=True)
     try:
-        value = artifact["estimator"].score(dataset.X, dataset.y)
+        with _columns_matched_by_name(artifact):
+            value = artifact["estimator"].score(dataset.X, dataset.y)
     except (ValueError, TypeError) as error:
         raise CLIError(f"{args.data}: {error}") from None
     print(repr(float(value)), flush=True)
@@ -402,8 +442,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastsgd",
         description="SGD estimators on Numba kernels.",
-        epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage, "
-        "141 the output pipe closed early.",
+        epilog="Exit status: 0 success, 1 an error (printed on stderr), 2 bad usage "
+        "or a pickle model file without --trust-pickle, 141 the output pipe "
+        "closed early.",
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
@@ -423,23 +464,27 @@ def build_parser():
     )
     fit_parser = commands.add_parser(
         "fit", help="fit a model on a data file and save it",
-        description="Fit a model on a data file and save it with joblib.",
+        description="Fit a model on a data file and save it as a skops file "
+        "(.skops), which predict and score load without running code.",
     )  # fmt: skip
     fit_parser.add_argument("data", metavar="DATA", help=data_help)
     fit_parser.add_argument(
         "--model", required=True, choices=list(MODELS), help="the estimator"
     )
     fit_parser.add_argument(
-        "--target", metavar="COLUMN", help="CSV: the column to predict"
-    )
+        "--target", metavar="COLUMN",
+        help="CSV: the column to predict (one-class-svm: optional, a column to "
+        "leave out of the features)",
+    )  # fmt: skip
     fit_parser.add_argument(
         "-p", "--param", action="append", metavar="KEY=VALUE", type=_param_argument,
         help="an estimator parameter; VALUE is read as a Python literal, "
         "else as a string (repeat for several)",
     )  # fmt: skip
     fit_parser.add_argument(
-        "-o", "--output", required=True, metavar="MODEL", help="model file to write"
-    )
+        "-o", "--output", required=True, metavar="MODEL",
+        help="model file to write: a skops file, such as model.skops",
+    )  # fmt: skip
     fit_parser.add_argument(
         "-q", "--quiet", action="store_true",
         help="no progress bar and no summary line",
@@ -450,7 +495,9 @@ def build_parser():
         "predict", help="write a saved model's predictions as CSV",
         description="Write a saved model's predictions on a data file as CSV.",
     )  # fmt: skip
-    predict_parser.add_argument("model_file", metavar="MODEL", help="model file")
+    predict_parser.add_argument(
+        "model_file", metavar="MODEL", help="model file (.skops)"
+    )
     predict_parser.add_argument("data", metavar="DATA", help=data_help)
     predict_parser.add_argument(
         "-o", "--output", metavar="FILE",
@@ -461,17 +508,30 @@ def build_parser():
         help="CSV: the target column, left out of the features where the model "
         "file names no feature columns",
     )  # fmt: skip
+    predict_parser.add_argument(
+        "--trust-pickle", action="store_true",
+        help="load MODEL even if it is a pickle or joblib file (an older fastsgd's "
+        "model file): loading a pickle runs any code it carries, so only for a "
+        "file you made or trust",
+    )  # fmt: skip
     predict_parser.set_defaults(run=predict)
 
     score_parser = commands.add_parser(
         "score", help="print a saved model's score on a data file",
-        description="Print a saved model's score (accuracy or R²) on a data file.",
+        description="Print a saved model's score (accuracy or R²) on a data file "
+        "(not for one-class-svm, an outlier detector: it has no score).",
     )  # fmt: skip
-    score_parser.add_argument("model_file", metavar="MODEL", help="model file")
+    score_parser.add_argument("model_file", metavar="MODEL", help="model file (.skops)")
     score_parser.add_argument("data", metavar="DATA", help=data_help)
     score_parser.add_argument(
         "--target", metavar="COLUMN",
         help="CSV: the target column (default: the one the model was fit on)",
+    )  # fmt: skip
+    score_parser.add_argument(
+        "--trust-pickle", action="store_true",
+        help="load MODEL even if it is a pickle or joblib file (an older fastsgd's "
+        "model file): loading a pickle runs any code it carries, so only for a "
+        "file you made or trust",
     )  # fmt: skip
     score_parser.set_defaults(run=score)
 
@@ -523,7 +583,7 @@ def main(argv=None):
         except CLIError as error:
             _print_warnings(caught)
             print(f"fastsgd: error: {error}", file=sys.stderr)
-            return 1
+            return error.status
         except KeyboardInterrupt:
             print("fastsgd: interrupted", file=sys.stderr)
             return 130

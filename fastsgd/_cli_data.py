@@ -2,7 +2,8 @@
 
 Every problem with a file raises ``CLIError`` with a message that names the file
 (and, for CSV, the line and column); ``fastsgd.__main__`` prints it on stderr and
-exits with status 1. See ``docs/cli.md`` for the formats.
+exits with the error's ``status`` (1; 2 for a pickle model file refused without
+``--trust-pickle``). See ``docs/cli.md`` for the formats.
 """
 
 import ast
@@ -19,13 +20,28 @@ CSV_SUFFIXES = (".csv",)
 NPZ_SUFFIXES = (".npz",)
 SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 
-# marks a joblib file as written by ``fastsgd fit``
+# marks a model file (a skops file; a joblib file before) as ``fastsgd fit``'s
 MODEL_FILE_FORMAT = "fastsgd model file"
 MODEL_FILE_VERSION = 1
+#: extensions of pickle files: ``fit`` warns when asked to write one (it
+#: writes a skops file whatever the name)
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
 class CLIError(Exception):
-    """A user-facing error: printed as one line on stderr, exit status 1."""
+    """A user-facing error: printed as one line on stderr, exit ``status``.
+
+    Parameters
+    ----------
+    message : str
+        The line to print (after ``fastsgd: error:``).
+    status : int, default=1
+        The exit status.
+    """
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclasses.dataclass
@@ -383,13 +399,27 @@ def _close_column(name, header):
 
 
 def save_model(path, artifact):
-    """Write a model file: ``artifact`` (a dict) dumped with joblib."""
-    import joblib
+    """Write a model file: ``artifact`` (a dict) as a skops file.
 
+    Every object in it is of a type ``fastsgd.load`` allows (the estimator,
+    strings, lists, None), so ``predict`` and ``score`` read it back without
+    trusting it.
+    """
+    from fastsgd._model_files import _write
+
+    if Path(path).suffix.lower() in PICKLE_SUFFIXES:
+        warnings.warn(
+            f"{path}: fastsgd writes skops files, not pickles, whatever the "
+            "extension; name model files .skops",
+            UserWarning,
+            stacklevel=2,
+        )
     try:
-        joblib.dump(artifact, path)
+        _write(artifact, path)
     except OSError as error:
         raise CLIError(f"{path}: cannot write: {error.strerror or error}") from None
+    except TypeError as error:
+        raise CLIError(f"{path}: cannot save the model: {error}") from None
 
 
 def make_artifact(estimator, model, dataset, version):
@@ -406,25 +436,73 @@ def make_artifact(estimator, model, dataset, version):
     }
 
 
-def load_model(path):
-    """Read a model file written by ``fastsgd fit``.
+def _estimator_artifact(estimator):
+    """The artifact of a bare estimator (a file of ``fastsgd.save``): its
+    feature names where it was fit on named columns, no target column."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return {
+        "format": MODEL_FILE_FORMAT,
+        "format_version": MODEL_FILE_VERSION,
+        "fastsgd_version": None,
+        "model": None,
+        "estimator": estimator,
+        "feature_names": None if names is None else [str(n) for n in names],
+        "target": None,
+        "svmlight_zero_based": None,
+    }
 
-    Loading unpickles the file, which can run arbitrary code: load only files
-    you trust.
+
+def load_model(path, trust_pickle=False):
+    """Read a model file written by ``fastsgd fit`` (or ``fastsgd.save``).
+
+    A skops file is read through ``fastsgd.load``'s allow-list: a file that
+    names any other type is refused before anything in it is built. A pickle
+    or joblib file (a model file of fastsgd before skops) is refused unless
+    ``trust_pickle``, since unpickling runs whatever code the file carries.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    trust_pickle : bool, default=False
+        Load a pickle or joblib file (``--trust-pickle``).
 
     Returns
     -------
     dict
-        The artifact of ``make_artifact``.
+        The artifact of ``make_artifact`` (for a file of ``fastsgd.save``,
+        one made from the estimator: no target column, its
+        ``feature_names_in_`` if it has them).
     """
-    import joblib
+    from sklearn.base import BaseEstimator
+
+    from fastsgd._model_files import (
+        ModelFileError,
+        PickleFileError,
+        UntrustedTypesError,
+        load,
+    )
 
     if not Path(path).is_file():
         raise CLIError(f"{path}: no such file")
     try:
-        artifact = joblib.load(path)
-    except Exception:  # anything an unpickler can raise on a foreign file
+        artifact = load(path, trusted=trust_pickle)
+    except PickleFileError:
+        raise CLIError(
+            f"{path} is a pickle (joblib) file: loading it would run any code it "
+            "carries, so it is refused. If you made it or trust it as you would "
+            "a program, pass --trust-pickle; fastsgd fit writes skops files, "
+            "which load without running code",
+            status=2,
+        ) from None
+    except UntrustedTypesError as error:
+        raise CLIError(str(error)) from None
+    except ModelFileError:
         raise CLIError(f"{path} is not a fastsgd model file") from None
+    except OSError as error:
+        raise CLIError(f"{path}: cannot read: {error.strerror or error}") from None
+    if isinstance(artifact, BaseEstimator) and hasattr(artifact, "predict"):
+        return _estimator_artifact(artifact)
     if not (
         isinstance(artifact, dict)
         and artifact.get("format") == MODEL_FILE_FORMAT

@@ -1392,7 +1392,7 @@ class SGDOneClassSVM(OutlierMixin, _BaseSGD):
     A drop-in replacement for :class:`sklearn.linear_model.SGDOneClassSVM`
     (scikit-learn 1.9): the same parameters, defaults, methods and fitted
     attributes, and with the same ``random_state`` scikit-learn's ``coef_``,
-    ``offset_`` and ``n_iter_`` to floating-point rounding. It minimises
+    ``offset_`` and ``n_iter_`` to floating-point rounding. It minimises::
 
         nu/2 ||w||^2 + nu * b + mean(max(0, 1 - (w . x + b)))
 

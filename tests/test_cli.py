@@ -27,6 +27,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import skops.io
 from datasets import classification, regression
 from sklearn.datasets import dump_svmlight_file, load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -153,20 +154,20 @@ def mlp_classifier_csv(workdir):
     fitted = ok(
         run_cli(
             ["fit", "animals.csv", *fit_args, *params_args(MLPC_PARAMS),
-             "-o", "animals.joblib"],
+             "-o", "animals.skops"],
             workdir,
         )
     )  # fmt: skip
     predicted = ok(
         run_cli(
-            ["predict", "animals.joblib", "animals_new.csv", "-o", "animals.out.csv"],
+            ["predict", "animals.skops", "animals_new.csv", "-o", "animals.out.csv"],
             workdir,
         )
     )
     reference = fit_in_process(fastsgd.MLPClassifier, X, labels, **MLPC_PARAMS)
     return dict(
         X=X, y=labels, X_new=X_new, fit=fitted, predict=predicted,
-        reference=reference, model=workdir / "animals.joblib",
+        reference=reference, model=workdir / "animals.skops",
     )  # fmt: skip
 
 
@@ -202,7 +203,7 @@ def test_fit_shows_an_epoch_bar_then_the_warnings(mlp_classifier_csv):
     ]
     assert result.stdout == (
         "fitted mlp-classifier on 60 samples, 4 features (15 epochs); "
-        "saved to animals.joblib\n"
+        "saved to animals.skops\n"
     )
 
 
@@ -225,12 +226,12 @@ def sgd_classifier_svmlight(workdir):
     fitted = ok(
         run_cli(
             ["fit", "bin.svm", "--model", "sgd-classifier",
-             *params_args(SGDC_PARAMS), "-o", "bin.joblib"],
+             *params_args(SGDC_PARAMS), "-o", "bin.skops"],
             workdir,
         )
     )  # fmt: skip
     predicted = ok(
-        run_cli(["predict", "bin.joblib", "bin_new.libsvm", "-o", "bin.out.csv"],
+        run_cli(["predict", "bin.skops", "bin_new.libsvm", "-o", "bin.out.csv"],
                 workdir)
     )  # fmt: skip
     reference = fit_in_process(
@@ -238,7 +239,7 @@ def sgd_classifier_svmlight(workdir):
     )
     return dict(
         X=X, y=y, X_new=X_new, fit=fitted, predict=predicted, reference=reference,
-        model=workdir / "bin.joblib",
+        model=workdir / "bin.skops",
     )  # fmt: skip
 
 
@@ -274,7 +275,10 @@ def test_bar_says_when_the_fit_stopped_early(sgd_classifier_svmlight):
 
 
 def test_model_file_holds_the_estimator_and_metadata(sgd_classifier_svmlight):
-    artifact = joblib.load(sgd_classifier_svmlight["model"])
+    path = sgd_classifier_svmlight["model"]
+    assert path.read_bytes()[:4] == b"PK\x03\x04"  # a skops file (a zip archive)
+    # every type in it is on the allow-list: fastsgd.load reads it untrusted
+    artifact = fastsgd.load(path)
     assert artifact["model"] == "sgd-classifier"
     assert artifact["fastsgd_version"] == fastsgd.__version__
     assert artifact["svmlight_zero_based"] is False
@@ -302,15 +306,15 @@ def mlp_regressor_csv(workdir):
     fitted = ok(
         run_cli(
             ["fit", "reg.csv", "--model", "mlp-regressor", "--target", "target",
-             *params_args(MLPR_PARAMS), "-o", "mlpr.joblib"],
+             *params_args(MLPR_PARAMS), "-o", "mlpr.skops"],
             workdir,
         )
     )  # fmt: skip
-    predicted = ok(run_cli(["predict", "mlpr.joblib", "reg.csv"], workdir))
+    predicted = ok(run_cli(["predict", "mlpr.skops", "reg.csv"], workdir))
     reference = fit_in_process(fastsgd.MLPRegressor, X, y, **MLPR_PARAMS)
     return dict(
         X=X, y=y, fit=fitted, predict=predicted, reference=reference,
-        model=workdir / "mlpr.joblib",
+        model=workdir / "mlpr.skops",
     )  # fmt: skip
 
 
@@ -335,7 +339,7 @@ def test_predict_into_a_closed_pipe_stops_quietly(mlp_classifier_csv, workdir):
     write_csv(workdir / "many.csv", ["f0", "f1", "f2", "f3"], rows)
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "fastsgd", "predict", "animals.joblib", "many.csv"],
+        [sys.executable, "-m", "fastsgd", "predict", "animals.skops", "many.csv"],
         cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     first = process.stdout.readline()
@@ -480,21 +484,52 @@ def test_docs_session_diabetes_scores_match_in_process_fits(docs_session, capsys
     shown = {r[0].split()[2]: float(r[1]) for r in results
              if r[0].startswith("fastsgd score") and "diabetes" in r[0]}  # fmt: skip
     sgd = fit_in_process(fastsgd.SGDRegressor, X, y, eta0=0.1, random_state=0)
-    assert shown["diabetes.joblib"] == pytest.approx(
+    assert shown["diabetes.skops"] == pytest.approx(
         r2_score(y, sgd.predict(X)), rel=1e-10
     )
     mlp = fit_in_process(
         fastsgd.MLPRegressor, sp.csr_matrix(X), y, hidden_layer_sizes=(16, 8),
         learning_rate_init=0.05, random_state=0,
     )  # fmt: skip
-    assert shown["mlp.joblib"] == pytest.approx(r2_score(y, mlp.predict(X)), rel=1e-10)
+    assert shown["mlp.skops"] == pytest.approx(r2_score(y, mlp.predict(X)), rel=1e-10)
     # predict on an .npz file without targets, to stdout
     np.savez(where / "X_only.npz", X=X[:7])
-    status, out, _ = call_main(["predict", where / "diabetes.joblib",
+    status, out, _ = call_main(["predict", where / "diabetes.skops",
                                 where / "X_only.npz"], capsys)  # fmt: skip
     assert status == 0
     got = [float(value) for value in out.splitlines()[1:]]
     np.testing.assert_allclose(got, sgd.predict(X[:7]), rtol=1e-12)
+
+
+def test_docs_session_one_class_svm_matches_an_in_process_fit(docs_session):
+    where, _ = docs_session
+    X = load_iris().data
+    reference = fit_in_process(fastsgd.SGDOneClassSVM, X, None, nu=0.05,
+                               random_state=0)  # fmt: skip
+    expected = reference.predict(X)
+    assert read_predictions(where / "outliers.csv") == [str(k) for k in expected]
+    assert (expected == -1).sum() == 1  # as the page says
+
+
+def test_docs_model_file_messages_are_what_predict_prints(
+    tmp_path, tiny_csv, capsys, monkeypatch
+):
+    """The two messages docs/cli.md shows under "Model files" (a skops file
+    naming ``os.system``, a joblib file), from files of the names shown."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    shown = [text for section, language, text in docs_blocks()
+             if section == "Model files" and language == "text"]  # fmt: skip
+    assert len(shown) == 2
+    monkeypatch.chdir(tmp_path)
+    skops.io.dump(Pipeline([("run", FunctionTransformer(func=os.system))]),
+                  "model.skops")  # fmt: skip
+    joblib.dump({"format": "fastsgd model file"}, "old.joblib")
+    for path, text in zip(["model.skops", "old.joblib"], shown, strict=True):
+        _, _, err = call_main(["predict", path, tiny_csv], capsys)
+        assert err.strip() == text.replace("posix.system", os.system.__module__
+                                           + ".system")  # fmt: skip
 
 
 # --- --param ------------------------------------------------------------------
@@ -550,7 +585,7 @@ def test_missing_data_file(tmp_path, capsys):
             "--target",
             "y",
             "-o",
-            tmp_path / "m.joblib",
+            tmp_path / "m.skops",
         ],
         capsys,
         f"{missing}: no such file",
@@ -558,7 +593,7 @@ def test_missing_data_file(tmp_path, capsys):
     for suffix in ("npz", "svm"):
         missing = tmp_path / f"nothing.{suffix}"
         assert_error(
-            ["fit", missing, "--model", "sgd-regressor", "-o", tmp_path / "m.joblib"],
+            ["fit", missing, "--model", "sgd-regressor", "-o", tmp_path / "m.skops"],
             capsys,
             f"{missing}: no such file",
         )
@@ -602,10 +637,10 @@ def test_malformed_csv(tmp_path, capsys, content, fragments):
         "--target",
         "label",
         "-o",
-        tmp_path / "m.joblib",
+        tmp_path / "m.skops",
     ]
     message = assert_error(args, capsys, str(path), *fragments)
-    assert not (tmp_path / "m.joblib").exists(), message
+    assert not (tmp_path / "m.skops").exists(), message
 
 
 def test_regression_target_must_be_numbers(tmp_path, capsys):
@@ -809,19 +844,33 @@ def test_demo_is_still_a_command():
 
 
 def test_not_a_fastsgd_model_file(tmp_path, tiny_csv, capsys):
-    not_joblib = tmp_path / "text.joblib"
-    not_joblib.write_text("hello")
+    not_skops = tmp_path / "text.skops"
+    not_skops.write_text("hello")
+    other_skops = tmp_path / "dict.skops"
+    skops.io.dump({"estimator": "something"}, other_skops)
+    not_skops_zip = tmp_path / "data.skops"
+    with open(not_skops_zip, "wb") as file:  # a zip archive, but not a skops file
+        np.savez(file, X=np.ones((2, 2)))
     other_pickle = tmp_path / "dict.joblib"
     joblib.dump({"estimator": "something"}, other_pickle)
-    for path in (not_joblib, other_pickle, tiny_csv):
+    for path in (not_skops, other_skops, not_skops_zip, tiny_csv):
         for command in ("predict", "score"):
             assert_error(
                 [command, path, tiny_csv], capsys, f"{path} is not a fastsgd model file"
             )
+            assert_error(  # --trust-pickle: still not one
+                [command, path, tiny_csv, "--trust-pickle"], capsys,
+                f"{path} is not a fastsgd model file",
+            )  # fmt: skip
     assert_error(
-        ["predict", tmp_path / "none.joblib", tiny_csv],
+        ["predict", other_pickle, tiny_csv, "--trust-pickle"],
         capsys,
-        "none.joblib: no such file",
+        f"{other_pickle} is not a fastsgd model file",
+    )
+    assert_error(
+        ["predict", tmp_path / "none.skops", tiny_csv],
+        capsys,
+        "none.skops: no such file",
     )
 
 
@@ -831,12 +880,12 @@ def test_predict_needs_the_models_feature_columns(
     path = tmp_path / "partial.csv"
     path.write_text("f0,f2,f3,kind\n1,2,3,cat\n")
     assert_error(
-        ["predict", workdir / "animals.joblib", path],
+        ["predict", workdir / "animals.skops", path],
         capsys,
         "missing feature column(s) 'f1' (the model's features: 'f0', 'f1', 'f2', 'f3')",
     )
     assert_error(
-        ["score", workdir / "animals.joblib", path, "--target", "species"],
+        ["score", workdir / "animals.skops", path, "--target", "species"],
         capsys,
         "no target column 'species'",
     )
@@ -845,7 +894,7 @@ def test_predict_needs_the_models_feature_columns(
 def test_model_without_column_names_takes_csv_columns_in_order(
     docs_session, tmp_path, capsys
 ):
-    model = docs_session[0] / "diabetes.joblib"  # fit on an .npz file
+    model = docs_session[0] / "diabetes.skops"  # fit on an .npz file
     row = np.linspace(-0.05, 0.05, 10)
     path = tmp_path / "rows.csv"
     write_csv(path, [f"x{i}" for i in range(10)] + ["t"], [[*row, 1.0]])
@@ -855,7 +904,7 @@ def test_model_without_column_names_takes_csv_columns_in_order(
     # --target leaves the target column out of the features
     status, out, _ = call_main(["predict", model, path, "--target", "t"], capsys)
     assert status == 0
-    estimator = joblib.load(model)["estimator"]
+    estimator = fastsgd.load(model)["estimator"]
     expected = row @ estimator.coef_ + estimator.intercept_[0]
     assert float(out.splitlines()[1]) == pytest.approx(expected, rel=1e-12)
     assert_error(
@@ -866,7 +915,7 @@ def test_model_without_column_names_takes_csv_columns_in_order(
 def test_predict_cannot_write(mlp_classifier_csv, workdir, tmp_path, capsys):
     out = tmp_path / "no" / "such" / "dir.csv"
     assert_error(
-        ["predict", workdir / "animals.joblib", workdir / "animals_new.csv", "-o", out],
+        ["predict", workdir / "animals.skops", workdir / "animals_new.csv", "-o", out],
         capsys,
         f"{out}: cannot write",
     )
@@ -875,10 +924,10 @@ def test_predict_cannot_write(mlp_classifier_csv, workdir, tmp_path, capsys):
 def test_model_file_of_another_version_loads_with_a_warning(
     sgd_classifier_svmlight, workdir, tmp_path, capsys
 ):
-    artifact = joblib.load(sgd_classifier_svmlight["model"])
+    artifact = fastsgd.load(sgd_classifier_svmlight["model"])
     artifact["fastsgd_version"] = "0.0.1"
-    old = tmp_path / "old.joblib"
-    joblib.dump(artifact, old)
+    old = tmp_path / "old.skops"
+    skops.io.dump(artifact, old)
     status, out, err = call_main(["score", old, workdir / "bin.svm"], capsys)
     assert status == 0 and float(out) > 0.5
     assert err == (
@@ -900,8 +949,221 @@ def test_fit_perceptron_is_scikit_learns(tmp_path):
     ]
     path.write_text("\n".join(rows) + "\n")
     assert main(["fit", str(path), "--model", "perceptron", "--target", "label",
-                 "--quiet", "-o", str(tmp_path / "m.joblib")]) == 0  # fmt: skip
-    fitted = joblib.load(tmp_path / "m.joblib")["estimator"]
+                 "--quiet", "-o", str(tmp_path / "m.skops")]) == 0  # fmt: skip
+    fitted = fastsgd.load(tmp_path / "m.skops")["estimator"]
     theirs = Perceptron().fit(X, y)
     assert type(fitted).__name__ == "Perceptron"
     np.testing.assert_allclose(fitted.coef_, theirs.coef_, rtol=1e-12, atol=0)
+
+
+# --- model files: skops, the allow-list, --trust-pickle -----------------------
+
+
+class _OpensOnUnpickle:
+    """A pickle payload: unpickling it creates the file ``path`` (``open``)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickle_model_file_is_refused_without_running_it(tmp_path, tiny_csv, capsys):
+    marker = tmp_path / "ran"
+    evil = tmp_path / "model.joblib"
+    joblib.dump(_OpensOnUnpickle(marker), evil)
+    # the payload works: unpickling this file does create a file
+    control = tmp_path / "control"
+    joblib.dump(_OpensOnUnpickle(control), tmp_path / "control.joblib")
+    joblib.load(tmp_path / "control.joblib").close()
+    assert control.exists()
+
+    disguised = tmp_path / "model.skops"  # told by content, not by extension
+    disguised.write_bytes(evil.read_bytes())
+    for path in (evil, disguised):
+        for command in ("predict", "score"):
+            status, out, err = call_main([command, path, tiny_csv], capsys)
+            assert (status, out) == (2, ""), err
+            (line,) = err.strip().splitlines()
+            assert line.startswith(f"fastsgd: error: {path} is a pickle"), line
+            assert "would run any code it carries" in line, line
+            assert "--trust-pickle" in line, line
+    assert not marker.exists()
+    # the installed command, in a subprocess: exit 2, the message, no traceback
+    result = run_cli(["predict", evil, tiny_csv], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"fastsgd: error: {evil} is a pickle" in result.stderr
+    assert result.stdout == "" and not marker.exists()
+
+
+def test_trust_pickle_reads_an_older_joblib_model_file(
+    sgd_classifier_svmlight, workdir, tmp_path, capsys
+):
+    """A model file of fastsgd before skops (the same dict, dumped by joblib)."""
+    artifact = fastsgd.load(sgd_classifier_svmlight["model"])
+    old = tmp_path / "old.joblib"
+    joblib.dump(artifact, old, compress=3)  # compressed: still told a pickle
+    data = workdir / "bin_new.libsvm"
+    status, _, err = call_main(["predict", old, data], capsys)
+    assert status == 2 and "--trust-pickle" in err, err
+    status, out, err = call_main(["predict", old, data, "--trust-pickle"], capsys)
+    assert (status, err) == (0, "")
+    expected = sgd_classifier_svmlight["reference"].predict(
+        sp.csr_matrix(sgd_classifier_svmlight["X_new"])
+    )
+    assert out.splitlines()[1:] == [str(k) for k in expected]
+    status, out, err = call_main(
+        ["score", old, workdir / "bin.svm", "--trust-pickle"], capsys
+    )
+    assert (status, err) == (0, "") and float(out) > 0.5
+
+
+class _TouchesOnLoad:
+    """Builds (``__setstate__``, which skops calls) by creating ``path``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __setstate__(self, state):
+        open(state["path"], "w").close()
+        self.__dict__.update(state)
+
+
+def _hostile_artifacts(marker):
+    """Model files' dicts whose estimator names a type outside the allow-list:
+    (artifact, the type's name)."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    system = f"{os.system.__module__}.{os.system.__name__}"  # posix.system
+    runs = Pipeline([("run", FunctionTransformer(func=os.system))])
+    builds = fastsgd.SGDClassifier()
+    builds.extra_ = _TouchesOnLoad(marker)
+    touch = f"{_TouchesOnLoad.__module__}._TouchesOnLoad"
+    base = {"format": "fastsgd model file", "format_version": 1,
+            "fastsgd_version": fastsgd.__version__, "model": "sgd-classifier",
+            "feature_names": ["a", "b"], "target": "label",
+            "svmlight_zero_based": None}  # fmt: skip
+    return [(base | {"estimator": runs}, system),
+            (base | {"estimator": builds}, touch)]  # fmt: skip
+
+
+def test_skops_model_file_naming_other_types_is_refused(tmp_path, tiny_csv, capsys):
+    marker = tmp_path / "ran"
+    for i, (artifact, name) in enumerate(_hostile_artifacts(marker)):
+        path = tmp_path / f"hostile{i}.skops"
+        skops.io.dump(artifact, path)
+        assert name in skops.io.get_untrusted_types(file=path)
+        for command in ("predict", "score"):
+            for trust in ([], ["--trust-pickle"]):  # which is for pickles only
+                message = assert_error(
+                    [command, path, tiny_csv, *trust], capsys, str(path), name
+                )
+                assert "refused" in message, message
+    assert not marker.exists()
+    # the second file does build its payload when its types are trusted
+    path = tmp_path / "hostile1.skops"
+    skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    assert marker.exists()
+
+
+def test_predict_and_score_read_a_file_of_fastsgd_save(tmp_path, capsys):
+    """``fastsgd.save(model, path)``: a bare estimator (here a Pipeline fit on a
+    DataFrame), fed the columns it was fit on."""
+    pandas = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = make_pipeline(
+        StandardScaler(), fastsgd.SGDClassifier(max_iter=5, tol=None, random_state=0)
+    ).fit(X, y)
+    fastsgd.save(model, tmp_path / "pipe.skops")
+    frame = pandas.concat([X.iloc[:, ::-1], y.rename("kind")], axis=1)
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    status, out, err = call_main(
+        ["predict", tmp_path / "pipe.skops", tmp_path / "iris.csv"], capsys
+    )
+    assert (status, err) == (0, "")
+    expected = model.predict(X)
+    assert out.splitlines()[1:] == [str(k) for k in expected]
+    status, out, err = call_main(
+        ["score", tmp_path / "pipe.skops", tmp_path / "iris.csv", "--target", "kind"],
+        capsys,
+    )
+    assert (status, err) == (0, "")
+    assert float(out) == pytest.approx(model.score(X, y), rel=1e-12)
+
+
+def test_fit_warns_that_a_pickle_extension_gets_a_skops_file(
+    tmp_path, tiny_csv, capsys
+):
+    status, _, err = call_main(
+        ["fit", tiny_csv, "--model", "sgd-classifier", "--target", "label", "-q",
+         "-p", "max_iter=3", "-p", "tol=None", "-o", tmp_path / "m.joblib"],
+        capsys,
+    )  # fmt: skip
+    assert status == 0
+    assert "fastsgd: warning: " in err and "name model files .skops" in err, err
+    assert (tmp_path / "m.joblib").read_bytes()[:4] == b"PK\x03\x04"
+    status, _, err = call_main(["predict", tmp_path / "m.joblib", tiny_csv], capsys)
+    assert (status, err) == (0, "")
+
+
+# --- one-class-svm ---------------------------------------------------------------
+
+OCSVM_PARAMS = dict(nu=0.2, max_iter=20, tol=None, random_state=0)
+
+
+def test_one_class_svm_fits_without_targets_and_predicts_inliers(tmp_path, capsys):
+    X, _ = regression(n_samples=60, n_features=3, seed=5)
+    X_new = np.vstack([X[:10], 8 * X[:10]])
+    np.savez(tmp_path / "train.npz", X=X)  # no y
+    np.savez(tmp_path / "new.npz", X=X_new)
+    model = tmp_path / "ocsvm.skops"
+    status, _, err = call_main(
+        ["fit", tmp_path / "train.npz", "--model", "one-class-svm", "--quiet",
+         *params_args(OCSVM_PARAMS), "-o", model],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    reference = fit_in_process(fastsgd.SGDOneClassSVM, X, None, **OCSVM_PARAMS)
+    assert type(fastsgd.load(model)["estimator"]) is fastsgd.SGDOneClassSVM
+    status, out, err = call_main(["predict", model, tmp_path / "new.npz"], capsys)
+    assert (status, err) == (0, "")
+    expected = reference.predict(X_new)
+    assert set(expected) == {-1, 1}
+    assert out.splitlines() == ["prediction", *[str(k) for k in expected]]
+    # an outlier detector has no score (scikit-learn's have none either)
+    np.savez(tmp_path / "new_y.npz", X=X_new, y=np.ones(len(X_new)))
+    assert_error(
+        ["score", model, tmp_path / "new_y.npz"], capsys,
+        "SGDOneClassSVM is an outlier detector, which has no score",
+        "fastsgd predict",
+    )  # fmt: skip
+
+
+def test_one_class_svm_csv_target_is_optional_and_left_out(tmp_path, capsys):
+    X, _ = regression(n_samples=40, n_features=2, seed=6)
+    write_csv(tmp_path / "all.csv", ["a", "b"], X)
+    write_csv(tmp_path / "labelled.csv", ["a", "label", "b"],
+              [[x[0], "some text", x[1]] for x in X])  # fmt: skip
+    reference = fit_in_process(fastsgd.SGDOneClassSVM, X, None, **OCSVM_PARAMS)
+    for data, target in [("all.csv", []), ("labelled.csv", ["--target", "label"])]:
+        model = tmp_path / f"{data}.skops"
+        status, _, err = call_main(
+            ["fit", tmp_path / data, "--model", "one-class-svm", *target, "-q",
+             *params_args(OCSVM_PARAMS), "-o", model],
+            capsys,
+        )  # fmt: skip
+        assert status == 0, err
+        artifact = fastsgd.load(model)
+        assert artifact["feature_names"] == ["a", "b"]
+        np.testing.assert_array_equal(artifact["estimator"].coef_, reference.coef_)
+        status, out, _ = call_main(
+            ["predict", model, tmp_path / "labelled.csv"], capsys
+        )
+        assert status == 0
+        assert out.splitlines()[1:] == [str(k) for k in reference.predict(X)]
