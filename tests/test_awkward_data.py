@@ -66,3 +66,32 @@ def test_poisson_mlp_on_huge_inputs_ends_as_scikit_learns(case):
     ours = _outcome(fastsgd.MLPRegressor(**params), X, y)
     assert ours != "non-finite"
     assert ours == theirs
+
+
+@pytest.mark.parametrize("estimator", ["MLPClassifier", "MLPRegressor"])
+def test_a_batch_of_zero_weights_is_a_batch_without_gradient(estimator):
+    """A mini-batch whose samples all weigh 0 has no gradient: plain SGD then
+    trains as on the other rows alone (scikit-learn's ``np.average`` raises
+    ZeroDivisionError on such a batch; fastsgd's kernel divided 0 by 0 and
+    reported a divergence)."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((8, 3))
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    if estimator == "MLPRegressor":
+        y = y.astype(float)
+    weights = np.array([1, 1, 1, 1, 0, 0, 0, 0.0])  # the second batch weighs 0
+    params = dict(hidden_layer_sizes=(3,), solver="sgd", momentum=0.0, batch_size=4,
+                  shuffle=False, max_iter=3, random_state=0)  # fmt: skip
+    cls = getattr(fastsgd, estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = cls(**params).fit(X, y, sample_weight=weights)
+        alone = cls(**params).fit(X[:4], y[:4])
+    for got, want in zip(weighted.coefs_ + weighted.intercepts_,
+                         alone.coefs_ + alone.intercepts_, strict=True):  # fmt: skip
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adam = cls(**(params | {"solver": "adam"})).fit(X, y, sample_weight=weights)
+    assert all(np.isfinite(w).all() for w in adam.coefs_ + adam.intercepts_)
+    assert np.isfinite(adam.loss_curve_).all()

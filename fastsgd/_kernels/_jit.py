@@ -67,9 +67,24 @@ _OPTIONS_TAG = _options_tag()
 
 
 @functools.cache
+@functools.cache
+def _helpers_hash():
+    """A hash of every source file a kernel may inline code from (``_math/``
+    and ``_kernels/``): a kernel's cached code holds its helpers' code, so an
+    edit of a helper's file must not load the kernels compiled before it."""
+    package = os.path.join(_PACKAGE_PARENT, "fastsgd")
+    digest = hashlib.sha256()
+    for folder in ("_math", "_kernels"):
+        for name in sorted(os.listdir(os.path.join(package, folder))):
+            if name.endswith(".py"):
+                with open(os.path.join(package, folder, name), "rb") as f:
+                    digest.update(name.encode() + b"\0" + f.read())
+    return digest.digest()
+
+
 def _content_hash(path, st_mtime, st_size):
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).digest()
+        return hashlib.sha256(f.read() + _helpers_hash()).digest()
 
 
 class _PackageLocator(
@@ -82,8 +97,9 @@ class _PackageLocator(
     (and Numba < 0.68 stamps it with the file's mtime), so the same kernel
     imported from a checkout and from the installed copy compiled twice. This
     one keys it on the file's place inside the package and stamps it with a
-    hash of its content: identical sources share their compiled code wherever
-    they are imported from.
+    hash of its content and of the helpers' files (``_helpers_hash``):
+    identical sources share their compiled code wherever they are imported
+    from.
     """
 
     def __init__(self, py_func, py_file):

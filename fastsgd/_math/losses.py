@@ -141,7 +141,10 @@ def clip_derivative(d):
 def mlp_batch_loss(loss_scale, loss, alpha, sq_norm, sw_sum):
     """scikit-learn's MLP batch loss: the weighted loss ``loss`` (summed over
     the batch's rows, times ``loss_scale``) over the sum of sample weights,
-    plus ``alpha / 2 * sum(W**2)`` over the same sum."""
+    plus ``alpha / 2 * sum(W**2)`` over the same sum; 0 for a batch whose
+    samples all weigh 0 (``mlp_gradient``)."""
+    if sw_sum == 0.0:
+        return (loss_scale * loss + 0.5 * alpha * sq_norm) * 0.0
     return loss_scale * loss / sw_sum + 0.5 * alpha * sq_norm / sw_sum
 
 

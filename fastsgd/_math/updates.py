@@ -139,7 +139,10 @@ def mlp_gradient(G, w, alpha, sw_sum):
     """A multi-layer perceptron's gradient of one parameter (scikit-learn's
     ``_compute_loss_grad``): the summed weighted gradient ``G`` plus the L2
     term ``alpha * w``, divided by the batch's sum of sample weights
-    (``alpha = 0`` for intercepts)."""
+    (``alpha = 0`` for intercepts). A batch whose samples all weigh 0 has no
+    gradient (a zero; scikit-learn fails on it: ``np.average`` raises)."""
+    if sw_sum == 0.0:
+        return (G + alpha * w) * 0.0
     return (G + alpha * w) / sw_sum
 
 
