@@ -87,7 +87,7 @@ def output_loss(code, y, p, eps):
 
     SOFTMAX: the cross-entropy term ``-y log p``; LOGISTIC: the binary
     cross-entropy; both with ``p`` clipped to ``[eps, 1 - eps]``. EXP: the
-    half Poisson deviance ``y log(y / p) - y + p``. IDENTITY: the squared error
+    half Poisson deviance ``y log(y / p) - y + p`` (the ratio in float64). IDENTITY: the squared error
     ``(y - p)**2`` (the kernel applies scikit-learn's ``1 / (2 n_outputs)``).
     """
     if code == SOFTMAX or code == LOGISTIC:
@@ -97,7 +97,10 @@ def output_loss(code, y, p, eps):
             term -= (1.0 - y) * math.log(1.0 - q)
         return term
     elif code == EXP:
-        term = y * math.log(y / p) if y != 0.0 else 0.0
+        # the ratio in float64, as scikit-learn's (its targets are float64):
+        # in float32 a large target over a tiny prediction overflows to inf
+        # (y * 1.0: float64 on both targets; float() keeps float32 in Numba)
+        term = y * math.log(y * 1.0 / p) if y != 0.0 else 0.0
         return term - y + p
     return (y - p) * (y - p)
 
