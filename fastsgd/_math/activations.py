@@ -87,8 +87,9 @@ def output_loss(code, y, p, eps):
 
     SOFTMAX: the cross-entropy term ``-y log p``; LOGISTIC: the binary
     cross-entropy; both with ``p`` clipped to ``[eps, 1 - eps]``. EXP: the
-    half Poisson deviance ``y log(y / p) - y + p`` (the ratio in float64). IDENTITY: the squared error
-    ``(y - p)**2`` (the kernel applies scikit-learn's ``1 / (2 n_outputs)``).
+    half Poisson deviance ``y log(y / p) - y + p`` (the ratio in float64).
+    IDENTITY: the squared error ``(y - p)**2`` (the kernel applies
+    scikit-learn's ``1 / (2 n_outputs)``).
     """
     if code == SOFTMAX or code == LOGISTIC:
         q = min(max(p, eps), 1.0 - eps)
