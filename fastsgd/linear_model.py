@@ -490,6 +490,11 @@ class _BaseSGD(
     def _coef_view(self, coef):
         return coef
 
+    def _shuffle_seeds(self, n_heads):
+        """scikit-learn's per-sample shuffling seeds (``_draw_seeds``, drawn
+        in its order), kept for an integer ``random_state``."""
+        return _cached_seeds(self, n_heads, self._draw_seeds)
+
     def _fitted_intercept(self):
         """The trainer's intercepts of the fitted model (``warm_start``)."""
         return self.intercept_
@@ -761,16 +766,10 @@ class SGDClassifier(GPUScoreMixin, LinearClassifierMixin, _BaseSGD):
             y_class, head_positive, weight_pos, weight_neg, dtype
         )
 
-    def _shuffle_seeds(self, n_heads):
-        """scikit-learn's per-sample shuffling seeds, drawn in its order.
-
-        A binary fit (``fit_binary``) draws the dataset's seed, then the
-        shuffle's; one-vs-rest draws one seed per class, and each head draws
-        those two from a generator seeded with it (``_fit_multiclass``).
-        """
-        return _cached_seeds(self, n_heads, self._draw_seeds)
-
     def _draw_seeds(self, n_heads):
+        """A binary fit (``fit_binary``) draws the dataset's seed, then the
+        shuffle's; one-vs-rest draws one seed per class, and each head draws
+        those two from a generator seeded with it (``_fit_multiclass``)."""
         random_state = check_random_state(self.random_state)
         if n_heads == 1:
             return np.array([_dataset_then_shuffle_seed(random_state)])
@@ -1115,7 +1114,31 @@ class Perceptron(SGDClassifier):
         )  # fmt: skip
 
 
-class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
+class _OneHead:
+    """What the one-head linear models (``SGDRegressor``, ``SGDOneClassSVM``)
+    share: a 1-d ``coef_``, scikit-learn's shuffling seed (``_fit_regressor``
+    and ``_fit_one_class`` draw it from ``random_state`` first), and the
+    scores ``X @ coef_ + intercept``."""
+
+    def _coef_shape(self, n_heads, n_features):
+        return (n_features,)
+
+    def _coef_view(self, coef):
+        return _row_view(self, coef)
+
+    def _draw_seeds(self, n_heads):
+        return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
+
+    def _scores(self, X, intercept):
+        """``X @ coef_ + intercept[0]`` as a 1-d array (on the GPU for a GPU
+        ``X``)."""
+        X = validate_X(self, X)
+        if is_device_array(X):
+            return gpu_scores(X, self.coef_[None, :], intercept).ravel()
+        return np.asarray(X @ self.coef_).ravel() + intercept[0]
+
+
+class SGDRegressor(_OneHead, GPUScoreMixin, RegressorMixin, _BaseSGD):
     """Linear regression trained by SGD on Numba kernels.
 
     A drop-in replacement for :class:`sklearn.linear_model.SGDRegressor`
@@ -1277,20 +1300,6 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
         self.nesterov = nesterov
         self.device = device
 
-    def _coef_shape(self, n_heads, n_features):
-        return (n_features,)
-
-    def _coef_view(self, coef):
-        return _row_view(self, coef)
-
-    def _shuffle_seeds(self, n_heads):
-        """scikit-learn's per-sample shuffling seed (``_fit_regressor`` draws
-        it before the dataset's seed)."""
-        return _cached_seeds(self, n_heads, self._draw_seeds)
-
-    def _draw_seeds(self, n_heads):
-        return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
-
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive,
                            as_sklearn=False):  # fmt: skip
         def score(coef, intercept):
@@ -1380,13 +1389,10 @@ class SGDRegressor(GPUScoreMixin, RegressorMixin, _BaseSGD):
             Predicted values.
         """
         check_is_fitted(self)
-        X = validate_X(self, X)
-        if is_device_array(X):
-            return gpu_scores(X, self.coef_[None, :], self.intercept_).ravel()
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_[0]
+        return self._scores(X, self.intercept_)
 
 
-class SGDOneClassSVM(OutlierMixin, _BaseSGD):
+class SGDOneClassSVM(_OneHead, OutlierMixin, _BaseSGD):
     """The linear one-class SVM, trained by SGD on Numba kernels.
 
     A drop-in replacement for :class:`sklearn.linear_model.SGDOneClassSVM`
@@ -1542,12 +1548,6 @@ default='optimal'
             super()._config(is_sparse), intercept_alpha=float(self.nu)
         )
 
-    def _coef_shape(self, n_heads, n_features):
-        return (n_features,)
-
-    def _coef_view(self, coef):
-        return _row_view(self, coef)
-
     def _fitted_intercept(self):
         return 1.0 - self.offset_
 
@@ -1558,14 +1558,6 @@ default='optimal'
         attributes["offset_"] = 1.0 - state.published(config.average)[1]
         attributes.pop("validation_scores_", None)  # (no early stopping)
         return attributes
-
-    def _shuffle_seeds(self, n_heads):
-        """scikit-learn's per-sample shuffling seed (``_fit_one_class`` draws it
-        from ``random_state`` first)."""
-        return _cached_seeds(self, n_heads, self._draw_seeds)
-
-    def _draw_seeds(self, n_heads):
-        return np.array([check_random_state(self.random_state).randint(0, _MAX_INT)])
 
     def _fit_or_partial(self, X, sample_weight, coef_init, offset_init, max_iter,
                         first_call, task_name):  # fmt: skip
@@ -1657,10 +1649,7 @@ default='optimal'
             ``X @ coef_ - offset_``.
         """
         check_is_fitted(self, "coef_")
-        X = validate_X(self, X)
-        if is_device_array(X):
-            return gpu_scores(X, self.coef_[None, :], -self.offset_).ravel()
-        return np.asarray(X @ self.coef_).ravel() - self.offset_
+        return self._scores(X, -self.offset_)
 
     def score_samples(self, X):
         """The raw scores ``X @ coef_``, before the offset.

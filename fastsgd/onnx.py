@@ -126,9 +126,12 @@ def _node(scope, container, op_type, inputs, output=None, **attributes):
 
 
 def _constant(scope, container, name, values, proto_type):
-    """An initializer of ``proto_type`` holding ``values`` (a scalar, or an
-    array of any shape); returns its name."""
-    dtype = np.float64 if proto_type == onnx_proto.TensorProto.DOUBLE else np.float32
+    """An initializer of ``proto_type`` (double, float or int64) holding
+    ``values`` (a scalar, or an array of any shape); returns its name."""
+    dtype = {
+        onnx_proto.TensorProto.DOUBLE: np.float64,
+        onnx_proto.TensorProto.INT64: np.int64,
+    }.get(proto_type, np.float32)
     values = np.asarray(values, dtype=dtype)
     unique = scope.get_unique_variable_name(name)
     container.add_initializer(unique, proto_type, list(values.shape), values.ravel())
@@ -304,16 +307,10 @@ def convert_sgd_one_class_svm(scope, operator, container):
                    _constant(scope, container, "zero", 0.0, proto_type)])  # fmt: skip
     inlier = _node(scope, container, "Not", below)
     as_int = _node(scope, container, "Cast", inlier, to=onnx_proto.TensorProto.INT64)
-    two = _constant_int(scope, container, "two", 2)
-    one = _constant_int(scope, container, "one", 1)
+    two = _constant(scope, container, "two", 2, onnx_proto.TensorProto.INT64)
+    one = _constant(scope, container, "one", 1, onnx_proto.TensorProto.INT64)
     doubled = _node(scope, container, "Mul", [as_int, two])
     _node(scope, container, "Sub", [doubled, one], operator.outputs[0].full_name)
-
-
-def _constant_int(scope, container, name, value):
-    unique = scope.get_unique_variable_name(name)
-    container.add_initializer(unique, onnx_proto.TensorProto.INT64, [], [int(value)])
-    return unique
 
 
 # ---------------------------------------------------------------- perceptrons
