@@ -1,15 +1,16 @@
 """Where training runs: ``device="cpu"``, ``"cuda"`` or ``"auto"``.
 
 The host-side policy: which device a fit runs on, inputs on one side, and the
-GPU's out-of-memory error turned into a helpful one. ``numba.cuda`` is imported
-lazily, and only when a GPU is asked for: ``import fastsgd`` and CPU fits never
-touch it. The handling of inputs that already live on the GPU (recognising,
-viewing and checking them) is one layer down, in ``_kernels/gpu_arrays.py``,
-and re-exported here for the estimators.
+GPU's out-of-memory error turned into a helpful one; and what the estimators
+do with a GPU ``X`` outside training: check it, gather its validation rows,
+score it (each a small kernel of ``_kernels/cuda_launch.py`` or
+``_kernels/cuda.py``). ``numba.cuda`` is imported lazily, and only when a GPU
+is asked for: ``import fastsgd`` and CPU fits never touch it.
 """
 
-from fastsgd._kernels.gpu_arrays import (  # noqa: F401 (the estimators' names)
-    check_device_X,
+import numpy as np
+
+from fastsgd._kernels.gpu_arrays import (  # noqa: F401 (host_copy: the estimators')
     cuda_module,
     device_view,
     host_copy,
@@ -17,6 +18,55 @@ from fastsgd._kernels.gpu_arrays import (  # noqa: F401 (the estimators' names)
 )
 
 DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_device_X(obj, estimator_name):
+    """Check a GPU ``X``: 2-D, float32/float64, C-contiguous, non-empty, finite.
+
+    Returns the Numba device view. Nothing is copied to the host (finiteness
+    is checked by a kernel on the GPU).
+    """
+    X = device_view(obj, "X")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D array on the GPU, got {X.ndim}D array instead."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"X on the GPU has dtype {X.dtype}; {estimator_name} trains on float32 or "
+            "float64 GPU arrays. Cast it on the device first (e.g. x.float() in "
+            "PyTorch, x.astype(cupy.float32) in CuPy)."
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+            f"while a minimum of 1 is required by {estimator_name}."
+        )
+    if not X.is_c_contiguous():
+        raise ValueError(
+            "X on the GPU must be C-contiguous (row-major, no strides); make it "
+            "contiguous on the device first (x.contiguous() in PyTorch, "
+            "cupy.ascontiguousarray(x) in CuPy)."
+        )
+    from fastsgd._kernels import cuda_launch
+
+    if not cuda_launch.all_finite(X.reshape(X.size)):
+        raise ValueError("Input X contains NaN or infinity (checked on the GPU).")
+    return X
+
+
+def take_rows(X, rows):
+    """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
+    from fastsgd._kernels import cuda_launch
+
+    return cuda_launch.take_rows(X, rows)
+
+
+def gpu_scores(X, coef, intercept):
+    """``X @ coef.T + intercept`` on the GPU for a GPU ``X``, as ``X.dtype``."""
+    from fastsgd._kernels import cuda
+
+    return cuda.linear_scores(X, coef, intercept).astype(X.dtype)
 
 
 class CUDAUnavailableError(RuntimeError):

@@ -1,21 +1,151 @@
-"""The epoch skeleton both trainers share (``_trainer``: linear models,
-``_mlp_trainer``: MLPs).
+"""The one epoch loop of every stochastic fit: ``fit_epochs``.
 
-What happens around every epoch's kernel calls, whatever the model: the
-threads the kernels run on (BLAS pinned to one), the spans of batches an epoch
-is cut into for the progress bar, the snapshot an epoch starts from and the
-roll-back to it when the epoch ends non-finite (``DivergenceError``), the
-'adaptive' schedule's step down after a stall, and the weighted mean of
-states that parameter mixing takes. Each trainer keeps its own stopping
-policy (per track on the objective or a validation score for the linear
-models; scikit-learn's MLP rules), its state and its kernel calls.
+``fit_epochs(runner, stopping, max_iter, callbacks)`` is the only loop over
+epochs in fastsgd. Every epoch, whatever the model: the callbacks' epoch task
+opens, the compile notice (first epoch), the snapshot, the shuffle, the
+kernel calls over the progress spans, the divergence check and roll-back,
+the stopping rule (with scoring and verbose output), the callbacks' task
+closes. What differs between models lives in two objects:
+
+- a **runner** (``Runner``): one training algorithm with its state, kernel
+  module and bundles: the linear models' per-sample, mini-batch and O(nnz)
+  sparse runners (``_trainer``), the MLP's stochastic runner
+  (``_mlp_trainer``);
+- a **stopping rule**: the linear models' per-track rule on the objective or
+  a validation score (``_trainer.TrackStopping``), scikit-learn's MLP rule
+  (``_mlp_trainer.MLPStopping``).
+
+Also here: what both families share around it (threads, roll-back
+snapshots, the 'adaptive' step down, divergence, parameter mixing).
 """
 
 import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from fastsgd._device import device_errors
 from fastsgd._math.stopping import ADAPTIVE_DIVISOR, adaptive_rate
+from fastsgd._progress import Reporter
+
+
+class Runner:
+    """What a training algorithm gives ``fit_epochs`` (the protocol).
+
+    Attributes: ``config`` (with ``verbose``), ``n_train`` (training rows),
+    ``step_batch`` (rows per step, for the progress bar), ``n_threads`` and
+    ``uses_blas`` (``Threads``), ``runs_at_once`` (whether ``run_at_once``
+    can train the whole fit in one kernel call). A runner is a context
+    manager: its ``__exit__`` leaves the state complete however the fit ends.
+    """
+
+    runs_at_once = False
+    uses_blas = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def announce(self, reporter):
+        """Say that the epoch kernel compiles, if it does (``plan.compiled``)."""
+
+    def begin_epoch(self, active):
+        """Start an epoch: ``active`` is the stopping rule's per-head mask."""
+
+    def snapshot(self):
+        """The state the epoch starts from (``restore`` takes it back)."""
+        raise NotImplementedError
+
+    def restore(self, snap):
+        raise NotImplementedError
+
+    def shuffle(self):
+        """Draw the epoch's order."""
+
+    def spans(self, reporter):
+        """The epoch's spans of whole batches (``Reporter.spans``)."""
+        return reporter.spans()
+
+    def run(self, start, stop):
+        """Train the epoch's rows ``start:stop`` (one kernel call)."""
+        raise NotImplementedError
+
+    def finite(self):
+        """Whether the epoch left every loss and parameter finite."""
+        raise NotImplementedError
+
+    def diverged(self, epoch):
+        """After the roll-back of a non-finite epoch: raise
+        ``DivergenceError``, or return to end the fit there."""
+        raise NotImplementedError
+
+    def end_epoch(self, epoch):
+        """Record a finite epoch (its loss, counters)."""
+
+    def copied_model(self):
+        """A copy of the model as the fit would leave it now (callbacks)."""
+        raise NotImplementedError
+
+
+#: How ``fit_epochs`` ended: a stopping rule, a divergence the fit survives,
+#: a callback's request, or ``max_iter``.
+STOPPED, DIVERGED, REQUESTED, MAX_ITER = "stopped", "diverged", "requested", "max_iter"
+
+
+def fit_epochs(runner, stopping, max_iter, callbacks=None):
+    """Train up to ``max_iter`` epochs of ``runner`` under ``stopping``.
+
+    ``stopping`` gives ``active()`` (the heads still training, or None),
+    ``begin(epoch, reporter)``, ``after_epoch(epoch, runner, reporter) ->
+    bool`` (scores the epoch, prints it, and says whether to stop) and
+    ``finish(reporter, how)`` (``how``: one of ``STOPPED``, ``DIVERGED``,
+    ``REQUESTED``, ``MAX_ITER``). ``callbacks``: the fit's
+    ``_callbacks.EpochTasks`` or None; an ``end`` that returns True stops
+    after the epoch. Raises the runner's ``DivergenceError``, after its
+    roll-back.
+    """
+    verbose = runner.config.verbose
+    how = MAX_ITER
+    with (
+        Reporter(verbose, max_iter, runner.n_train, runner.step_batch) as reporter,
+        Threads(runner.n_threads, runner.uses_blas),
+        runner,
+        device_errors("training"),
+    ):  # fmt: skip
+        if max_iter > 1 and callbacks is None and not verbose and runner.runs_at_once:
+            runner.announce(reporter)
+            if runner.run_at_once(max_iter, stopping):
+                return how
+            # diverged: the state is back where the call started; the epochs
+            # one by one find the epoch, and its error
+        for epoch in range(1, max_iter + 1):
+            runner.begin_epoch(stopping.active())
+            if epoch == 1:
+                runner.announce(reporter)
+            stopping.begin(epoch, reporter)
+            if callbacks is not None:
+                callbacks.begin(runner.copied_model)
+            snap = runner.snapshot()
+            runner.shuffle()
+            for start, stop in runner.spans(reporter):
+                runner.run(start, stop)
+                reporter.batches_done(start, stop)
+            if not runner.finite():
+                runner.restore(snap)
+                runner.diverged(epoch)  # raises, or ends the fit here
+                how = DIVERGED
+            else:
+                runner.end_epoch(epoch)
+                if stopping.after_epoch(epoch, runner, reporter):
+                    how = STOPPED
+            if callbacks is not None and callbacks.end(runner.copied_model):
+                how = REQUESTED if how == MAX_ITER else how
+                break
+            if how != MAX_ITER:
+                break
+        stopping.finish(reporter, how)
+    return how
 
 
 def adaptive_decay(rate):
@@ -31,15 +161,6 @@ def finite(*values):
     """Whether every value (a float or an array) is finite: an epoch that
     leaves a NaN or an infinity in its loss or its parameters diverged."""
     return all(bool(np.isfinite(value).all()) for value in values)
-
-
-def run_spans(reporter, spans, run):
-    """Run an epoch as ``run(start, stop)`` over ``spans`` (consecutive runs
-    of whole batches, ``Reporter.spans``: one unless ``verbose=2``), moving
-    the progress bar after each."""
-    for start, stop in spans:
-        run(start, stop)
-        reporter.batches_done(start, stop)
 
 
 class DivergenceError(ValueError):

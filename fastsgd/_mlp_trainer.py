@@ -25,18 +25,20 @@ from sklearn.utils.optimize import _check_optimize_result
 
 from fastsgd._device import device_errors
 from fastsgd._epoch import (
+    MAX_ITER,
+    REQUESTED,
     DivergenceError,
     RollBack,
+    Runner,
     Threads,
     adaptive_decay,
     finite,
+    fit_epochs,
     resolve_n_jobs,
-    run_spans,
     weighted_mean,
 )
 from fastsgd._kernels import cpu_mlp, mlp_layout
-from fastsgd._kernels._jit import is_cached, is_parallel
-from fastsgd._kernels.bundles import Data, MLPParams, MLPTargets, MLPWorkspace
+from fastsgd._kernels.bundles import Data, MLPParams, MLPTargets, MLPWorkspace, data_of
 from fastsgd._math import codes
 from fastsgd._progress import Reporter, caller_stacklevel
 
@@ -62,6 +64,11 @@ class MLPData:
     is_sparse: bool
     Y: np.ndarray
     sample_weight: np.ndarray
+
+    @classmethod
+    def of(cls, X, Y, sample_weight):
+        """The data of a validated ``X`` (host or GPU, dense or CSR)."""
+        return cls(*data_of(X), Y, sample_weight)
 
     def data(self):
         """The kernels' ``bundles.Data``."""
@@ -239,54 +246,13 @@ def resident(data, device):
         return MLPData(*to_device_args(data.data()), *to_device_args(data.targets()))
 
 
-def _epoch_args(data, order, batch_size, units, state, config, grad, dtype, device):
-    capacity = max(1, min(batch_size, order.shape[0]))
-    buffers = _kernel_workspace(units, capacity, data.is_sparse, dtype, device)
-    params = MLPParams(state.theta, state.first_moment, state.second_moment, grad)
-    return (
-        data.data(), data.targets(), order, batch_size,
-        np.asarray(units, dtype=np.int64), params, buffers,
-        _int_settings(config, config.solver),
-        _float_settings(config, state.learning_rate, dtype), state.step,
-    )  # fmt: skip
-
-
-def _epoch(data, order, batch_size, units, state, config, grad, dtype, device="cpu"):
-    args = _epoch_args(data, order, batch_size, units, state, config, grad, dtype,
-                       device)  # fmt: skip
-    return _kernels(device).mlp_train_epoch(*args)
-
-
 _SOLVER_NAMES = {code: name for name, code in codes.SOLVER_CODES.items()}
 _ACTIVATION_NAMES = {code: name for name, code in codes.ACTIVATION_CODES.items()}
 
 
-def _announce_compilation(reporter, data, order, batch_size, state, config, grad,
-                          dtype):  # fmt: skip
-    """Say, before the first epoch, that this fit's training kernel has to be
-    compiled: only when Numba's cache does not hold it yet (``verbose >= 1``,
-    or a listener of ``_progress.announce_compilation``, as the command
-    line's)."""
-    if not reporter.wants_compile_notice():
-        return
-    kernel, args = cpu_mlp.train_kernel(
-        *_epoch_args(data, order, batch_size, config.units, state, config, grad,
-                     dtype, "cpu")
-    )  # fmt: skip
-    if is_cached(kernel, args):
-        return
-    reporter.compiling(
-        "MLP",
-        f"{_SOLVER_NAMES[config.solver]}/{_ACTIVATION_NAMES[config.hidden_code]}/"
-        f"{_ACTIVATION_NAMES[config.out_code]}, "
-        f"{'CSR' if data.is_sparse else 'dense'} {np.dtype(dtype).name}",
-        is_parallel(kernel),
-    )
-
-
 def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
                      validation_score=None, device="cpu", epochs=None):  # fmt: skip
-    """scikit-learn's ``_fit_stochastic`` loop; updates ``state`` in place.
+    """scikit-learn's ``_fit_stochastic``; updates ``state`` in place.
 
     Parameters
     ----------
@@ -303,15 +269,9 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     validation_score : callable, optional
         ``validation_score(theta) -> float`` when ``config.early_stopping``.
     device : {"cpu", "cuda"}
-        Where the epochs run. On ``"cuda"``, ``data`` should already be
-        resident (``resident``: copied to the GPU once per fit, as the estimator
-        does for every solver); the parameters and optimizer state are copied
-        in and out around each epoch's kernel.
+        Where the epochs run (``data`` already ``resident`` there).
     epochs : fastsgd._callbacks.EpochTasks, optional
-        The callbacks' epoch hooks (None without callbacks). Their snapshot
-        is ``(state, n_iter, loss)``: a copy of the state, and what this
-        function would return, had ``max_iter`` been the epoch. An ``end``
-        that returns True stops training after the epoch.
+        The callbacks' epoch hooks; their snapshot is ``(state, n_iter, loss)``.
 
     Returns
     -------
@@ -324,89 +284,144 @@ def train_stochastic(data, train_index, state, config, max_iter, rng, incrementa
     DivergenceError
         After restoring the parameters of the last finite epoch.
     """
-    units = config.units
-    dtype = state.theta.dtype
-    n_train = train_index.shape[0]
-    batch_size = max(1, min(config.batch_size, n_train))
-    grad = np.zeros_like(state.theta)
-    sample_idx = np.arange(n_train)
-    n_iter, loss = 0, None
+    runner = MLPRunner(data, train_index, state, config, rng, device)
+    stopping = MLPStopping(config, max_iter, incremental, validation_score)
+    fit_epochs(runner, stopping, max_iter, epochs)
+    return runner.n_iter, runner.loss
 
-    def copied_model():
-        return copy.deepcopy(state), n_iter, loss
 
-    with (
-        Reporter(config.verbose, max_iter, n_train, batch_size) as reporter,
-        _threads(config.n_jobs, batch_size, units),
-        device_errors("training"),
-    ):
-        for epoch in range(1, max_iter + 1):
-            if config.shuffle:
-                sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
-            order = train_index[sample_idx]
-            if epochs is not None:
-                epochs.begin(copied_model)
-            if epoch == 1 and device == "cpu":
-                _announce_compilation(reporter, data, order, batch_size, state, config,
-                                      grad, dtype)  # fmt: skip
-            snapshot = state.snapshot()
-            total, step = 0.0, state.step
+class MLPRunner(Runner):
+    """scikit-learn's stochastic MLP training (SGD or Adam) under
+    ``fit_epochs``: one ``mlp_train_epoch`` call per span of batches."""
 
-            def run(start, stop, order=order):
-                nonlocal total, step
-                state.step = step
-                span_total, step = _epoch(
-                    data, order[start:stop], batch_size, units, state, config, grad,
-                    dtype, device,
-                )  # fmt: skip
-                total += span_total
+    def __init__(self, data, train_index, state, config, rng, device):
+        self.data, self.state, self.config = data, state, config
+        self.train_index, self.rng, self.device = train_index, rng, device
+        self.n_train = train_index.shape[0]
+        self.step_batch = max(1, min(config.batch_size, self.n_train))
+        self.grad = np.zeros_like(state.theta)
+        self.sample_idx = np.arange(self.n_train)
+        self.order = train_index
+        self.kernels = _kernels(device)
+        parallel = cpu_mlp.parallel_rows(self.step_batch, config.units)
+        self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
+        self.n_iter, self.loss, self.total = 0, None, 0.0
 
-            run_spans(reporter, reporter.spans(), run)  # one span unless verbose=2
-            loss = total / n_train
-            if not finite(loss, state.theta):
-                state.restore(snapshot)
-                if config.early_stopping:  # scikit-learn #29504: no error
-                    n_iter = epoch
-                    _diverged_with_early_stopping(state, loss, epoch)
-                    if epochs is not None:  # close the epoch's callback task
-                        epochs.end(copied_model)
-                    break
-                raise DivergenceError(
-                    len(state.loss_curve) + 1, config.learning_rate_init,
-                    "learning_rate_init", MLP_DIVERGENCE,
-                )  # fmt: skip
-            state.step = step
-            n_iter = epoch
-            state.t += n_train
-            state.loss_curve.append(loss)
-            _update_no_improvement(state, config, validation_score)
-            update_learning_rate(state, config)
-            score = state.validation_scores[-1] if config.early_stopping else None
-            lines = ()
-            if reporter.verbose:
-                lines = verbose_lines(
-                    epoch, loss, reporter.elapsed(), state.learning_rate, score
-                )
-            reporter.epoch(epoch, loss, score, lines)
-            converged = False
-            if state.no_improvement > config.n_iter_no_change:
-                converged = _stop_or_decay(state, config, reporter)
-                if not converged:
-                    state.no_improvement = 0
-            stop_requested = epochs is not None and epochs.end(copied_model)
-            if converged or incremental:
-                break
-            if n_iter == max_iter:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
-            if stop_requested:
-                break
+    def _args(self, order, device):
+        state, config = self.state, self.config
+        dtype = state.theta.dtype
+        capacity = max(1, min(self.step_batch, order.shape[0]))
+        buffers = _kernel_workspace(config.units, capacity, self.data.is_sparse, dtype,
+                                    device)  # fmt: skip
+        params = MLPParams(state.theta, state.first_moment, state.second_moment,
+                           self.grad)  # fmt: skip
+        return (
+            self.data.data(), self.data.targets(), order, self.step_batch,
+            np.asarray(config.units, dtype=np.int64), params, buffers,
+            _int_settings(config, config.solver),
+            _float_settings(config, state.learning_rate, dtype), state.step,
+        )  # fmt: skip
+
+    def announce(self, reporter):
+        """Say, before the first epoch, that the training kernel compiles (only
+        when Numba's cache does not hold it yet)."""
+        if self.device != "cpu" or not reporter.wants_compile_notice():
+            return
+        plan = cpu_mlp.plan(*self._args(self.order, "cpu"))
+        if plan.compiled():
+            return
+        config = self.config
+        reporter.compiling(
+            "MLP",
+            f"{_SOLVER_NAMES[config.solver]}/{_ACTIVATION_NAMES[config.hidden_code]}/"
+            f"{_ACTIVATION_NAMES[config.out_code]}, "
+            f"{'CSR' if self.data.is_sparse else 'dense'} "
+            f"{np.dtype(self.state.theta.dtype).name}",
+            plan.parallel,
+        )
+
+    def snapshot(self):
+        self.total = 0.0
+        return self.state.snapshot()
+
+    def restore(self, snap):
+        self.state.restore(snap)
+
+    def shuffle(self):
+        if self.config.shuffle:
+            self.sample_idx = sklearn_shuffle(self.sample_idx, random_state=self.rng)
+        self.order = self.train_index[self.sample_idx]
+
+    def run(self, start, stop):
+        total, self.state.step = self.kernels.mlp_train_epoch(
+            *self._args(self.order[start:stop], self.device)
+        )
+        self.total += total
+
+    def finite(self):
+        self.loss = self.total / self.n_train
+        return finite(self.loss, self.state.theta)
+
+    def diverged(self, epoch):
+        config = self.config
+        if not config.early_stopping:
+            raise DivergenceError(len(self.state.loss_curve) + 1,
+                                  config.learning_rate_init, "learning_rate_init",
+                                  MLP_DIVERGENCE)  # fmt: skip
+        # scikit-learn #29504: no error, the best validation weights are kept
+        self.n_iter = epoch
+        _diverged_with_early_stopping(self.state, self.loss, epoch)
+
+    def end_epoch(self, epoch):
+        self.n_iter = epoch
+        self.state.t += self.n_train
+        self.state.loss_curve.append(self.loss)
+
+    def copied_model(self):
+        return copy.deepcopy(self.state), self.n_iter, self.loss
+
+
+class MLPStopping:
+    """scikit-learn's MLP stopping rule (``_update_no_improvement_count``),
+    with its learning-rate schedule and verbose lines, for ``fit_epochs``."""
+
+    def __init__(self, config, max_iter, incremental, validation_score):
+        self.config, self.max_iter = config, max_iter
+        self.incremental, self.validation_score = incremental, validation_score
+        self.n_iter = 0
+
+    def active(self):
+        return None
+
+    def begin(self, epoch, reporter):
+        pass
+
+    def after_epoch(self, epoch, runner, reporter):
+        state, config = runner.state, self.config
+        self.n_iter = epoch
+        _update_no_improvement(state, config, self.validation_score)
+        update_learning_rate(state, config)
+        score = state.validation_scores[-1] if config.early_stopping else None
+        lines = ()
+        if reporter.verbose:
+            lines = verbose_lines(epoch, runner.loss, reporter.elapsed(),
+                                  state.learning_rate, score)  # fmt: skip
+        reporter.epoch(epoch, runner.loss, score, lines)
+        if state.no_improvement > config.n_iter_no_change:
+            if _stop_or_decay(state, config, reporter):
+                return True
+            state.no_improvement = 0
+        return self.incremental
+
+    def finish(self, reporter, how):
+        if how in (MAX_ITER, REQUESTED) and self.n_iter == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=caller_stacklevel(),
+            )
         reporter.message(f"Training took {reporter.elapsed():.2f} s")
-    return n_iter, loss
 
 
 def verbose_lines(iteration, loss, elapsed, learning_rate=None,
@@ -514,20 +529,6 @@ def update_learning_rate(state, config):
         )
 
 
-#: scikit-learn's ``batch_size="auto"``: ``min(AUTO_BATCH_SIZE, n_samples)``.
-AUTO_BATCH_SIZE = 200
-
-
-def resolve_batch_size(batch_size, n_samples=None):
-    """The rows per step of ``batch_size`` (``"auto"`` or an int) for
-    ``n_samples`` samples (``None``: as many as needed), clipped to
-    ``[1, n_samples]`` as scikit-learn does."""
-    size = AUTO_BATCH_SIZE if batch_size == "auto" else int(batch_size)
-    if n_samples is None:
-        return max(1, size)
-    return int(np.clip(size, 1, n_samples))
-
-
 def _update_no_improvement(state, config, validation_score):
     """scikit-learn's ``_update_no_improvement_count``."""
     if config.early_stopping:
@@ -588,9 +589,9 @@ def loss_and_gradient(theta, data, config, device="cpu"):
     return total / n, grad.astype(np.float64)
 
 
-def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, rows,
-            device="cpu"):  # fmt: skip
-    """Output-layer activations of the samples ``rows``, ``(len(rows), n_outputs)``.
+def forward(theta, config, X, rows, device="cpu"):
+    """Output-layer activations of the samples ``rows`` of a validated ``X``,
+    ``(len(rows), n_outputs)``.
 
     ``device="cuda"`` runs the forward pass on the GPU (``X`` may be a GPU array).
     """
@@ -598,8 +599,8 @@ def forward(theta, config, X_data, X_indices, X_indptr, n_features, is_sparse, r
     units = config.units
     rows = np.asarray(rows, dtype=np.int64)
     out = np.empty((rows.shape[0], units[-1]), dtype=dtype)
-    data = MLPData(X_data, X_indices, X_indptr, n_features, is_sparse,
-                   np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))  # fmt: skip
+    data = MLPData.of(X, np.zeros((0, units[-1]), dtype), np.zeros(0, dtype))
+    is_sparse = data.is_sparse
     x = resident(data, device).data()
     kernels = _kernels(device)
     unit_array = np.asarray(units, dtype=np.int64)

@@ -23,7 +23,6 @@ under the user's cache folder (``_jit.cache_root``).
 """
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -33,7 +32,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from fastsgd._kernels import cpu, cpu_mlp, cpu_sparse
+from fastsgd._kernels import cpu_mlp
+from fastsgd._kernels._jit import all_parallel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,28 +157,6 @@ COMMON = (
 )
 
 
-#: The thresholds from which batches run a parallel kernel variant.
-_THRESHOLDS = (
-    (cpu, "PARALLEL_WORK"),
-    (cpu_sparse, "PARALLEL_WORK"),
-    (cpu_mlp, "PARALLEL_WORK"),
-    (cpu_mlp, "PARALLEL_FORWARD_WORK"),
-)
-
-
-@contextlib.contextmanager
-def _parallel_minibatches():
-    """Every mini-batch runs the parallel kernel variant inside the block."""
-    saved = [getattr(module, name) for module, name in _THRESHOLDS]
-    for module, name in _THRESHOLDS:
-        setattr(module, name, 0)
-    try:
-        yield
-    finally:
-        for (module, name), value in zip(_THRESHOLDS, saved, strict=True):
-            setattr(module, name, value)
-
-
 def _data(configuration, dtype, sparse, parallel=False):
     rng = np.random.RandomState(0)
     # an MLP's parallel variant needs batches of more than cpu_mlp.ROWS rows
@@ -235,7 +213,7 @@ def _fit(configuration, dtype, sparse, parallel=False):
 
 def _run_variant(configuration, dtype, csr, parallel):
     if parallel:
-        with _parallel_minibatches():
+        with all_parallel():
             _fit(configuration, dtype, csr, parallel=True)
     else:
         _fit(configuration, dtype, csr)

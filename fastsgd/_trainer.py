@@ -12,26 +12,23 @@ carry the step and sample counters, so the model does not change).
 """
 
 import copy
-import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
-from fastsgd._device import device_errors, is_device_array
+from fastsgd._device import device_errors
 from fastsgd._epoch import (
     DivergenceError,
     RollBack,
-    Threads,
+    Runner,
     adaptive_decay,
     finite,
+    fit_epochs,
     resolve_n_jobs,
-    run_spans,
     weighted_mean,
 )
 from fastsgd._kernels import cpu, cpu_per_sample, cpu_sparse
-from fastsgd._kernels._jit import is_cached, is_parallel
 from fastsgd._kernels.bundles import (
     ColumnFolds,
     Data,
@@ -43,62 +40,12 @@ from fastsgd._kernels.bundles import (
     PerSampleRule,
     ScaledWeights,
     StepCounters,
+    data_of,
 )
 from fastsgd._math import codes
 from fastsgd._math.schedules import learning_rate
 from fastsgd._math.stopping import epoch_verdict
 from fastsgd._math.updates import penalty_value
-from fastsgd._progress import Reporter
-
-# --------------------------------------------------------------------------
-# The estimators' data, as the kernels take it (estimators do not import kernels)
-# --------------------------------------------------------------------------
-
-
-def as_kernel_data(X):
-    """The kernels' ``bundles.Data`` of ``X``: ``(X_data, X_indices, X_indptr,
-    n_features, is_sparse)``.
-
-    A dense ``X`` becomes its flat view (no copy); a CSR matrix or array its
-    three arrays, with int32 indices. The values are a read-only view.
-    """
-    n_features = X.shape[1]
-    if is_device_array(X):
-        return Data(X.reshape(X.size), cpu.empty_index(), cpu.empty_index(),
-                    n_features, False)  # fmt: skip
-    if sp.issparse(X):
-        return Data(
-            _read_only(X.data),
-            X.indices.astype(np.int32, copy=False),
-            X.indptr.astype(np.int32, copy=False),
-            n_features,
-            True,
-        )
-    return Data(_read_only(X.reshape(-1)), cpu.empty_index(), cpu.empty_index(),
-                n_features, False)  # fmt: skip
-
-
-def _read_only(values):
-    """A read-only view: Numba types read-only arrays apart, so the kernels
-    always get one (a memory-mapped or shared ``X`` then needs no new compile)."""
-    view = values.view()
-    view.flags.writeable = False
-    return view
-
-
-def take_rows(X, rows):
-    """``X[rows]`` of a GPU ``X`` as a host array (the early-stopping set)."""
-    from fastsgd._kernels import cuda_launch
-
-    return cuda_launch.take_rows(X, rows)
-
-
-def gpu_scores(X, coef, intercept):
-    """``X @ coef.T + intercept`` on the GPU for a GPU ``X``, as ``X.dtype``."""
-    from fastsgd._kernels import cuda
-
-    return cuda.linear_scores(X, coef, intercept).astype(X.dtype)
-
 
 #: Largest seed passed to the kernel's shuffle.
 _MAX_SEED = np.iinfo(np.int32).max
@@ -129,6 +76,14 @@ class LinearProblem:
     weight_neg: np.ndarray
     sample_weight: np.ndarray
     train_index: np.ndarray
+
+    @classmethod
+    def of(cls, X, targets, task, sample_weight, train_index):
+        """The problem of a validated ``X`` (host or GPU, dense or CSR) and its
+        ``targets`` (``regression_targets`` or ``class_targets``)."""
+        y_float, y_class, head_positive, weight_pos, weight_neg = targets
+        return cls(*data_of(X), y_float, y_class, task, head_positive, weight_pos,
+                   weight_neg, sample_weight, train_index)  # fmt: skip
 
     def data(self):
         """The kernels' ``bundles.Data``."""
@@ -198,6 +153,12 @@ class LinearConfig:
     def per_sample(self):
         """Whether this is scikit-learn's per-sample algorithm."""
         return self.batch_size == 1 and self.momentum == 0.0
+
+    @property
+    def track_objective(self):
+        """Whether the stopping rule reads the training objective (``tol``
+        set, no early stopping)."""
+        return not self.early_stopping and self.tol is not None
 
 
 class PendingFolds:
@@ -442,11 +403,6 @@ class TrainLog:
     validation_scores: list = field(default_factory=list)
 
 
-def _n_tracks(problem, n_heads):
-    """Heads stop independently under OvR (as scikit-learn's binary fits)."""
-    return n_heads if problem.task == codes.ONE_VS_REST else 1
-
-
 class _PerSampleOrders:
     """The per-sample kernel's visiting orders, as scikit-learn's.
 
@@ -482,12 +438,6 @@ class _PerSampleOrders:
             self.current = np.stack([row[self.is_train[row]] for row in self.full])
 
 
-def _track_of_heads(problem, n_heads):
-    if problem.task == codes.ONE_VS_REST:
-        return np.arange(n_heads)
-    return np.zeros(n_heads, dtype=np.intp)
-
-
 #: Whether CSR mini-batches run the O(nnz) kernels (``cpu_sparse``) where
 #: they can. Tests turn it off to compare them with the dense-step kernel.
 SPARSE_KERNELS = True
@@ -518,18 +468,14 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
         ``validation_score(coef, intercept) -> ndarray`` of one score per track
         (per head under OvR), used when ``config.early_stopping``.
     device : {"cpu", "cuda"}
-        Where the epochs run. On ``"cuda"`` (mini-batch training only) the
-        data is copied to the GPU once, here, and stays there; the
-        parameters are copied in and out around each epoch's kernel.
+        Where the epochs run (``"cuda"``: mini-batches; the data is copied to
+        the GPU once, here).
     shuffle_seeds : ndarray of int or None
         Per-sample training with ``shuffle``: scikit-learn's seeds, one for
         all heads or one per head (``_PerSampleOrders``). None: the training
         rows in their order.
     epochs : fastsgd._callbacks.EpochTasks, optional
-        The callbacks' epoch hooks (None without callbacks). Their snapshot
-        is ``(state, log)``: copies of the state and log as this function
-        would leave them had ``max_iter`` been the epoch. An ``end`` that
-        returns True stops training after the epoch.
+        The callbacks' epoch hooks; their snapshot is ``(state, log)``.
 
     Returns
     -------
@@ -540,135 +486,97 @@ def train(problem, state, config, max_iter, rng, n_samples, validation_score=Non
     DivergenceError
         After restoring the state of the last finite epoch.
     """
-    state.ensure_shapes(config, config.per_sample and problem.task != codes.MULTINOMIAL)
-    n_heads = state.coef.shape[0]
-    n_tracks = _n_tracks(problem, n_heads)
-    head_track = _track_of_heads(problem, n_heads)
-    n_train = problem.train_index.shape[0]
-    tol = -math.inf if config.tol is None else config.tol
     # the training objective (loss plus penalty, whose norms the per-sample
     # kernel re-sums at every touch) only feeds the stopping rule on it, and
     # verbose; a call of one epoch (partial_fit) never stops on it
-    track_objective = not config.early_stopping and config.tol is not None
-    need_objective = track_objective and (max_iter > 1 or config.verbose > 0)
-    runner = _runner(problem, state, config, device, shuffle_seeds, n_samples,
-                     track_objective, need_objective, max_iter == 1)  # fmt: skip
+    need_objective = config.track_objective and (max_iter > 1 or config.verbose > 0)
+    runner = make_runner(problem, state, config, device, rng, shuffle_seeds,
+                         n_samples, need_objective, max_iter == 1)  # fmt: skip
+    stopping = TrackStopping(runner, config, validation_score, need_objective)
+    fit_epochs(runner, stopping, max_iter, epochs)
+    return runner.log
 
-    # the stopping rule's state per track: the best value (objective, or
-    # minus the validation score: lower is better) and the worse epochs
-    best = np.full(n_tracks, np.inf)
-    no_improvement = np.zeros(n_tracks, dtype=np.intp)
-    active_track = np.ones(n_tracks, dtype=bool)
-    log = TrainLog()
-    t_start = state.t
 
-    def copied_model():
-        return runner.copied_state(log, t_start, n_samples), copy.deepcopy(log)
+class TrackStopping:
+    """The linear models' stopping rule (scikit-learn's ``tol`` /
+    ``n_iter_no_change``), per track: each OvR head stops on its own, as
+    scikit-learn's binary fits; otherwise the whole model is one track.
 
-    with (
-        Reporter(config.verbose, max_iter, n_train, runner.step_batch) as reporter,
-        Threads(runner.n_threads, runner.uses_blas),
-        runner,
-        device_errors("training"),
-    ):
-        at_once = (
-            max_iter > 1 and epochs is None and not config.early_stopping
-            and config.verbose == 0 and runner.runs_at_once
-        )  # fmt: skip
-        if at_once:
-            if device == "cpu" and reporter.wants_compile_notice():
-                active = np.ones(n_heads, dtype=np.uint8)
-                runner.announce(reporter, active, np.zeros(n_heads), np.zeros(n_heads))
-            if runner.run_at_once(max_iter, log, head_track, n_tracks,
-                                  need_objective):  # fmt: skip
-                state.t = t_start + log.n_iter * n_samples
-                return log
-            # diverged: the state is back where the call started; the epochs
-            # one by one find the epoch, and its error
-        for epoch in range(1, max_iter + 1):
-            active = active_track[head_track].astype(np.uint8)
-            loss_sum = np.zeros(n_heads)
-            objective_sum = np.zeros(n_heads)
-            if epoch == 1 and device == "cpu" and reporter.wants_compile_notice():
-                runner.announce(reporter, active, loss_sum, objective_sum)
-            reporter.message(f"-- Epoch {epoch}")  # with verbose, as scikit-learn
-            if epochs is not None:
-                epochs.begin(copied_model)
-            snap = runner.snapshot(active)
-            runner.shuffle(rng)
-            run_spans(reporter, runner.spans(reporter),
-                      functools.partial(runner.run, active=active, loss_sum=loss_sum,
-                                        objective_sum=objective_sum))  # fmt: skip
-            if not runner.finite(loss_sum):
-                runner.restore(snap)
-                state.t = t_start + (epoch - 1) * n_samples
-                raise DivergenceError(epoch, config.eta0, "eta0", LINEAR_DIVERGENCE)
+    It stops on the validation score (``early_stopping``) or on the training
+    objective (``tol`` set), and an 'adaptive' track divides its rate by 5
+    after a stall before it stops. It also prints scikit-learn's verbose
+    lines, which show what it saw.
+    """
 
-            mean_loss = float(loss_sum.sum() / n_train) if n_train else 0.0
-            log.loss_curve.append(mean_loss)
-            log.n_iter = epoch
-            objective = None
-            if need_objective:
-                objective = runner.objective(loss_sum, objective_sum, head_track,
-                                             n_tracks)  # fmt: skip
-            values, rule_tol = np.zeros(n_tracks), -math.inf  # no rule
-            if config.early_stopping:
-                # per-sample: the unscaled v of w = s*v, which scikit-learn's
-                # _plain_sgd hands its validation score (its stopping epoch)
-                score = np.asarray(validation_score(runner.scoring_coef(),
-                                                    state.intercept))  # fmt: skip
-                log.validation_scores.append(float(np.mean(score)))
-                values, rule_tol = -score, tol
-            elif objective is not None:
-                values, rule_tol = objective, tol
-            stalled = np.zeros(n_tracks, dtype=bool)
-            for track in range(n_tracks):
-                best[track], no_improvement[track], stalled[track] = epoch_verdict(
-                    float(values[track]), best[track], no_improvement[track],
-                    rule_tol, config.n_iter_no_change, bool(active_track[track]),
-                )  # fmt: skip
+    def __init__(self, runner, config, validation_score, need_objective):
+        n_heads = runner.state.coef.shape[0]
+        ovr = runner.problem.task == codes.ONE_VS_REST
+        self.n_tracks = n_heads if ovr else 1
+        self.head_track = np.arange(n_heads) if ovr else np.zeros(n_heads, np.intp)
+        runner.head_track, runner.n_tracks = self.head_track, self.n_tracks
+        self.config, self.validation_score = config, validation_score
+        self.need_objective = need_objective
+        self.tol = -math.inf if config.tol is None else config.tol
+        # per track: the best value (objective, or minus the validation
+        # score: lower is better), the worse epochs since, still training
+        self.best = np.full(self.n_tracks, np.inf)
+        self.no_improvement = np.zeros(self.n_tracks, dtype=np.intp)
+        self.active_track = np.ones(self.n_tracks, dtype=bool)
 
-            lines = ()
-            if reporter.verbose:
-                coef = runner.current_coef()
-                if objective is None:
-                    objective = np.bincount(head_track, loss_sum, n_tracks) / max(
-                        n_train, 1
-                    ) + _penalty_per_track(coef, state.intercept, config,
-                                           runner.l1_ratio, head_track,
-                                           n_tracks)  # fmt: skip
-                lines = _verbose_lines(
-                    coef, state.intercept, head_track, active_track,
-                    loss_sum / max(n_train, 1), objective,
-                    score if config.early_stopping else None, runner.rates(),
-                    int(runner.t_kernel - t_start), reporter.elapsed(),
-                )  # fmt: skip
-            reporter.epoch(
-                epoch, mean_loss,
-                log.validation_scores[-1] if config.early_stopping else None, lines,
+    def active(self):
+        """The heads still training (``uint8``, the kernels' mask)."""
+        return self.active_track[self.head_track].astype(np.uint8)
+
+    def begin(self, epoch, reporter):
+        reporter.message(f"-- Epoch {epoch}")  # with verbose, as scikit-learn
+
+    def after_epoch(self, epoch, runner, reporter):
+        config, n_tracks = self.config, self.n_tracks
+        objective = runner.objective() if self.need_objective else None
+        values, rule_tol, score = np.zeros(n_tracks), -math.inf, None  # no rule
+        if config.early_stopping:
+            # per-sample: the unscaled v of w = s*v, which scikit-learn's
+            # _plain_sgd hands its validation score (its stopping epoch)
+            coef, intercept = runner.scoring_coef(), runner.state.intercept
+            score = np.asarray(self.validation_score(coef, intercept))
+            runner.log.validation_scores.append(float(np.mean(score)))
+            values, rule_tol = -score, self.tol
+        elif objective is not None:
+            values, rule_tol = objective, self.tol
+        stalled = np.zeros(n_tracks, dtype=bool)
+        for track in range(n_tracks):
+            self.best[track], self.no_improvement[track], stalled[track] = (
+                epoch_verdict(float(values[track]), self.best[track],
+                              self.no_improvement[track], rule_tol,
+                              config.n_iter_no_change, bool(self.active_track[track]))
             )  # fmt: skip
+        lines = ()
+        if reporter.verbose:
+            if objective is None:
+                objective = runner.objective()
+            lines = _verbose_lines(runner, self.head_track, self.active_track,
+                                   objective, score, reporter.elapsed())  # fmt: skip
+        reporter.epoch(epoch, runner.log.loss_curve[-1],
+                       None if score is None else runner.log.validation_scores[-1],
+                       lines)  # fmt: skip
+        for track in np.flatnonzero(stalled):
+            heads = self.head_track == track
+            eta = None
+            if config.schedule == codes.ADAPTIVE:
+                eta = adaptive_decay(runner.state.eta[heads])
+            if eta is not None:
+                runner.state.eta[heads] = eta
+                self.no_improvement[track] = 0
+            else:
+                self.active_track[track] = False
+        if not self.active_track.any():
+            reporter.message(f"Convergence after {epoch} epochs took "
+                             f"{reporter.elapsed():.2f} seconds")  # fmt: skip
+            return True
+        return False
 
-            for track in np.flatnonzero(stalled):
-                heads = head_track == track
-                eta = None
-                if config.schedule == codes.ADAPTIVE:
-                    eta = adaptive_decay(state.eta[heads])
-                if eta is not None:
-                    state.eta[heads] = eta
-                    no_improvement[track] = 0
-                else:
-                    active_track[track] = False
-            stop_requested = epochs is not None and epochs.end(copied_model)
-            if not active_track.any():
-                reporter.message(
-                    f"Convergence after {epoch} epochs took "
-                    f"{reporter.elapsed():.2f} seconds"
-                )
-                break
-            if stop_requested:
-                break
-    state.t = t_start + log.n_iter * n_samples
-    return log
+    def finish(self, reporter, how):
+        pass
 
 
 def _l1_ratio(config):
@@ -682,31 +590,31 @@ def feature_major_kernel(config, task, is_sparse, device):
     return is_sparse and device == "cpu" and not per_sample and SPARSE_KERNELS
 
 
-def _runner(problem, state, config, device, shuffle_seeds, n_samples,
-            track_objective, need_objective, one_epoch):  # fmt: skip
+def make_runner(problem, state, config, device, rng, shuffle_seeds, n_samples,
+                need_objective, one_epoch):  # fmt: skip
     """The runner of this fit's algorithm (``_PerSampleRunner``,
     ``_SparseRunner`` or ``_MinibatchRunner``). ``one_epoch``: a call of one
     epoch (``partial_fit``), which may leave its fold pending."""
+    state.ensure_shapes(config, config.per_sample and problem.task != codes.MULTINOMIAL)
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
     if device == "cuda" and per_sample:
-        raise ValueError(_PER_SAMPLE_ON_GPU)
+        raise ValueError(PER_SAMPLE_ON_GPU)
     if per_sample:
-        return _PerSampleRunner(problem, state, config, shuffle_seeds, n_samples,
-                                track_objective, need_objective,
-                                one_epoch)  # fmt: skip
+        return _PerSampleRunner(problem, state, config, n_samples, shuffle_seeds,
+                                need_objective, one_epoch)  # fmt: skip
     if feature_major_kernel(config, problem.task, problem.is_sparse, device):
-        return _SparseRunner(problem, state, config, one_epoch)
-    return _MinibatchRunner(problem, state, config, device)
+        return _SparseRunner(problem, state, config, n_samples, rng, one_epoch)
+    return _MinibatchRunner(problem, state, config, n_samples, rng, device)
 
 
-class _Runner:
-    """What one training algorithm does around ``train``'s epoch loop: its
-    kernel calls, the state it keeps for one call (entered as a context, so
-    that it is folded back however training ends), its roll-back snapshot,
-    divergence check and objective."""
+class _Runner(Runner):
+    """A linear training algorithm under ``fit_epochs``: its kernel calls, the
+    state it keeps for one call (folded back in ``__exit__`` however the fit
+    ends), its roll-back snapshot, divergence check and objective."""
 
     uses_blas = False
     l1_ratio = 0.0
+    device = "cpu"
 
     #: whether the call leaves its fold pending (``PendingFolds``)
     lazy = False
@@ -715,11 +623,14 @@ class _Runner:
     #: columns of the first snapshot, copied while the folds were applied
     saved = None
 
-    def __init__(self, problem, state, config):
+    def __init__(self, problem, state, config, n_samples):
         self.problem, self.state, self.config = problem, state, config
         self.l1_ratio = _l1_ratio(config)
         self.n_train = problem.train_index.shape[0]
+        self.n_samples = n_samples  # t grows by n_samples an epoch
+        self.t_start = state.t
         self.t_kernel = state.t  # scikit-learn's sample counter inside the call
+        self.log = TrainLog()
         self.data, self.targets = problem.data(), problem.targets()
         # the weights an epoch can change (None: all of them)
         self.columns = self.epoch_columns = None
@@ -749,21 +660,18 @@ class _Runner:
         first (and only) snapshot of them in the same pass."""
         self.saved = self.state.bring_current(self.columns, save=True)
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
-        self.finish()
+        self._fold(self.state, self._scaled())
+        self.state.t = self.t_start + self.log.n_iter * self.n_samples
 
-    def shuffle(self, rng):
-        """Draw the epoch's order."""
+    def begin_epoch(self, active):
+        n_heads = active.shape[0]
+        self.active = active
+        self.loss_sum, self.objective_sum = np.zeros(n_heads), np.zeros(n_heads)
 
-    def spans(self, reporter):
-        return reporter.spans()
-
-    def snapshot(self, active):
+    def snapshot(self):
         """The state the epoch starts from: the weights it can change."""
-        self.epoch_columns = None if self.may_scale_all(active) else self.columns
+        self.epoch_columns = None if self.may_scale_all(self.active) else self.columns
         saved, self.saved = self.saved, None
         return self.state.snapshot(
             self.epoch_columns, saved if self.epoch_columns is not None else None
@@ -776,14 +684,23 @@ class _Runner:
         """Whether the epoch may rescale every weight (a kernel's fold)."""
         return True
 
-    def finite(self, loss_sum):
+    def finite(self):
         state = self.state
         if self.epoch_columns is None:
-            return finite(loss_sum, state.intercept, state.coef)
+            return finite(self.loss_sum, state.intercept, state.coef)
         fm = state.feature_major
-        return finite(loss_sum, state.intercept) and cpu.finite_columns(
+        return finite(self.loss_sum, state.intercept) and cpu.finite_columns(
             state.coef.T if fm else state.coef, self.epoch_columns, fm
         )
+
+    def diverged(self, epoch):
+        raise DivergenceError(epoch, self.config.eta0, "eta0", LINEAR_DIVERGENCE)
+
+    def end_epoch(self, epoch):
+        n_train = self.n_train
+        self.log.loss_curve.append(float(self.loss_sum.sum() / n_train) if n_train
+                                   else 0.0)  # fmt: skip
+        self.log.n_iter = epoch
 
     def _smallest_scale(self, wscale, active, batch):
         config = self.config
@@ -802,13 +719,15 @@ class _Runner:
         """The weights the early-stopping score reads."""
         return self.current_coef()
 
-    def objective(self, loss_sum, objective_sum, head_track, n_tracks):
-        """The epoch's objective per track: mean loss plus the penalty (and
-        the intercept's linear term, ``LinearConfig.intercept_alpha``)."""
-        return np.bincount(head_track, loss_sum, n_tracks) / self.n_train + (
-            _penalty_per_track(self.current_coef(), self.state.intercept, self.config,
-                               self.l1_ratio, head_track, n_tracks)
-        )  # fmt: skip
+    def objective(self):
+        """The epoch's objective per track (``TrackStopping``): mean loss plus
+        the penalty (and the intercept's linear term,
+        ``LinearConfig.intercept_alpha``) at the epoch's end."""
+        head_track, n_tracks = self.head_track, self.n_tracks
+        return np.bincount(head_track, self.loss_sum, n_tracks) / max(
+            self.n_train, 1
+        ) + _penalty_per_track(self.current_coef(), self.state.intercept, self.config,
+                               self.l1_ratio, head_track, n_tracks)  # fmt: skip
 
     def rates(self):
         """The learning rate of each head's next step (verbose)."""
@@ -819,14 +738,14 @@ class _Runner:
             for eta in self.state.eta
         ])  # fmt: skip
 
-    def copied_state(self, log, t_start, n_samples):
-        """A copy of the state as ``train`` would leave it after this epoch
-        (every fold applied)."""
+    def copied_model(self):
+        """``(state, log)``: copies, as ``train`` would leave them after this
+        epoch (every fold applied)."""
         state = copy.deepcopy(self.state)
-        state.t = t_start + log.n_iter * n_samples
+        state.t = self.t_start + self.log.n_iter * self.n_samples
         self._fold(state, copy.deepcopy(self._scaled()))
         state.materialize()
-        return state
+        return state, copy.deepcopy(self.log)
 
     def _scaled(self):
         """The call's ``(wscale, avg_a, avg_b)``, or None (nothing scaled)."""
@@ -843,14 +762,14 @@ class _Runner:
         else:
             self._fold_all(state, wscale, avg_a, avg_b)
 
-    def finish(self):
-        self._fold(self.state, self._scaled())
-
-    def announce(self, reporter, active, loss_sum, objective_sum):
+    def announce(self, reporter):
         """Say, before the first epoch, that this fit's kernel has to be
         compiled (only when Numba's cache does not hold it yet)."""
-        kernel, args = self.variant(active, loss_sum, objective_sum)
-        if is_cached(kernel, args):
+        if self.device != "cpu" or not reporter.wants_compile_notice():
+            return
+        n_heads = self.state.coef.shape[0]
+        plan = self.plan(np.ones(n_heads, dtype=np.uint8))
+        if plan.compiled():
             return
         names = {value: name for name, value in codes.LOSS_CODES.items()}
         penalties = {value: str(name) for name, value in codes.PENALTY_CODES.items()}
@@ -866,7 +785,7 @@ class _Runner:
             f"{schedules[config.schedule]}, "
             f"{'CSR' if self.problem.is_sparse else 'dense'} "
             f"{np.dtype(self.state.coef.dtype).name}",
-            is_parallel(kernel),
+            plan.parallel,
         )
 
 
@@ -876,9 +795,9 @@ class _PerSampleRunner(_Runner):
     algorithm = "per-sample"
     step_batch = 1
 
-    def __init__(self, problem, state, config, shuffle_seeds, n_samples,
-                 track_objective, need_objective, one_epoch):  # fmt: skip
-        super().__init__(problem, state, config)
+    def __init__(self, problem, state, config, n_samples, shuffle_seeds,
+                 need_objective, one_epoch):  # fmt: skip
+        super().__init__(problem, state, config, n_samples)
         state.to_layout(feature_major=False)
         n_heads = state.coef.shape[0]
         self.orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
@@ -904,7 +823,7 @@ class _PerSampleRunner(_Runner):
             config.loss, config.epsilon, config.penalty, config.alpha, self.l1_ratio,
             config.schedule, state.eta, config.power_t, config.optimal_t0,
             config.fit_intercept, config.intercept_decay, config.intercept_alpha,
-            config.average, self.wscale_floor, track_objective,
+            config.average, self.wscale_floor, config.track_objective,
         )  # fmt: skip
 
     def _bring_current(self):
@@ -938,13 +857,15 @@ class _PerSampleRunner(_Runner):
         return (self.data, self.targets, part, active, heads, self.rule,
                 self.t_kernel, self.n_groups, self.folds)  # fmt: skip
 
-    def variant(self, active, loss_sum, objective_sum):
-        return cpu_per_sample.per_sample_variant(
-            *self._args(self.orders.current, active, loss_sum, objective_sum),
+    def plan(self, active):
+        """The kernel's ``_jit.Plan`` for an epoch."""
+        zeros = np.zeros(active.shape[0])
+        return cpu_per_sample.plan(
+            *self._args(self.orders.current, active, zeros, zeros),
             cpu_per_sample.one_epoch(active.shape[0]),
         )
 
-    def shuffle(self, rng):
+    def shuffle(self):
         self.orders.next_epoch()
 
     def spans(self, reporter):
@@ -954,12 +875,12 @@ class _PerSampleRunner(_Runner):
             return [(0, self.n_train)]
         return reporter.spans()
 
-    def run(self, start, stop, active, loss_sum, objective_sum):
+    def run(self, start, stop):
         part = np.ascontiguousarray(self.orders.current[:, start:stop])
         try:
             # the counter after the span (PA-I does not count all-zero rows)
             self.t_kernel = cpu_per_sample.sgd_epoch_per_sample(
-                *self._args(part, active, loss_sum, objective_sum)
+                *self._args(part, self.active, self.loss_sum, self.objective_sum)
             )
         finally:
             self._folds_applied()
@@ -975,18 +896,21 @@ class _PerSampleRunner(_Runner):
         # dense data: the kernel's divergence check sweeps the weights, and an
         # epoch is short enough for the Python between epochs to show
         # (without validation rows, which the kernel's full orders would visit)
-        return not self.problem.is_sparse and (
-            self.orders.seeds is None or self.orders.is_train is None
-        )
+        orders = self.orders
+        return (not self.config.early_stopping and not self.problem.is_sparse
+                and (orders.seeds is None or orders.is_train is None))  # fmt: skip
 
-    def run_at_once(self, max_iter, log, head_track, n_tracks, need_objective):
+    def run_at_once(self, max_iter, stopping):
         """The whole fit in one kernel call (``sgd_epochs_per_sample``): the
-        same epochs, shuffles and stopping rule as the loop of ``train``.
+        same epochs, shuffles and stopping rule (``stopping``, a
+        ``TrackStopping``) as ``fit_epochs``.
 
-        Fills ``log``; returns False, with the state as it was, when an epoch
-        diverges (``train``'s loop then finds which).
+        Fills the log; returns False, with the state as it was, when an epoch
+        diverges (``fit_epochs`` then finds which, epoch by epoch).
         """
         state, call, orders, config = self.state, self.call, self.orders, self.config
+        head_track, n_tracks = stopping.head_track, stopping.n_tracks
+        need_objective, log = stopping.need_objective, self.log
         n_heads = state.coef.shape[0]
         shuffled = orders.seeds is not None
         order = orders.full if shuffled else orders.current
@@ -1023,8 +947,8 @@ class _PerSampleRunner(_Runner):
         log.n_iter = n_run
         return True
 
-    def snapshot(self, active):
-        return super().snapshot(active), self.call.snapshot(self.epoch_columns)
+    def snapshot(self):
+        return super().snapshot(), self.call.snapshot(self.epoch_columns)
 
     def restore(self, snap):
         self.state.restore(snap[0])
@@ -1035,14 +959,14 @@ class _PerSampleRunner(_Runner):
                 or self._smallest_scale(self.call.wscale, active, 1)
                 < self.wscale_floor)  # fmt: skip
 
-    def finite(self, loss_sum):
+    def finite(self):
         # on CSR data the kernel marks a head's loss NaN when it writes a
         # non-finite weight (``_per_sample_head_step``): no sweep over them
         state = self.state
         if not self.problem.is_sparse:
-            return super().finite(loss_sum) and finite(state.avg_coef,
-                                                       self.call.wscale)  # fmt: skip
-        return finite(loss_sum, state.intercept, state.avg_intercept, self.call.wscale)
+            return super().finite() and finite(state.avg_coef, self.call.wscale)
+        return finite(self.loss_sum, state.intercept, state.avg_intercept,
+                      self.call.wscale)  # fmt: skip
 
     def current_coef(self):
         return self.call.true_coef(self.state.coef)
@@ -1050,9 +974,12 @@ class _PerSampleRunner(_Runner):
     def scoring_coef(self):
         return self.state.coef
 
-    def objective(self, loss_sum, objective_sum, head_track, n_tracks):
+    def objective(self):
+        if not self.rule.track_objective:
+            return super().objective()
         # the kernel sums scikit-learn's running objective
-        return np.bincount(head_track, objective_sum, n_tracks) / self.n_train
+        return np.bincount(self.head_track, self.objective_sum,
+                           self.n_tracks) / self.n_train  # fmt: skip
 
     def _scaled(self):
         return self.call.wscale, self.call.avg_a, self.call.avg_b
@@ -1068,8 +995,9 @@ class _MinibatchRunner(_Runner):
 
     algorithm = "mini-batch"
 
-    def __init__(self, problem, state, config, device):
-        super().__init__(problem, state, config)
+    def __init__(self, problem, state, config, n_samples, rng, device):
+        super().__init__(problem, state, config, n_samples)
+        self.rng, self.device = rng, device
         state.materialize()
         state.to_layout(feature_major=False)
         n_heads, n_features = state.coef.shape
@@ -1088,8 +1016,7 @@ class _MinibatchRunner(_Runner):
             self.step_batch, n_heads, n_features, state.coef.dtype, problem.is_sparse
         )
         self.rule = _minibatch_rule(config, state, self.l1_ratio)
-        parallel = cpu.minibatch_parallel(self.step_batch, n_heads, n_features,
-                                          problem.is_sparse)  # fmt: skip
+        parallel = self.plan(np.ones(n_heads, dtype=np.uint8)).parallel
         self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
         self.uses_blas = not problem.is_sparse
 
@@ -1101,16 +1028,18 @@ class _MinibatchRunner(_Runner):
                 state.kernel_params(), self.rule, counters, self.scratch,
                 loss_sum)  # fmt: skip
 
-    def variant(self, active, loss_sum, objective_sum):
-        return cpu.minibatch_variant(*self._args(self.order, active, loss_sum))
+    def plan(self, active):
+        """The CPU kernel's ``_jit.Plan`` for an epoch (its thread use also
+        sets the GPU runner's, which runs no CPU kernel)."""
+        return cpu.plan(*self._args(self.order, active, np.zeros(active.shape[0])))
 
-    def shuffle(self, rng):
+    def shuffle(self):
         if self.config.shuffle:
-            cpu.shuffle(self.order, rng.randint(_MAX_SEED))
+            cpu.shuffle(self.order, self.rng.randint(_MAX_SEED))
 
-    def run(self, start, stop, active, loss_sum, objective_sum):
+    def run(self, start, stop):
         steps, n_averaged = self.kernels.sgd_epoch_minibatch(
-            *self._args(self.order[start:stop], active, loss_sum)
+            *self._args(self.order[start:stop], self.active, self.loss_sum)
         )
         self.state.n_steps += steps
         self.state.n_averaged = n_averaged
@@ -1121,8 +1050,9 @@ class _SparseRunner(_MinibatchRunner):
     """Mini-batches on CSR data in O(nnz) per step (``cpu_sparse``): the
     weights feature-major and scaled (``w = wscale * v``) for the call."""
 
-    def __init__(self, problem, state, config, one_epoch):
-        _Runner.__init__(self, problem, state, config)
+    def __init__(self, problem, state, config, n_samples, rng, one_epoch):
+        _Runner.__init__(self, problem, state, config, n_samples)
+        self.rng = rng
         state.to_layout(feature_major=True)
         n_heads, n_features = state.coef.shape
         dtype = state.coef.dtype
@@ -1137,8 +1067,8 @@ class _SparseRunner(_MinibatchRunner):
             np.ones(n_heads, dtype=dtype), np.zeros(n_heads), np.ones(n_heads),
             1e-6 if dtype == np.float32 else 1e-9,
         )  # fmt: skip
-        nnz_per_row = problem.X_data.shape[0] / max(problem.X_indptr.shape[0] - 1, 1)
-        parallel = cpu_sparse.sparse_parallel(self.step_batch, nnz_per_row, n_heads)
+        self.n_threads = 1  # the plan's part count: its own when it is parallel
+        parallel = self.plan(np.ones(n_heads, dtype=np.uint8)).parallel
         self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
         if config.momentum == 0.0:
             # with momentum every weight moves at every step
@@ -1153,19 +1083,20 @@ class _SparseRunner(_MinibatchRunner):
                 state.kernel_params(feature_major=True), self.scaled, self.rule,
                 counters, self.scratch, loss_sum, self.n_threads)  # fmt: skip
 
-    def variant(self, active, loss_sum, objective_sum):
-        return cpu_sparse.sparse_variant(*self._args(self.order, active, loss_sum))
+    def plan(self, active):
+        return cpu_sparse.plan(*self._args(self.order, active,
+                                           np.zeros(active.shape[0])))  # fmt: skip
 
-    def run(self, start, stop, active, loss_sum, objective_sum):
+    def run(self, start, stop):
         steps, n_averaged = cpu_sparse.sgd_epoch_sparse(
-            *self._args(self.order[start:stop], active, loss_sum)
+            *self._args(self.order[start:stop], self.active, self.loss_sum)
         )
         self.state.n_steps += steps
         self.state.n_averaged = n_averaged
         self.t_kernel += stop - start
 
-    def snapshot(self, active):
-        return super().snapshot(active), [a.copy() for a in self.scaled[:3]]
+    def snapshot(self):
+        return super().snapshot(), [a.copy() for a in self.scaled[:3]]
 
     def restore(self, snap):
         self.state.restore(snap[0])
@@ -1177,8 +1108,8 @@ class _SparseRunner(_MinibatchRunner):
                 or self._smallest_scale(self.scaled.wscale, active, self.step_batch)
                 < self.scaled.wscale_floor)  # fmt: skip
 
-    def finite(self, loss_sum):
-        return super().finite(loss_sum) and finite(self.scaled.wscale)
+    def finite(self):
+        return super().finite() and finite(self.scaled.wscale)
 
     def current_coef(self):
         return self.state.coef * self.scaled.wscale[:, None]
@@ -1201,19 +1132,20 @@ def _minibatch_rule(config, state, l1_ratio):
     )  # fmt: skip
 
 
-def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objective,
-                   score, rates, count, elapsed):  # fmt: skip
+def _verbose_lines(runner, head_track, active_track, objective, score, elapsed):
     """scikit-learn's ``verbose`` lines after an epoch (``_plain_sgd``'s).
 
     One ``Norm: ...`` line per training track still running (an OvR head, as
     scikit-learn trains each in its own ``_plain_sgd``; or the whole model),
     with fastsgd's learning rate of the next step after scikit-learn's fields;
-    then the time. ``count`` is the samples seen in this call (scikit-learn's
-    ``T``). ``Objective`` is scikit-learn's running sum where the stopping
-    rule has the kernel sum it (``tol`` set, no early stopping); otherwise the
-    mean loss plus the penalty at the epoch's end (summing it would compile
-    another kernel variant for ``verbose``).
+    then the time. ``T`` is the samples seen in this call. ``Objective`` is
+    ``runner.objective()``: scikit-learn's running sum where the kernel sums
+    it (per-sample, ``tol`` set, no early stopping), otherwise the mean loss
+    plus the penalty at the epoch's end.
     """
+    coef, intercept = runner.current_coef(), runner.state.intercept
+    head_loss = runner.loss_sum / max(runner.n_train, 1)
+    rates, count = runner.rates(), int(runner.t_kernel - runner.t_start)
     lines = []
     for track in np.flatnonzero(active_track):
         heads = head_track == track
@@ -1235,7 +1167,7 @@ def _verbose_lines(coef, intercept, head_track, active_track, head_loss, objecti
     return lines
 
 
-_PER_SAMPLE_ON_GPU = (
+PER_SAMPLE_ON_GPU = (
     "device='cuda' trains mini-batches: scikit-learn's per-sample algorithm "
     "(batch_size=1 with momentum=0) updates the weights after every sample, one "
     "after the other, which a GPU would only slow down. Set batch_size > 1 (or "

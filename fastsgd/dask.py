@@ -24,9 +24,17 @@ import numpy as np
 from sklearn.base import clone, is_classifier, is_outlier_detector
 from sklearn.utils import check_random_state
 
-from fastsgd import _mlp_trainer
-from fastsgd.linear_model import _BaseSGD
-from fastsgd.neural_network import _STOCHASTIC_SOLVERS, _BaseMLP
+from fastsgd.linear_model import SGDClassifier, SGDOneClassSVM, SGDRegressor
+from fastsgd.neural_network import (
+    STOCHASTIC_SOLVERS,
+    MLPClassifier,
+    MLPRegressor,
+    resolve_batch_size,
+)
+
+#: What parameter mixing trains (Perceptron is an SGDClassifier).
+_LINEAR = (SGDClassifier, SGDRegressor, SGDOneClassSVM)
+_MLP = (MLPClassifier, MLPRegressor)
 
 __all__ = ["fit_parameter_mixing"]
 
@@ -234,14 +242,14 @@ def _check_positive_int(value, name):
 
 
 def _check_estimator(estimator):
-    if isinstance(estimator, _BaseSGD):
+    if isinstance(estimator, _LINEAR):
         pass
-    elif isinstance(estimator, _BaseMLP):
-        if estimator.solver not in _STOCHASTIC_SOLVERS:
+    elif isinstance(estimator, _MLP):
+        if estimator.solver not in STOCHASTIC_SOLVERS:
             raise ValueError(
                 f"Parameter mixing trains with partial_fit, which solver="
                 f"{estimator.solver!r} does not have; use one of "
-                f"{list(_STOCHASTIC_SOLVERS)}."
+                f"{list(STOCHASTIC_SOLVERS)}."
             )
     else:
         raise ValueError(
@@ -484,6 +492,6 @@ def _mix(results):
 def _rows_per_step(model):
     """The rows of one ``partial_fit`` step of ``model`` (its ``batch_size``;
     an MLP's ``"auto"`` by the trainer's rule, at its largest)."""
-    if isinstance(model, _BaseMLP):
-        return _mlp_trainer.resolve_batch_size(model.batch_size)
+    if isinstance(model, _MLP):
+        return resolve_batch_size(model.batch_size)
     return int(model.batch_size)

@@ -40,12 +40,11 @@ from fastsgd._base import (
     validation_split,
 )
 from fastsgd._callbacks import FitTasks
-from fastsgd._device import is_device_array
+from fastsgd._device import gpu_scores, is_device_array, take_rows
 from fastsgd._math import codes
 from fastsgd._math.losses import loss_derivative
 from fastsgd._math.schedules import optimal_offset
 from fastsgd._progress import caller_stacklevel
-from fastsgd._trainer import as_kernel_data, gpu_scores, take_rows
 
 #: scikit-learn's intercept decay for sparse input: the intercept's step is
 #: scaled by it (per-sample training, as scikit-learn, and mini-batches too:
@@ -268,7 +267,7 @@ class _BaseSGD(
         gpu_capable = mini_batch or getattr(self, "multi_class", "") == "multinomial"
         device = fit_device(self, gpu_capable)
         if device == "cuda" and not gpu_capable:
-            raise ValueError(_trainer._PER_SAMPLE_ON_GPU)
+            raise ValueError(_trainer.PER_SAMPLE_ON_GPU)
         return device
 
     # ------------------------------------------------------------ training
@@ -361,18 +360,11 @@ class _BaseSGD(
     def _train(self, X, targets, sample_weight, max_iter, config, validation_mask,
                tasks):  # fmt: skip
         """Run the trainer on validated input; publish the fitted attributes."""
-        y_float, y_class, head_positive, weight_pos, weight_neg = targets
-        problem = _trainer.LinearProblem(
-            *as_kernel_data(X),
-            y_float=y_float,
-            y_class=y_class,
-            task=self._task_for_heads(),
-            head_positive=head_positive,
-            weight_pos=weight_pos,
-            weight_neg=weight_neg,
-            sample_weight=sample_weight,
-            train_index=np.flatnonzero(~validation_mask).astype(np.int64),
-        )
+        y_float, y_class, head_positive, _, _ = targets
+        problem = _trainer.LinearProblem.of(
+            X, targets, self._task_for_heads(), sample_weight,
+            np.flatnonzero(~validation_mask).astype(np.int64),
+        )  # fmt: skip
         # scikit-learn's per-sample algorithm (a binary "multinomial" model too)
         per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
         score = None

@@ -42,12 +42,25 @@ from fastsgd._base import (
     validate_X_y,
 )
 from fastsgd._callbacks import FitTasks
-from fastsgd._device import is_device_array
+from fastsgd._device import is_device_array, take_rows
 from fastsgd._math import codes
 from fastsgd._math.updates import adam_step_scalars
-from fastsgd._trainer import as_kernel_data, take_rows
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
+#: The solvers that train in epochs of mini-batches (and have ``partial_fit``).
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
+
+#: scikit-learn's ``batch_size="auto"``: ``min(AUTO_BATCH_SIZE, n_samples)``.
+AUTO_BATCH_SIZE = 200
+
+
+def resolve_batch_size(batch_size, n_samples=None):
+    """The rows per step of ``batch_size`` (``"auto"`` or an int) for
+    ``n_samples`` samples (``None``: as many as needed), clipped to
+    ``[1, n_samples]`` as scikit-learn does."""
+    size = AUTO_BATCH_SIZE if batch_size == "auto" else int(batch_size)
+    if n_samples is None:
+        return max(1, size)
+    return int(np.clip(size, 1, n_samples))
 
 _NEW_PARAMETERS = {
     "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
@@ -260,9 +273,7 @@ class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
             self._state.cast(X.dtype)
         self._units = units
         self.n_outputs_ = Y.shape[1]
-        data = _mlp_trainer.MLPData(
-            *as_kernel_data(X), np.ascontiguousarray(Y), sample_weight
-        )
+        data = _mlp_trainer.MLPData.of(X, np.ascontiguousarray(Y), sample_weight)
         data = _mlp_trainer.resident(data, device)
         tasks = FitTasks(
             self, X, y, sample_weight if sample_weight_given else None,
@@ -270,7 +281,7 @@ class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
             n_epochs=0 if incremental else self.max_iter,
         )  # fmt: skip
         try:
-            if self.solver in _STOCHASTIC_SOLVERS:
+            if self.solver in STOCHASTIC_SOLVERS:
                 self._fit_stochastic(
                     X, Y, data, sample_weight if sample_weight_given else None,
                     units, incremental, rng, tasks,
@@ -318,7 +329,7 @@ class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
                 "going to be clipped",
                 stacklevel=5,
             )
-        return _mlp_trainer.resolve_batch_size(self.batch_size, n_samples)
+        return resolve_batch_size(self.batch_size, n_samples)
 
     def _validation_split(self, X, Y, sample_weight, rng):
         """scikit-learn's ``train_test_split`` of the indices (same draws)."""
@@ -412,7 +423,7 @@ class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
         if is_device_array(X):
             device = "cuda"
         return _mlp_trainer.forward(
-            theta, config, *as_kernel_data(X), np.arange(X.shape[0]), device=device
+            theta, config, X, np.arange(X.shape[0]), device=device
         )
 
     def _forward_pass_fast(self, X, check_input=True):
@@ -444,7 +455,7 @@ class _BaseMLP(TrainingStateMixin, CallbackSupportMixin, BaseEstimator):
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def _check_solver(self):
-        if self.solver not in _STOCHASTIC_SOLVERS:
+        if self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers. "
                 f"{self.solver} is not stochastic."

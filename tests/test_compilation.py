@@ -148,24 +148,24 @@ def test_compiled_kernels_take_the_bundles_fields_in_order():
 def _variant_of(estimator, X, y):
     """The per-sample or mini-batch dispatcher a fit of ``estimator`` runs."""
     seen = {}
-    real_per_sample = cpu_per_sample.per_sample_variant
-    real_minibatch = cpu.minibatch_variant
+    real_per_sample = cpu_per_sample.plan
+    real_minibatch = cpu.plan
 
     def spy(real):
         def select(*args):
-            kernel, kernel_args = real(*args)
-            seen["kernel"] = kernel
-            return kernel, kernel_args
+            plan = real(*args)
+            seen["kernel"] = plan.kernel
+            return plan
 
         return select
 
-    cpu_per_sample.per_sample_variant = spy(real_per_sample)
-    cpu.minibatch_variant = spy(real_minibatch)
+    cpu_per_sample.plan = spy(real_per_sample)
+    cpu.plan = spy(real_minibatch)
     try:
         estimator.fit(X, y)
     finally:
-        cpu_per_sample.per_sample_variant = real_per_sample
-        cpu.minibatch_variant = real_minibatch
+        cpu_per_sample.plan = real_per_sample
+        cpu.plan = real_minibatch
     return seen["kernel"]
 
 
@@ -647,6 +647,22 @@ def test_integrations_use_no_private_names_of_other_objects(module):
         if not name.startswith("fastsgd") and "._" in name
     ]
     assert not private_imports, private_imports
+    # nor a private name of fastsgd's (``from fastsgd.x import _y``); dask.py
+    # sits on the estimators, so no private fastsgd module either (optimize.py
+    # is built on the math and _jit: its layer, _LAYERS)
+    private_names = sorted(
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name.startswith("_")
+    )
+    assert not private_names, private_names
+    if module == "dask.py":
+        private_modules = [
+            name for name in _imports_of(source) if name.startswith("fastsgd._")
+        ]
+        assert not private_modules, private_modules
 
 
 @pytest.mark.parametrize("pattern", list(_LAYERS))

@@ -46,6 +46,7 @@ from fastsgd._kernels.bundles import (
     MLPParams,
     MLPTargets,
     StepCounters,
+    empty_index,
 )
 from fastsgd._math import codes
 from fastsgd._mlp_trainer import (
@@ -371,7 +372,7 @@ def _linear_kernel_args(backend, X, y, momentum):
     scratch = backend.minibatch_scratch(8, n_heads, d, X.dtype, False)
     loss_sum = np.zeros(n_heads)
     args = (
-        Data(X.reshape(-1), cpu.empty_index(), cpu.empty_index(), d, False),
+        Data(X.reshape(-1), empty_index(), empty_index(), d, False),
         LinearTargets(y.astype(np.float64), y.astype(np.int64), codes.ONE_VS_REST,
                       np.arange(n_heads, dtype=np.int64), np.ones(n_heads),
                       np.full(n_heads, 0.5), np.ones(n)),  # fmt: skip
@@ -423,7 +424,7 @@ def test_mlp_twins_same_result():
         grad = np.zeros(n_params)
         work = cpu_mlp.workspace(units, 6, False, np.float64)
         total, step = backend.mlp_train_epoch(
-            Data(X.reshape(-1), cpu.empty_index(), cpu.empty_index(), 4, False),
+            Data(X.reshape(-1), empty_index(), empty_index(), 4, False),
             MLPTargets(Y, np.ones(21)), np.arange(21)[::-1].copy(), 6,
             np.asarray(units), MLPParams(theta, s1, s2, grad), work,
             _int_settings(config, codes.ADAM),
@@ -447,7 +448,7 @@ def test_mlp_objective_and_forward_twins_same_result(sparse):
         Xs = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
         X_args = (Xs.data, Xs.indices.astype(np.int32), Xs.indptr.astype(np.int32))
     else:
-        X_args = (X.reshape(-1), cpu.empty_index(), cpu.empty_index())
+        X_args = (X.reshape(-1), empty_index(), empty_index())
     x = Data(*X_args, 4, sparse)
     rows = np.arange(21)[::-1].copy()
     results = []

@@ -28,7 +28,6 @@ from sklearn.utils import shuffle as sklearn_shuffle
 from fastsgd import MLPClassifier, MLPRegressor, _mlp_trainer
 from fastsgd._kernels import cpu_mlp
 from fastsgd._math import codes
-from fastsgd._trainer import as_kernel_data
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -551,7 +550,7 @@ def _gradient_problem(output, hidden_activation, *, sparse=False, seed=0):
         alpha=alpha,
     )
     X_in = sp.csr_matrix(X) if sparse else X
-    data = _mlp_trainer.MLPData(*as_kernel_data(X_in), Y, sw)
+    data = _mlp_trainer.MLPData.of(X_in, Y, sw)
 
     def reference(theta):
         coefs, intercepts = unpack(theta, units)

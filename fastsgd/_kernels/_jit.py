@@ -9,10 +9,12 @@ depend on the compiled code, never on the thread count: every reduction runs
 in a fixed order inside one thread.
 """
 
+import contextlib
 import functools
 import hashlib
 import os
 import types as pytypes
+from typing import NamedTuple
 
 import numba
 import numba.core.caching
@@ -541,6 +543,45 @@ def specialize(template, settings, *, fastmath=FASTMATH, parallel=True):
         cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
         no_cfunc_wrapper=True, error_model=ERROR_MODEL,
     )(fn)  # fmt: skip
+
+
+class Plan(NamedTuple):
+    """What a kernel module decided for a call (its ``plan(...)``): the
+    compiled variant, its arguments, and whether it runs a parallel region
+    (the trainer then gives it the fit's threads, otherwise one)."""
+
+    kernel: object
+    args: tuple
+    parallel: bool
+
+    def compiled(self):
+        """Whether the call loads code rather than compiling it (``is_cached``)."""
+        return is_cached(self.kernel, self.args)
+
+    def __call__(self):
+        return self.kernel(*self.args)
+
+
+#: Inside ``all_parallel()``: every call that may run a parallel variant does.
+_ALL_PARALLEL = False
+
+
+@contextlib.contextmanager
+def all_parallel():
+    """Every kernel call that has a parallel variant runs it inside the block,
+    whatever its size (``python -m fastsgd compile`` compiles them so)."""
+    global _ALL_PARALLEL
+    saved, _ALL_PARALLEL = _ALL_PARALLEL, True
+    try:
+        yield
+    finally:
+        _ALL_PARALLEL = saved
+
+
+def worth_parallel(work, threshold):
+    """Whether ``work`` (a kernel's count of its operations) reaches the
+    ``threshold`` from which its parallel variant pays (or ``all_parallel``)."""
+    return _ALL_PARALLEL or work >= threshold
 
 
 def is_cached(dispatcher, args):

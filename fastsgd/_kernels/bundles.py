@@ -16,16 +16,47 @@ Python, no Numba: the trainers import it without loading a compiler.
 
 from typing import Any, NamedTuple
 
+import numpy as np
+import scipy.sparse as sp
+
+from fastsgd._kernels.gpu_arrays import is_device_array
+
 
 class Data(NamedTuple):
     """The design matrix: a dense ``X`` raveled (``X_indices``/``X_indptr``
-    empty, ``cpu.empty_index``) or a CSR matrix's three arrays."""
+    empty, ``empty_index``) or a CSR matrix's three arrays (``data_of``)."""
 
     X_data: Any
     X_indices: Any
     X_indptr: Any
     n_features: int
     is_sparse: bool
+
+
+def empty_index():
+    """The placeholder index array passed with a dense ``X``."""
+    return np.empty(0, dtype=np.int32)
+
+
+def data_of(X):
+    """The ``Data`` of a validated ``X``: a dense ``X`` (host or GPU) as its
+    flat view, a CSR matrix as its three arrays with int32 indices. Host
+    values are a read-only view (no copy): Numba types read-only arrays apart,
+    so the kernels always get one (a memory-mapped ``X`` needs no new
+    compile)."""
+    n_features = X.shape[1]
+    if sp.issparse(X):
+        return Data(_read_only(X.data), X.indices.astype(np.int32, copy=False),
+                    X.indptr.astype(np.int32, copy=False), n_features,
+                    True)  # fmt: skip
+    flat = X.reshape(X.size) if is_device_array(X) else _read_only(X.reshape(-1))
+    return Data(flat, empty_index(), empty_index(), n_features, False)
+
+
+def _read_only(values):
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 class LinearTargets(NamedTuple):

@@ -18,7 +18,7 @@ scratch, and the shuffles.
 
 Compile only what runs: ``sgd_epoch_minibatch`` (and ``cpu_per_sample``'s
 ``sgd_epoch_per_sample``) are thin Python entry points. From their arguments
-they pick the kernel of the fit's configuration (``minibatch_variant``): the
+they pick the kernel of the fit's configuration (``plan``): the
 template ``_minibatch_epoch`` compiled by
 ``_jit.specialize`` with the loss, penalty, task, layout and the optional
 parts (averaging, momentum) as compile-time constants, so that Numba prunes
@@ -43,6 +43,7 @@ from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import (
     FASTMATH,
     FASTMATH_EXACT,
+    Plan,
     cpu_called,
     cpu_configured,
     cpu_inline,
@@ -50,6 +51,7 @@ from fastsgd._kernels._jit import (
     matmul_into,
     prefetch,
     specialize,
+    worth_parallel,
 )
 from fastsgd._kernels.bundles import MinibatchScratch, flatten
 from fastsgd._math import losses, schedules, updates
@@ -421,12 +423,11 @@ def sgd_epoch_minibatch(
     makes them). The epoch's loss is added to ``loss_sum``.
     Returns ``(steps, n_averaged)``.
 
-    Runs the variant of ``minibatch_variant`` for these arguments (compiled
-    on first use, then loaded from Numba's cache).
+    Runs the variant of ``plan`` for these arguments (compiled on first use,
+    then loaded from Numba's cache).
     """
-    kernel, args = minibatch_variant(data, targets, order, active, batch_size, params,
-                                     rule, counters, scratch, loss_sum)  # fmt: skip
-    return kernel(*args)
+    return plan(data, targets, order, active, batch_size, params, rule, counters,
+                scratch, loss_sum)()  # fmt: skip
 
 
 def _minibatch_epoch(
@@ -574,12 +575,12 @@ def minibatch_parallel(batch_size, n_heads, n_features, is_sparse):
         work = n_heads * n_features
     else:
         work = batch_size * n_features * n_heads
-    return work >= PARALLEL_WORK
+    return worth_parallel(work, PARALLEL_WORK)
 
 
-def minibatch_variant(data, targets, order, active, batch_size, params, rule, counters,
-                      scratch, loss_sum):  # fmt: skip
-    """``(kernel, its arguments)``: what ``sgd_epoch_minibatch`` runs.
+def plan(data, targets, order, active, batch_size, params, rule, counters, scratch,
+         loss_sum):  # fmt: skip
+    """The ``_jit.Plan`` of ``sgd_epoch_minibatch`` on these arguments.
 
     The compiled kernel takes the bundles' fields in their order, flat
     (``bundles.flatten``): a kernel called from Python unboxes its
@@ -603,8 +604,8 @@ def minibatch_variant(data, targets, order, active, batch_size, params, rule, co
         kernel = specialize(_minibatch_epoch, settings, fastmath=FASTMATH,
                             parallel=parallel)  # fmt: skip
         _MINIBATCH_VARIANTS[key] = kernel
-    return kernel, flatten(data, targets, order, active, batch_size, params, rule,
-                           counters, scratch, loss_sum)  # fmt: skip
+    return Plan(kernel, flatten(data, targets, order, active, batch_size, params, rule,
+                                counters, scratch, loss_sum), parallel)  # fmt: skip
 
 
 def minibatch_scratch(batch_size, n_heads, n_features, dtype, is_sparse):
@@ -821,8 +822,3 @@ def apply_folds(coef, avg_coef, feature_major, columns, wscale, avg_a, avg_b,
                     saved_avg[k, idx] = avg_coef[k, j]
     for idx in range(n_columns):
         stamp[columns[idx]] = n_events
-
-
-def empty_index():
-    """The placeholder index array passed with a dense ``X``."""
-    return np.empty(0, dtype=np.int32)

@@ -71,11 +71,14 @@ from numba import prange
 
 from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import (
+    Plan,
     cpu_called,
     cpu_configured,
     cpu_inline,
+    is_parallel,
     matmul_into,
     specialize,
+    worth_parallel,
 )
 from fastsgd._kernels.bundles import MLPParams, MLPWorkspace, flatten
 from fastsgd._kernels.cpu import prefetch_row, row_slices
@@ -559,7 +562,7 @@ def parallel_rows(rows, units, forward_only=False):
     """
     work = rows * sum(a * b for a, b in zip(units[:-1], units[1:], strict=True))
     threshold = PARALLEL_FORWARD_WORK if forward_only else PARALLEL_WORK
-    return work >= threshold and rows > ROWS
+    return worth_parallel(work, threshold) and rows > ROWS
 
 
 def settings_of(int_settings, solver, is_sparse):
@@ -600,21 +603,21 @@ def mlp_train_epoch(data, targets, order, batch_size, units, params, buffers,
     count before the epoch. Returns ``(sum over batches of batch_loss *
     batch_rows, step)`` (``_training_template``).
     """
-    kernel, args = train_kernel(data, targets, order, batch_size, units, params,
-                                buffers, int_settings, float_settings, step)  # fmt: skip
-    return kernel(*args)
+    return plan(data, targets, order, batch_size, units, params, buffers, int_settings,
+                float_settings, step)()  # fmt: skip
 
 
-def train_kernel(data, targets, order, batch_size, units, params, buffers,
-                 int_settings, float_settings, step):  # fmt: skip
-    """``(kernel, its arguments)``: what ``mlp_train_epoch`` runs."""
+def plan(data, targets, order, batch_size, units, params, buffers, int_settings,
+         float_settings, step):  # fmt: skip
+    """The ``_jit.Plan`` of ``mlp_train_epoch`` on these arguments."""
     solver = mlp_layout.read_int_settings(int_settings)[2]
     settings = settings_of(int_settings, int(solver), data.is_sparse)
     capacity = max(1, min(int(batch_size), order.shape[0]))
     kernel = variant(_training_template, settings, capacity, units)
-    return kernel, flatten(data, targets, order, batch_size, units, params, buffers,
-                           float_settings, step,
-                           epoch_scratch(params.theta.shape[0]))  # fmt: skip
+    return Plan(kernel, flatten(data, targets, order, batch_size, units, params,
+                                buffers, float_settings, step,
+                                epoch_scratch(params.theta.shape[0])),
+                is_parallel(kernel))  # fmt: skip
 
 
 def mlp_objective(data, targets, units, theta, grad, buffers, int_settings,

@@ -1,7 +1,7 @@
 """The per-sample CPU kernel: scikit-learn's plain SGD, all heads in one pass over X.
 
 ``sgd_epoch_per_sample`` is the entry point; it picks the kernel of the fit's
-configuration (``per_sample_variant``: the template ``_per_sample_epoch``
+configuration (``plan``: the template ``_per_sample_epoch``
 compiled by ``_jit.specialize`` with the loss, penalty, schedule, task,
 layout, averaging and objective tracking as compile-time constants), compiled
 once and cached. The kernel follows ``sklearn.linear_model._sgd_fast._plain_sgd``
@@ -19,6 +19,7 @@ from numba import prange
 
 from fastsgd._kernels._jit import (
     FASTMATH_EXACT,
+    Plan,
     cpu_configured,
     cpu_inline,
     cpu_kernel,
@@ -238,7 +239,7 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     in that core's cache for the epoch), the columns' weights saved for the
     roll-back in the same pass; the caller marks the columns current.
 
-    Returns ``t`` after the epoch. Runs the variant of ``per_sample_variant``
+    Returns ``t`` after the epoch. Runs the variant of ``plan``
     (compiled on first use, then loaded from Numba's cache), which is
     ``sgd_epochs_per_sample``'s too: this is a call of one epoch.
     """
@@ -277,9 +278,8 @@ def sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
 
     Returns ``(epochs run, diverged, t)``.
     """
-    kernel, args = per_sample_variant(data, targets, order, active, heads, rule,
-                                      t_start, n_groups, folds, epochs)  # fmt: skip
-    return kernel(*args)
+    return plan(data, targets, order, active, heads, rule, t_start, n_groups, folds,
+                epochs)()  # fmt: skip
 
 
 def _per_sample_epoch(
@@ -503,12 +503,11 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
     )
 
 
-def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_groups,
-                       folds, epochs):  # fmt: skip
-    """``(kernel, its arguments)``: what ``sgd_epoch_per_sample`` runs.
+def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, epochs):
+    """The ``_jit.Plan`` of ``sgd_epoch_per_sample`` on these arguments.
 
     The compiled kernel takes the bundles' fields in their order, flat
-    (``bundles.flatten``), as ``cpu.minibatch_variant``'s does and for its
+    (``bundles.flatten``), as ``cpu.plan``'s does and for its
     reason (unboxing named tuples costs compile time).
 
     Its settings come from the arguments (``per_sample_settings``); it is
@@ -527,8 +526,8 @@ def per_sample_variant(data, targets, order, active, heads, rule, t_start, n_gro
             _per_sample_epoch, settings, fastmath=FASTMATH_EXACT, parallel=parallel
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
-    return kernel, flatten(data, targets, order, active, heads, rule, t_start, n_groups,
-                           folds, epochs)  # fmt: skip
+    return Plan(kernel, flatten(data, targets, order, active, heads, rule, t_start,
+                                n_groups, folds, epochs), parallel)  # fmt: skip
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)

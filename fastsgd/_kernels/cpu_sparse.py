@@ -37,12 +37,14 @@ from numba import prange
 from fastsgd._kernels._jit import (
     FASTMATH,
     FASTMATH_EXACT,
+    Plan,
     cpu_called,
     cpu_configured,
     cpu_inline,
     cpu_kernel,
     prefetch,
     specialize,
+    worth_parallel,
 )
 from fastsgd._kernels.bundles import SparseScratch, flatten
 from fastsgd._kernels.cpu import (
@@ -255,13 +257,11 @@ def sgd_epoch_sparse(
     between the epochs of a call and folded by ``fold_scaled`` at its end.
     ``scratch`` comes from ``sparse_scratch``. ``n_parts`` column ranges
     split the scatter (the result does not depend on it: use the thread
-    count). Momentum is not supported here (``plan``). Returns ``(steps,
+    count). Returns ``(steps,
     n_averaged)``.
     """
-    kernel, args = sparse_variant(data, targets, order, active, batch_size, params,
-                                  scaled, rule, counters, scratch, loss_sum,
-                                  n_parts)  # fmt: skip
-    return kernel(*args)
+    return plan(data, targets, order, active, batch_size, params, scaled, rule,
+                counters, scratch, loss_sum, n_parts)()  # fmt: skip
 
 
 def _scaled_epoch(
@@ -730,12 +730,13 @@ def sparse_settings(loss_code, penalty, task, average, momentum):
 def sparse_parallel(batch_size, nnz_per_row, n_heads):
     """Whether a step of this size is worth the parallel variant (the data
     decides, never the thread count)."""
-    return batch_size * max(nnz_per_row, 1.0) * n_heads >= PARALLEL_WORK
+    return worth_parallel(batch_size * max(nnz_per_row, 1.0) * n_heads, PARALLEL_WORK)
 
 
-def sparse_variant(data, targets, order, active, batch_size, params, scaled, rule,
-                   counters, scratch, loss_sum, n_parts):  # fmt: skip
-    """``(kernel, its arguments)``: what ``sgd_epoch_sparse`` runs."""
+def plan(data, targets, order, active, batch_size, params, scaled, rule, counters,
+         scratch, loss_sum, n_parts):  # fmt: skip
+    """The ``_jit.Plan`` of ``sgd_epoch_sparse`` on these arguments (one part
+    unless it is parallel)."""
     settings = sparse_settings(rule.loss_code, rule.penalty, targets.task,
                                rule.average, rule.momentum)  # fmt: skip
     n_rows = max(data.X_indptr.shape[0] - 1, 1)
@@ -751,8 +752,9 @@ def sparse_variant(data, targets, order, active, batch_size, params, scaled, rul
         _VARIANTS[key] = kernel
     if not parallel:
         n_parts = 1
-    return kernel, flatten(data, targets, order, active, batch_size, params, scaled,
-                           rule, counters, scratch, loss_sum, n_parts)  # fmt: skip
+    return Plan(kernel, flatten(data, targets, order, active, batch_size, params,
+                                scaled, rule, counters, scratch, loss_sum, n_parts),
+                parallel)  # fmt: skip
 
 
 def sparse_scratch(batch_size, n_heads, n_features, dtype, penalty, momentum):
