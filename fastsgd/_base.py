@@ -5,8 +5,8 @@ accept_sparse="csr")``): float32 stays float32, a C-contiguous array is not
 copied, CSR stays sparse. Every SciPy sparse type is accepted: CSC, COO (and
 the other formats) are converted to CSR, and int64 indices to int32, once per
 call, with an ``EfficiencyWarning`` naming the copy (``as_csr``).
-The trainers' ``as_kernel_data`` turns the result into the ``Data`` bundle every
-kernel takes.
+The trainers turn the result into the ``Data`` bundle every kernel takes
+(``bundles.data_of``).
 """
 
 import warnings

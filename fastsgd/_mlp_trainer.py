@@ -1,14 +1,13 @@
-"""The epoch loop of the multi-layer perceptrons (scikit-learn's ``_fit_stochastic``).
+"""The multi-layer perceptrons' trainer.
 
-Between kernel calls, in Python once per epoch: the shuffle (drawn from the
-estimator's ``RandomState`` exactly as scikit-learn draws it, so a seed gives
-scikit-learn's order), the learning-rate schedule, the stopping rules, the
-early-stopping validation score and best weights, divergence roll-back and
-verbose output. Each epoch is one call of ``cpu_mlp.mlp_train_epoch`` (with
-``verbose=2``, several calls over runs of whole batches: ``_progress``).
-
-Also here: the L-BFGS objective (``mlp_objective``: loss and gradient) and
-the forward pass used for prediction (``mlp_forward``).
+- ``train_stochastic``: scikit-learn's ``_fit_stochastic`` as ``MLPRunner``
+  (one ``mlp_train_epoch`` call per span of batches; the shuffle drawn from
+  the estimator's ``RandomState`` as scikit-learn draws it) and
+  ``MLPStopping`` (its stopping rules, learning-rate schedule and verbose
+  lines) under ``_epoch.fit_epochs``.
+- ``train_lbfgs``: scikit-learn's ``_fit_lbfgs``, SciPy's L-BFGS-B on
+  ``loss_and_gradient`` (SciPy runs the iterations).
+- ``forward``: the forward pass used for prediction.
 """
 
 import copy
@@ -40,6 +39,7 @@ from fastsgd._epoch import (
 from fastsgd._kernels import cpu_mlp, mlp_layout
 from fastsgd._kernels.bundles import Data, MLPParams, MLPTargets, MLPWorkspace, data_of
 from fastsgd._math import codes
+from fastsgd._math.schedules import invscaling_rate
 from fastsgd._progress import Reporter, caller_stacklevel
 
 #: scikit-learn's message for non-finite weights after a fit, which fastsgd's
@@ -113,15 +113,12 @@ class MLPConfig:
 
 
 def layer_views(theta, units):
-    """``(coefs, intercepts)``: views of ``theta`` in scikit-learn's shapes."""
-    coefs, intercepts, start = [], [], 0
-    for fan_in, fan_out in zip(units[:-1], units[1:], strict=True):
-        coefs.append(theta[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
-        start += fan_in * fan_out
-    for fan_out in units[1:]:
-        intercepts.append(theta[start : start + fan_out])
-        start += fan_out
-    return coefs, intercepts
+    """``(coefs, intercepts)``: views of ``theta`` in scikit-learn's shapes
+    (``mlp_layout``'s, as the kernels read them)."""
+    units = np.asarray(units, dtype=np.int64)
+    layers = range(units.shape[0] - 1)
+    coefs = [mlp_layout.layer_weights(theta, units, layer) for layer in layers]
+    return coefs, [mlp_layout.layer_intercepts(theta, units, i) for i in layers]
 
 
 @dataclass
@@ -303,7 +300,7 @@ class MLPRunner(Runner):
         self.sample_idx = np.arange(self.n_train)
         self.order = train_index
         self.kernels = _kernels(device)
-        parallel = cpu_mlp.parallel_rows(self.step_batch, config.units)
+        parallel = cpu_mlp.plan(*self._args(self.order, "cpu")).parallel
         self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
         self.n_iter, self.loss, self.total = 0, None, 0.0
 
@@ -524,9 +521,8 @@ def update_learning_rate(state, config):
     'invscaling' rate ``learning_rate_init / (t + 1) ** power_t`` (SGD),
     set once an epoch; the other schedules keep theirs."""
     if config.schedule == "invscaling" and config.solver == codes.SGD:
-        state.learning_rate = (
-            config.learning_rate_init / (state.t + 1) ** config.power_t
-        )
+        state.learning_rate = invscaling_rate(config.learning_rate_init,
+                                              config.power_t, state.t)  # fmt: skip
 
 
 def _update_no_improvement(state, config, validation_score):

@@ -1,17 +1,21 @@
-"""The epoch loop shared by ``fit``, ``partial_fit`` and ``warm_start``.
+"""The linear models' trainer: their problem, settings and state, their
+runners and their stopping rule, for ``_epoch.fit_epochs``.
 
-The trainer owns what happens between kernel calls: the learning-rate state,
-the stopping rules (scikit-learn's ``tol`` / ``n_iter_no_change``, on the
-training objective or on a validation score), divergence detection with a
-roll-back to the last finite epoch, and verbose output. It sees arrays and
-scalars only; the estimators translate labels, strings and weights into them.
+- ``LinearProblem``, ``LinearConfig``, ``LinearState`` (with the pending
+  folds of a ``partial_fit`` stream): what the estimators hand over, arrays
+  and scalars only (labels, strings and weights are encoded above).
+- The runners, one per algorithm (``make_runner``): scikit-learn's per-sample
+  SGD (``cpu_per_sample``), mini-batches stepping every weight (``cpu``, or
+  ``cuda`` on a GPU), mini-batches on CSR data in O(nnz) (``cpu_sparse``).
+- ``TrackStopping``: scikit-learn's ``tol`` / ``n_iter_no_change`` per track
+  (each OvR head stops on its own), on the training objective or a
+  validation score, with the 'adaptive' step down and the verbose lines.
 
-One kernel call trains one epoch (with ``verbose=2``, several calls over
-consecutive runs of whole batches, so that the progress bar moves; the calls
-carry the step and sample counters, so the model does not change).
+``train`` runs a fit: ``fit``, ``partial_fit`` (one epoch) and ``warm_start``.
 """
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -43,7 +47,7 @@ from fastsgd._kernels.bundles import (
     data_of,
 )
 from fastsgd._math import codes
-from fastsgd._math.schedules import learning_rate
+from fastsgd._math.schedules import learning_rate, optimal_offset
 from fastsgd._math.stopping import epoch_verdict
 from fastsgd._math.updates import penalty_value
 
@@ -131,7 +135,6 @@ class LinearConfig:
     schedule: int
     eta0: float
     power_t: float
-    optimal_t0: float
     fit_intercept: bool
     intercept_decay: float
     average: int
@@ -153,6 +156,14 @@ class LinearConfig:
     def per_sample(self):
         """Whether this is scikit-learn's per-sample algorithm."""
         return self.batch_size == 1 and self.momentum == 0.0
+
+    @functools.cached_property
+    def optimal_t0(self):
+        """The 'optimal' schedule's ``t0`` (``schedules.optimal_offset``; 0
+        for the other schedules)."""
+        if self.schedule != codes.OPTIMAL:
+            return 0.0
+        return optimal_offset(self.loss, self.alpha, self.epsilon)
 
     @property
     def track_objective(self):
@@ -801,9 +812,7 @@ class _PerSampleRunner(_Runner):
         state.to_layout(feature_major=False)
         n_heads = state.coef.shape[0]
         self.orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
-        # one head per group when each head has its own order
-        self.n_threads = max(1, min(resolve_n_jobs(config.n_jobs), n_heads))
-        self.n_groups = n_heads if self.orders.per_head else self.n_threads
+        self.n_groups = 1  # set with the threads, below
         dtype = state.coef.dtype
         self.wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         if problem.is_sparse:
@@ -816,7 +825,7 @@ class _PerSampleRunner(_Runner):
             # kernel zeroes them where this call reads them, in an array the
             # calls share
             l1_q = state.pending.l1_q
-        self.call = _PerSampleCall(state.coef, config, need_objective, l1_q)
+        self.vector = _WeightVector(state.coef, config, need_objective, l1_q)
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
         self.pa1 = config.schedule == codes.PA1
         self.rule = PerSampleRule(
@@ -825,6 +834,12 @@ class _PerSampleRunner(_Runner):
             config.fit_intercept, config.intercept_decay, config.intercept_alpha,
             config.average, self.wscale_floor, config.track_objective,
         )  # fmt: skip
+        # a parallel kernel trains groups of heads on up to one thread a head;
+        # one head per group when each head has its own order
+        parallel = self.plan(np.ones(n_heads, dtype=np.uint8)).parallel
+        jobs = resolve_n_jobs(config.n_jobs)
+        self.n_threads = max(1, min(jobs, n_heads)) if parallel else 1
+        self.n_groups = n_heads if self.orders.per_head else self.n_threads
 
     def _bring_current(self):
         # the kernel applies the folds, each head's in the thread that trains
@@ -848,11 +863,11 @@ class _PerSampleRunner(_Runner):
         self.saved = {"coef": saved_coef, "avg_coef": saved_avg}
 
     def _args(self, part, active, loss_sum, objective_sum):
-        call, state = self.call, self.state
+        vector, state = self.vector, self.state
         heads = PerSampleHeads(
-            state.coef, call.wscale, state.intercept, state.avg_coef,
-            state.avg_intercept, call.avg_a, call.avg_b, call.l1_q, call.l1_u,
-            call.sq_norm, call.l1_norm, loss_sum, objective_sum,
+            state.coef, vector.wscale, state.intercept, state.avg_coef,
+            state.avg_intercept, vector.avg_a, vector.avg_b, vector.l1_q, vector.l1_u,
+            vector.sq_norm, vector.l1_norm, loss_sum, objective_sum,
         )  # fmt: skip
         return (self.data, self.targets, part, active, heads, self.rule,
                 self.t_kernel, self.n_groups, self.folds)  # fmt: skip
@@ -908,13 +923,14 @@ class _PerSampleRunner(_Runner):
         Fills the log; returns False, with the state as it was, when an epoch
         diverges (``fit_epochs`` then finds which, epoch by epoch).
         """
-        state, call, orders, config = self.state, self.call, self.orders, self.config
+        state, vector, orders = self.state, self.vector, self.orders
+        config = self.config
         head_track, n_tracks = stopping.head_track, stopping.n_tracks
         need_objective, log = stopping.need_objective, self.log
         n_heads = state.coef.shape[0]
         shuffled = orders.seeds is not None
         order = orders.full if shuffled else orders.current
-        saved = (state.snapshot(), call.snapshot(), order.copy(), self.t_kernel)
+        saved = (state.snapshot(), vector.snapshot(), order.copy(), self.t_kernel)
         seeds = np.asarray(orders.seeds or [], dtype=np.int64)
         epochs = PerSampleEpochs(
             max_iter, seeds, True, config.tol if need_objective else -math.inf,
@@ -933,7 +949,7 @@ class _PerSampleRunner(_Runner):
             self._folds_applied()
         if diverged:
             state.restore(saved[0])
-            call.restore(saved[1])
+            vector.restore(saved[1])
             order[...] = saved[2]
             self.t_kernel = saved[3]
             return False
@@ -948,15 +964,15 @@ class _PerSampleRunner(_Runner):
         return True
 
     def snapshot(self):
-        return super().snapshot(), self.call.snapshot(self.epoch_columns)
+        return super().snapshot(), self.vector.snapshot(self.epoch_columns)
 
     def restore(self, snap):
         self.state.restore(snap[0])
-        self.call.restore(snap[1])
+        self.vector.restore(snap[1])
 
     def may_scale_all(self, active):
         return (self.columns is None
-                or self._smallest_scale(self.call.wscale, active, 1)
+                or self._smallest_scale(self.vector.wscale, active, 1)
                 < self.wscale_floor)  # fmt: skip
 
     def finite(self):
@@ -964,12 +980,12 @@ class _PerSampleRunner(_Runner):
         # non-finite weight (``_per_sample_head_step``): no sweep over them
         state = self.state
         if not self.problem.is_sparse:
-            return super().finite() and finite(state.avg_coef, self.call.wscale)
+            return super().finite() and finite(state.avg_coef, self.vector.wscale)
         return finite(self.loss_sum, state.intercept, state.avg_intercept,
-                      self.call.wscale)  # fmt: skip
+                      self.vector.wscale)  # fmt: skip
 
     def current_coef(self):
-        return self.call.true_coef(self.state.coef)
+        return self.vector.true_coef(self.state.coef)
 
     def scoring_coef(self):
         return self.state.coef
@@ -982,7 +998,7 @@ class _PerSampleRunner(_Runner):
                            self.n_tracks) / self.n_train  # fmt: skip
 
     def _scaled(self):
-        return self.call.wscale, self.call.avg_a, self.call.avg_b
+        return self.vector.wscale, self.vector.avg_a, self.vector.avg_b
 
     def _fold_all(self, state, wscale, avg_a, avg_b):
         cpu_per_sample.fold_scale(state.coef, wscale, state.avg_coef, avg_a, avg_b,
@@ -1192,7 +1208,7 @@ def _stored_columns(problem):
                               problem.train_index, problem.n_features)  # fmt: skip
 
 
-class _PerSampleCall(RollBack):
+class _WeightVector(RollBack):
     """scikit-learn's per-call state of ``_plain_sgd``: scale, lazy average, L1.
 
     ``w = wscale * v`` and the lazy average (``avg_a``, ``avg_b``) live for

@@ -42,8 +42,6 @@ from fastsgd._base import (
 from fastsgd._callbacks import FitTasks
 from fastsgd._device import gpu_scores, is_device_array, take_rows
 from fastsgd._math import codes
-from fastsgd._math.losses import loss_derivative
-from fastsgd._math.schedules import optimal_offset
 from fastsgd._progress import caller_stacklevel
 
 #: scikit-learn's intercept decay for sparse input: the intercept's step is
@@ -230,12 +228,6 @@ class _BaseSGD(
         loss = codes.LOSS_CODES[self.loss]
         alpha = float(self.alpha)
         schedule = codes.SCHEDULE_CODES[self.learning_rate]
-        optimal_t0 = 0.0
-        if schedule == codes.OPTIMAL:
-            typw = np.sqrt(1.0 / np.sqrt(alpha))
-            optimal_t0 = optimal_offset(
-                alpha, loss_derivative(loss, 1.0, -typw, float(self.epsilon))
-            )
         return _trainer.LinearConfig(
             loss=loss,
             epsilon=float(self.epsilon),
@@ -245,7 +237,6 @@ class _BaseSGD(
             schedule=schedule,
             eta0=float(self.eta0),
             power_t=float(self.power_t),
-            optimal_t0=float(optimal_t0),
             fit_intercept=bool(self.fit_intercept),
             intercept_decay=SPARSE_INTERCEPT_DECAY if is_sparse else 1.0,
             average=int(self.average),

@@ -62,6 +62,7 @@ def resolve_batch_size(batch_size, n_samples=None):
         return max(1, size)
     return int(np.clip(size, 1, n_samples))
 
+
 _NEW_PARAMETERS = {
     "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
     "weight_decay": [Interval(Real, 0, None, closed="left")],

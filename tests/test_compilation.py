@@ -680,3 +680,49 @@ def test_layers_import_only_the_layers_below(pattern):
         if name.startswith(_LAYERS[pattern])
     ]
     assert not offending, offending
+
+
+def test_only_jit_reads_numba_private_names():
+    """Numba's private names (its cache index and locators, its threading
+    layer's flag) are read in ``_kernels/_jit.py`` only: where Numba changes
+    them, one file changes. Read from the sources: a private name imported
+    from a ``numba`` module, or a private attribute of an object imported
+    from one (``parallel._is_initialized``, ``numba.core.caching._Cache``),
+    or of a dispatcher's internals (``._cache``, ``._index_key``)."""
+    import ast
+    import pathlib
+
+    import fastsgd
+
+    package = pathlib.Path(fastsgd.__file__).parent
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "_jit.py":
+            continue
+        tree = ast.parse(path.read_text())
+        from_numba = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "numba"
+            ):
+                for alias in node.names:
+                    from_numba.add(alias.asname or alias.name)
+                    if alias.name.startswith("_"):
+                        offending.append(f"{path.name}: {node.module}.{alias.name}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "numba":
+                        from_numba.add((alias.asname or alias.name).split(".")[0])
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            private = node.attr.startswith("_") and not node.attr.startswith("__")
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if private and (
+                (isinstance(root, ast.Name) and root.id in from_numba)
+                or node.attr in ("_cache", "_index_key", "_cache_file", "_load_index")
+            ):
+                offending.append(f"{path.name}: {ast.unparse(node)}")
+    assert not offending, offending

@@ -311,7 +311,7 @@ GPU_ONLY = {
     # the step of a weight or intercept: momentum_step and running_mean, which
     # the CPU composes in configured helpers that prune the momentum buffer
     # and the averaging at compile time (shared, it cost 0.2-0.4 s of a cold
-    # CPU mini-batch fit: steps.py)
+    # CPU mini-batch fit: minibatch.py)
     "parameter_step",
 }
 
@@ -325,7 +325,7 @@ def _python_function(compiled):
 def test_gpu_kernels_compile_the_cpu_kernels_helpers():
     """One source: every device function the GPU kernels call is compiled from
     the same plain Python function as the CPU kernels' helper (the math layer,
-    ``rows.py``, ``steps.py``, ``mlp_layout.py``), or is one of ``GPU_ONLY``."""
+    ``rows.py``, ``minibatch.py``, ``mlp_layout.py``), or is one of ``GPU_ONLY``."""
     from fastsgd._kernels import _jit, mlp_layout
 
     gpu_sources = _jit.sources("gpu")

@@ -26,7 +26,7 @@ from scipy.special import log_softmax, softmax
 from sklearn._loss.loss import HalfBinomialLoss, HalfSquaredError, HuberLoss
 from sklearn.linear_model import _sgd_fast
 
-from fastsgd._kernels import cpu  # noqa: F401 - the kernels' own CPU builds
+from fastsgd._kernels import cpu  # noqa: F401 - the kernels' flavours of each build
 from fastsgd._kernels._jit import compiled_for
 from fastsgd._math import codes, losses, schedules, updates
 
@@ -522,9 +522,7 @@ def test_optimal_schedule_starts_at_bottous_rate(code, alpha, epsilon):
     typw = math.sqrt(1.0 / math.sqrt(alpha))
     _, sk_dloss = _sk_loss_and_gradient(code, 1.0, -typw, epsilon)
     eta_init = typw / max(1.0, sk_dloss)
-    t0 = schedules.optimal_offset(
-        alpha, losses.loss_derivative(code, 1.0, -typw, epsilon)
-    )
+    t0 = schedules.optimal_offset(code, alpha, epsilon)
     assert math.isclose(t0, 1.0 / (eta_init * alpha), rel_tol=1e-12)
     first = schedules.learning_rate(codes.OPTIMAL, 0.0, alpha, 0.5, t0, 1.0, 1)
     assert math.isclose(first, eta_init, rel_tol=1e-10), (
@@ -617,8 +615,8 @@ def _loss_operand_scale(code, y, p, epsilon, derivative):
 def test_compiled_losses_match_python(code, p, s, y_real, epsilon):
     y = _target(code, s, y_real)
     for py_fn, jit_fn, derivative in [
-        (losses.loss_value, cpu.loss_value, False),
-        (losses.loss_derivative, cpu.loss_derivative, True),
+        (losses.loss_value, _cpu(losses.loss_value), False),
+        (losses.loss_derivative, _cpu(losses.loss_derivative), True),
     ]:
         a = py_fn(code, y, p, epsilon)
         b = jit_fn(code, y, p, epsilon)
@@ -628,7 +626,7 @@ def test_compiled_losses_match_python(code, p, s, y_real, epsilon):
             f"Python {a!r}, compiled {b!r}"
         )
     assert _cpu(losses.binary_target)(s > 0, code) == losses.binary_target(s > 0, code)
-    assert cpu.clip_derivative(p * 1e9) == losses.clip_derivative(p * 1e9)
+    assert _cpu(losses.clip_derivative)(p * 1e9) == losses.clip_derivative(p * 1e9)
 
 
 def _exact_loss(code, y, p, epsilon):
@@ -696,8 +694,13 @@ def test_compiled_losses_are_as_accurate_as_python(code, p, s, y_real, epsilon):
     y = _target(code, s, y_real)
     exact_value, exact_grad = _exact_loss(code, y, p, epsilon)
     for name, py_fn, jit_fn, exact in [
-        ("loss_value", losses.loss_value, cpu.loss_value, exact_value),
-        ("loss_derivative", losses.loss_derivative, cpu.loss_derivative, exact_grad),
+        ("loss_value", losses.loss_value, _cpu(losses.loss_value), exact_value),
+        (
+            "loss_derivative",
+            losses.loss_derivative,
+            _cpu(losses.loss_derivative),
+            exact_grad,
+        ),
     ]:
         a = py_fn(code, y, p, epsilon)
         b = jit_fn(code, y, p, epsilon)
@@ -720,7 +723,7 @@ def test_compiled_log_loss_gradient_of_confident_samples(y, p):
             0
         ]
     )
-    compiled = cpu.loss_derivative(codes.LOG_LOSS, y, p, 0.0)
+    compiled = _cpu(losses.loss_derivative)(codes.LOG_LOSS, y, p, 0.0)
     python = losses.loss_derivative(codes.LOG_LOSS, y, p, 0.0)
     assert math.isclose(python, sk, rel_tol=4 * EPS), (python, sk)
     assert math.isclose(compiled, sk, rel_tol=1e-12), (
@@ -738,7 +741,7 @@ def test_compiled_softmax_cross_entropy_matches_python(data):
     out_py = np.empty_like(scores)
     out_jit = np.empty_like(scores)
     loss_py = losses.softmax_cross_entropy(scores, label, out_py)
-    loss_jit = cpu.softmax_cross_entropy(scores, label, out_jit)
+    loss_jit = _cpu(losses.softmax_cross_entropy)(scores, label, out_jit)
     # the shifted scores are the operands (max shift 2e4 here)
     scale = max(1.0, float(np.ptp(scores)))
     assert _same(loss_py, loss_jit, scale), (
@@ -768,7 +771,7 @@ def test_compiled_softmax_cross_entropy_is_as_accurate_as_python(data):
     out_py = np.empty_like(scores)
     out_jit = np.empty_like(scores)
     loss_py = losses.softmax_cross_entropy(scores, label, out_py)
-    loss_jit = cpu.softmax_cross_entropy(scores, label, out_jit)
+    loss_jit = _cpu(losses.softmax_cross_entropy)(scores, label, out_jit)
     assert _no_accuracy_loss(loss_jit, loss_py, exact_loss), (
         f"compiled cross-entropy {loss_jit!r} is off the exact {exact_loss!r} by "
         f"{abs(loss_jit - exact_loss):.3g}; Python gives {loss_py!r} (off by "
@@ -795,7 +798,9 @@ def test_compiled_learning_rate_matches_python(
     eta, alpha, power_t, t0, t, batch, schedule
 ):
     a = schedules.learning_rate(schedule, eta, alpha, power_t, t0, float(t), batch)
-    b = cpu.learning_rate(schedule, eta, alpha, power_t, t0, float(t), batch)
+    b = _cpu(schedules.learning_rate)(
+        schedule, eta, alpha, power_t, t0, float(t), batch
+    )
     assert _same(a, b), (
         f"learning_rate({schedule}, t={t}, batch={batch}): Python {a!r}, compiled {b!r}"
     )
@@ -817,7 +822,7 @@ def test_compiled_penalties_match_python(penalty, alpha, l1_ratio, w, sq, l1):
         f"penalty_gradient: Python {a!r}, compiled {b!r}"
     )
     a = updates.penalty_value(penalty, alpha, l1_ratio, sq, l1)
-    b = cpu.penalty_value(penalty, alpha, l1_ratio, sq, l1)
+    b = _cpu(updates.penalty_value)(penalty, alpha, l1_ratio, sq, l1)
     assert _same(a, b, alpha * (sq + l1)), (
         f"penalty_value: Python {a!r}, compiled {b!r}"
     )
@@ -862,19 +867,19 @@ def test_compiled_update_pieces_match_python(
         (
             "running_mean",
             updates.running_mean(mean, value, float(count)),
-            cpu.running_mean(mean, value, float(count)),
+            _cpu(updates.running_mean)(mean, value, float(count)),
             max(abs(mean), abs(value)),
         ),
         (
             "l2_shrink_factor",
             updates.l2_shrink_factor(eta, alpha, l1_ratio),
-            cpu.l2_shrink_factor(eta, alpha, l1_ratio),
+            _cpu(updates.l2_shrink_factor)(eta, alpha, l1_ratio),
             max(1.0, (1.0 - l1_ratio) * eta * alpha),
         ),
         (
             "l1_truncate",
             updates.l1_truncate(v, wscale, u, q),
-            cpu.l1_truncate(v, wscale, u, q),
+            _cpu(updates.l1_truncate)(v, wscale, u, q),
             max(abs(v), (abs(u) + abs(q)) / wscale),
         ),
     ]

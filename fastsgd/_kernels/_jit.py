@@ -1,4 +1,6 @@
-"""The one place where Numba compile options are set.
+"""The one place where Numba compile options are set, and the only module
+that reads Numba's private names (its cache index and locators, its threading
+layer's flag): where Numba changes them, only this file changes.
 
 ``FASTMATH`` allows re-association (so reductions vectorise) and FMA
 contraction, but not ``nnan``/``ninf`` (the trainer relies on NaN and inf
@@ -25,7 +27,17 @@ from numba.extending import intrinsic
 
 from fastsgd._kernels import _threading
 
-_threading.load_tbb()  # before any parallel kernel runs: fork-safe threads
+
+def _threading_layer_started():
+    """Whether Numba has started its threading layer in this process (a
+    private flag of Numba's, read here only)."""
+    from numba.np.ufunc import parallel
+
+    return bool(parallel._is_initialized)
+
+
+# before any parallel kernel runs: fork-safe threads
+_threading.load_tbb(_threading_layer_started())
 
 
 # --------------------------------------------------------------------------
@@ -68,7 +80,6 @@ def _options_tag():
 _OPTIONS_TAG = _options_tag()
 
 
-@functools.cache
 @functools.cache
 def _helpers_hash():
     """A hash of every source file a kernel may inline code from (``_math/``
@@ -209,13 +220,13 @@ COMPILED_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 # --------------------------------------------------------------------------
 
 #: Modules of plain Python written once for every target: the math layer and
-#: the kernels' shared helpers (row access, a head's derivative, the steps,
+#: the kernels' shared helpers (row access, a head's derivative, mini-batch sums,
 #: the MLP's parameter layout). A function from one of them is never called
 #: as Python by a kernel: each target compiles it (``compiled_for``).
 SOURCE_MODULES = (
     "fastsgd._math.",
     "fastsgd._kernels.rows.",
-    "fastsgd._kernels.steps.",
+    "fastsgd._kernels.minibatch.",
     "fastsgd._kernels.mlp_layout.",
 )
 
@@ -285,6 +296,22 @@ def compiled_for(target, fn):
     if (target, fn) in _COMPILED:
         return _COMPILED[(target, fn)][1]
     return cpu_inline(fn) if target == "cpu" else gpu_function(fn)
+
+
+def bind_sources(namespace, target):
+    """Bind a kernel module's source functions to their ``target`` builds.
+
+    Each kernel module imports the plain functions it calls (``from
+    fastsgd._math.losses import loss_value``) and calls this once, after its
+    imports: every global of ``namespace`` that names a source function
+    becomes that function compiled for ``target`` (``compiled_for``: in the
+    flavour already chosen, e.g. ``cpu_called`` just before, else inlined or
+    a device function). The module's kernels then call the same names on
+    both targets; no module lists its bindings by hand.
+    """
+    for name, value in list(namespace.items()):
+        if is_source(value):
+            namespace[name] = compiled_for(target, value)
 
 
 def sources(target):
@@ -568,8 +595,10 @@ _ALL_PARALLEL = False
 
 @contextlib.contextmanager
 def all_parallel():
-    """Every kernel call that has a parallel variant runs it inside the block,
-    whatever its size (``python -m fastsgd compile`` compiles them so)."""
+    """Inside the block, every size threshold of ``worth_parallel`` is met, so
+    that a call runs the parallel variant wherever the rest of its rule
+    allows (an MLP batch still needs more than one row part; a per-sample
+    fit more than one head): ``python -m fastsgd compile`` compiles them so."""
     global _ALL_PARALLEL
     saved, _ALL_PARALLEL = _ALL_PARALLEL, True
     try:

@@ -63,23 +63,22 @@ def tbb_library():
     return None
 
 
-def tbb_wanted():
-    """Whether TBB may still become Numba's threading layer: no parallel
-    kernel has run in this process, and the layer the user chose
-    (``NUMBA_THREADING_LAYER``, ``numba.config.THREADING_LAYER``) is Numba's
-    default order, ``tbb`` itself, or a property TBB has (``safe``,
-    ``forksafe``, ``threadsafe``)."""
-    from numba.np.ufunc import parallel
-
-    if parallel._is_initialized:
+def tbb_wanted(layer_started):
+    """Whether TBB may still become Numba's threading layer: no layer has
+    started in this process (``layer_started``, which ``_jit`` reads from
+    Numba), and the layer the user chose (``NUMBA_THREADING_LAYER``,
+    ``numba.config.THREADING_LAYER``) is Numba's default order, ``tbb``
+    itself, or a property TBB has (``safe``, ``forksafe``, ``threadsafe``)."""
+    if layer_started:
         return False
     return numba.config.THREADING_LAYER in (
         "default", "tbb", "safe", "forksafe", "threadsafe"
     )  # fmt: skip
 
 
-def load_tbb():
-    """Make Numba's TBB threading layer loadable, where it may be chosen.
+def load_tbb(layer_started):
+    """Make Numba's TBB threading layer loadable, where it may be chosen
+    (``tbb_wanted``).
 
     Returns
     -------
@@ -88,7 +87,7 @@ def load_tbb():
         chosen or already running, when the ``tbb`` package is absent, or when its library does
         not load (Numba then falls back to its next layer).
     """
-    if not tbb_wanted():
+    if not tbb_wanted(layer_started):
         return False
     path = tbb_library()
     if path is None:

@@ -4,14 +4,16 @@ A kernel call takes a handful of bundles instead of ~45 positional
 arguments: the data, the targets, the parameters a step changes, the rule
 that steps them, the counters, the scratch. Each bundle is a
 ``typing.NamedTuple``. The bundles stop where Python hands over to compiled
-code: the entry points pass every compiled kernel, CPU or CUDA, the fields
-flat and in order (``flatten``), because unboxing named tuples of arrays in a
+code: the CPU entry points pass their compiled kernel the fields flat and
+in order (``flatten``), because unboxing named tuples of arrays in a
 kernel's generated Python wrapper cost compile time (docs/design.md, "Where
-the code differs", item 4).
+the code differs", item 4); the CUDA entry points unpack the bundles into
+their launch's arguments.
 
 The trainers build the bundles; the CPU and GPU entry points (``cpu``,
 ``cpu_per_sample``, ``cpu_mlp``, ``cuda``, ``cuda_mlp``) take them. Plain
-Python, no Numba: the trainers import it without loading a compiler.
+Python, no Numba: the trainers import it without loading a compiler. Also
+here: ``data_of``, the ``Data`` of a validated ``X``.
 """
 
 from typing import Any, NamedTuple

@@ -10,8 +10,8 @@ head_positive[k]``; ``MULTINOMIAL``: a softmax over all heads with label
 ``y_class``).
 
 This module binds the math layer and the shared helpers (``rows.py``,
-``steps.py``) for the CPU, once, for every linear CPU kernel
-(``cpu_per_sample.py`` takes them from here); gathers and prefetches rows;
+``minibatch.py``) for the CPU (``_jit.bind_sources``, as every kernel module
+does); gathers and prefetches rows;
 holds the mini-batch kernel that steps every weight (dense data; CSR data on
 request, the reference of ``cpu_sparse``'s O(nnz) kernels), its variants and
 scratch, and the shuffles.
@@ -39,11 +39,11 @@ never changes the result.
 import numpy as np
 from numba import prange
 
-from fastsgd._kernels import rows, steps
 from fastsgd._kernels._jit import (
     FASTMATH,
     FASTMATH_EXACT,
     Plan,
+    bind_sources,
     cpu_called,
     cpu_configured,
     cpu_inline,
@@ -54,7 +54,13 @@ from fastsgd._kernels._jit import (
     worth_parallel,
 )
 from fastsgd._kernels.bundles import MinibatchScratch, flatten
-from fastsgd._math import losses, schedules, updates
+from fastsgd._kernels.minibatch import batch_counters, intercept_gradient, sum_chunks
+from fastsgd._kernels.rows import (
+    head_target,
+    row_dot,
+    row_slices,
+    weighted_derivative,
+)
 from fastsgd._math.codes import (
     ELASTICNET,
     L2,
@@ -62,33 +68,27 @@ from fastsgd._math.codes import (
     MULTINOMIAL,
     NO_PENALTY,
 )
+from fastsgd._math.losses import (
+    loss_derivative,
+    loss_value,
+    softmax_cross_entropy,
+)
+from fastsgd._math.schedules import learning_rate
+from fastsgd._math.updates import (
+    l1_penalty_step,
+    l1_truncate,
+    l2_shrink_factor,
+    momentum_step,
+    penalty_gradient,
+    running_mean,
+    unscale,
+)
 
-loss_value = cpu_inline(losses.loss_value)
-loss_derivative = cpu_inline(losses.loss_derivative)
-clip_derivative = cpu_inline(losses.clip_derivative)
 # exact IEEE arithmetic, called: re-association spoils the cross-entropy
-softmax_cross_entropy = cpu_called(losses.softmax_cross_entropy)
-learning_rate = cpu_inline(schedules.learning_rate)
-penalty_value = cpu_inline(updates.penalty_value)
-running_mean = cpu_inline(updates.running_mean)
-penalty_gradient = cpu_inline(updates.penalty_gradient)
-momentum_step = cpu_inline(updates.momentum_step)
-l2_shrink_factor = cpu_inline(updates.l2_shrink_factor)
-l1_truncate = cpu_inline(updates.l1_truncate)
-l1_penalty_step = cpu_inline(updates.l1_penalty_step)
-unscale = cpu_inline(updates.unscale)
-
-# Row access, a head's derivative and the mini-batch step's parts: one source
-# with the GPU kernels (``rows.py``, ``steps.py``)
-row_slices = cpu_inline(rows.row_slices)
-row_dot = cpu_inline(rows.row_dot)
-row_sqnorm = cpu_inline(rows.row_sqnorm)
-head_target = cpu_inline(rows.head_target)
-class_weight = cpu_inline(rows.class_weight)
-weighted_derivative = cpu_inline(rows.weighted_derivative)
-batch_counters = cpu_inline(steps.batch_counters)
-sum_chunks = cpu_inline(steps.sum_chunks)
-intercept_gradient = cpu_inline(steps.intercept_gradient)
+cpu_called(softmax_cross_entropy)
+# the math, row access, a head's derivative and the mini-batch sums: one
+# source with the GPU kernels, compiled for the CPU
+bind_sources(globals(), "cpu")
 
 #: Features per work unit of the mini-batch update phase.
 FEATURE_BLOCK = 64

@@ -72,9 +72,9 @@ from numba import prange
 from fastsgd._kernels import mlp_layout
 from fastsgd._kernels._jit import (
     Plan,
+    bind_sources,
     cpu_called,
     cpu_configured,
-    cpu_inline,
     is_parallel,
     matmul_into,
     specialize,
@@ -82,27 +82,39 @@ from fastsgd._kernels._jit import (
 )
 from fastsgd._kernels.bundles import MLPParams, MLPWorkspace, flatten
 from fastsgd._kernels.cpu import prefetch_row, row_slices
-from fastsgd._math import activations, losses, updates
+from fastsgd._kernels.mlp_layout import (
+    coef_offset,
+    intercept_offset,
+    layer_intercepts,
+    layer_offset,
+    layer_weights,
+    n_parts,
+    part_range,
+    range_sum_squares,
+    read_float_settings,
+    sum_squares,
+)
+from fastsgd._math.activations import (
+    activation_backprop,
+    activation_value,
+    output_row,
+    softmax_inplace,
+)
 from fastsgd._math.codes import ADAM, ADAMW, OBJECTIVE, SGD, SOFTMAX
+from fastsgd._math.losses import mlp_batch_loss
+from fastsgd._math.updates import (
+    adam_step_scalars,
+    decay_factor,
+    mlp_gradient,
+    mlp_step,
+)
 
-activation_value = cpu_inline(activations.activation_value)
-activation_backprop = cpu_inline(activations.activation_backprop)
-softmax_inplace = cpu_inline(activations.softmax_inplace)
-output_row = cpu_inline(activations.output_row)
-mlp_step = cpu_inline(updates.mlp_step)
-adam_step_scalars = cpu_inline(updates.adam_step_scalars)
-mlp_gradient = cpu_inline(updates.mlp_gradient)
-decay_factor = cpu_inline(updates.decay_factor)
-mlp_batch_loss = cpu_inline(losses.mlp_batch_loss)
-# The parameter and workspace layout (one source with the GPU kernel)
-coef_offset = cpu_called(mlp_layout.coef_offset)
-intercept_offset = cpu_called(mlp_layout.intercept_offset)
-layer_offset = cpu_inline(mlp_layout.layer_offset)
-read_float_settings = cpu_inline(mlp_layout.read_float_settings)
-n_parts = cpu_called(mlp_layout.n_parts)
-part_range = cpu_called(mlp_layout.part_range)
-sum_squares = cpu_called(mlp_layout.sum_squares)
-range_sum_squares = cpu_inline(mlp_layout.range_sum_squares)
+# small index arithmetic and a float64 sum: compiled once and called
+for _helper in (coef_offset, intercept_offset, n_parts, part_range, sum_squares):
+    cpu_called(_helper)
+# the math and the parameter and workspace layout: one source with the GPU
+# kernel, compiled for the CPU
+bind_sources(globals(), "cpu")
 STEP_RANGE = mlp_layout.STEP_RANGE
 LANES = mlp_layout.LANES
 
@@ -208,12 +220,9 @@ def forward_rows(data, order, start, lo, hi, units, theta, work):
     X_batch, acts, capacity = work[0], work[1], work[5]
     n_layers = units.shape[0] - 1
     for layer in range(n_layers):
-        fan_in = units[layer]
         fan_out = units[layer + 1]
-        c = coef_offset(units, layer)
-        W = theta[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
-        i = intercept_offset(units, layer)
-        bias = theta[i : i + fan_out]
+        W = layer_weights(theta, units, layer)
+        bias = layer_intercepts(theta, units, layer)
         Z = layer_rows(acts, units, layer + 1, capacity, hi)
         if layer == 0 and SPARSE:
             # scipy's CSR @ dense order: rows of W added in the row's order
@@ -271,10 +280,7 @@ def backward_rows(targets, order, start, lo, hi, units, theta, work, loss_eps):
             Yb[r, k] = y_row[k]
         loss += output_row(OUT, P[r], Yb[r], sw, loss_eps, D[r])
     for layer in range(n_layers - 1, 0, -1):
-        fan_in = units[layer]
-        fan_out = units[layer + 1]
-        c = coef_offset(units, layer)
-        W = theta[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+        W = layer_weights(theta, units, layer)
         D_next = layer_rows(deltas, units, layer + 1, capacity, hi)
         D_this = layer_rows(deltas, units, layer, capacity, hi)
         A = layer_rows(acts, units, layer, capacity, hi)
@@ -298,18 +304,15 @@ def partial_product(data, order, start, b, parts, part, layer, units, grad, part
     """
     X_data, X_indices, X_indptr, n_features = data
     X_batch, acts, deltas, capacity = work[0], work[1], work[2], work[5]
-    fan_in = units[layer]
     fan_out = units[layer + 1]
-    c = coef_offset(units, layer)
-    i = intercept_offset(units, layer)
     target = grad
     if part > 0:
         base = (part - 1) * grad.shape[0]
         target = partials[base : base + grad.shape[0]]
-    G = target[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+    G = layer_weights(target, units, layer)
     D = layer_rows(deltas, units, layer + 1, capacity, b)
     lo, hi = part_range(b, parts, part)
-    bias = target[i : i + fan_out]
+    bias = layer_intercepts(target, units, layer)
     d_first = D[lo]
     for k in range(fan_out):  # a loop, not bias[:] = D[lo]: no shape-error code
         bias[k] = d_first[k]

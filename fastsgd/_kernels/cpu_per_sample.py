@@ -9,7 +9,8 @@ operation for operation (``FASTMATH_EXACT``: IEEE arithmetic), so the same
 ``random_state`` gives scikit-learn's model bit for bit. One-vs-rest heads
 are independent, so spreading them over threads cannot change a bit.
 
-The row access, math bindings and shared constants are ``cpu.py``'s.
+Row gathers, folds and shared constants are ``cpu.py``'s; the math and row
+access are bound for the CPU here (``_jit.bind_sources``).
 """
 
 import math
@@ -20,6 +21,7 @@ from numba import prange
 from fastsgd._kernels._jit import (
     FASTMATH_EXACT,
     Plan,
+    bind_sources,
     cpu_configured,
     cpu_inline,
     cpu_kernel,
@@ -29,26 +31,19 @@ from fastsgd._kernels._jit import (
 from fastsgd._kernels.bundles import PerSampleEpochs, flatten
 from fastsgd._kernels.cpu import (
     PREFETCH_AHEAD,
-    class_weight,
-    clip_derivative,
     fold_coordinate,
     fold_head,
     gather_into,
-    head_target,
-    l1_penalty_step,
-    l1_truncate,
-    l2_shrink_factor,
-    learning_rate,
-    loss_derivative,
-    loss_value,
     penalty_setting,
-    penalty_value,
     prefetch_row,
+    shuffle_as_sklearn,
+)
+from fastsgd._kernels.rows import (
+    class_weight,
+    head_target,
     row_dot,
     row_slices,
     row_sqnorm,
-    running_mean,
-    shuffle_as_sklearn,
 )
 from fastsgd._math.codes import (
     CONSTANT,
@@ -60,7 +55,19 @@ from fastsgd._math.codes import (
     PA2,
     PERCEPTRON,
 )
+from fastsgd._math.losses import clip_derivative, loss_derivative, loss_value
+from fastsgd._math.schedules import learning_rate
 from fastsgd._math.stopping import adaptive_rate, epoch_verdict
+from fastsgd._math.updates import (
+    l1_penalty_step,
+    l1_truncate,
+    l2_shrink_factor,
+    penalty_value,
+    running_mean,
+)
+
+# the math and row access: one source with the GPU kernels, compiled for the CPU
+bind_sources(globals(), "cpu")
 
 #: How many columns ahead the folds of a call's columns prefetch.
 FOLD_PREFETCH_AHEAD = 16

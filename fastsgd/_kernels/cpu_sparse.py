@@ -38,6 +38,7 @@ from fastsgd._kernels._jit import (
     FASTMATH,
     FASTMATH_EXACT,
     Plan,
+    bind_sources,
     cpu_called,
     cpu_configured,
     cpu_inline,
@@ -50,22 +51,26 @@ from fastsgd._kernels.bundles import SparseScratch, flatten
 from fastsgd._kernels.cpu import (
     _optimizer_step,
     _score_derivatives,
-    batch_counters,
     fold_head,
     gather_in_order,
-    intercept_gradient,
+    penalty_setting,
+    prefetch_row,
+)
+from fastsgd._kernels.minibatch import batch_counters, intercept_gradient
+from fastsgd._kernels.rows import row_slices
+from fastsgd._math.codes import ELASTICNET, L2, LOG_LOSS, MULTINOMIAL, NO_PENALTY
+from fastsgd._math.schedules import learning_rate
+from fastsgd._math.updates import (
     l1_penalty_step,
     l1_truncate,
     l2_shrink_factor,
-    learning_rate,
     momentum_step,
     penalty_gradient,
-    penalty_setting,
-    prefetch_row,
-    row_slices,
     running_mean,
 )
-from fastsgd._math.codes import ELASTICNET, L2, LOG_LOSS, MULTINOMIAL, NO_PENALTY
+
+# the math and row access: one source with the GPU kernels, compiled for the CPU
+bind_sources(globals(), "cpu")
 
 #: Rows per unit of work of the scoring phase.
 ROWS = 16

@@ -3,7 +3,7 @@
 Imported only when a GPU is asked for. The math (losses, schedules, penalty,
 the ``torch.optim.SGD`` momentum rule) is the math layer's and the kernel
 helpers (row access, a head's weighted derivative, the batch counters, the
-weight and intercept steps) are ``rows.py``'s and ``steps.py``'s, the same
+chunk sums, an intercept's gradient) are ``rows.py``'s and ``minibatch.py``'s, the same
 plain Python functions the CPU kernels compile, here compiled with
 ``cuda.jit(device=True)``: nothing here re-writes a formula. What is this
 file's own is the spread of the work over GPU threads.
@@ -34,29 +34,25 @@ kernel gets) is copied in once per epoch and rows are gathered through it.
 import numpy as np
 from numba import cuda
 
-from fastsgd._kernels import rows, steps
-from fastsgd._kernels._jit import gpu_function, gpu_kernel
+from fastsgd._kernels._jit import bind_sources, gpu_function, gpu_kernel
 from fastsgd._kernels.bundles import MinibatchScratch
 from fastsgd._kernels.cuda_launch import Arguments, launch, launch_shape, to_device
-from fastsgd._math import codes, losses, schedules, updates
+from fastsgd._kernels.minibatch import batch_counters, intercept_gradient, sum_chunks
+from fastsgd._kernels.rows import head_target, row_dot, row_slices, weighted_derivative
+from fastsgd._math import codes
+from fastsgd._math.losses import loss_derivative, loss_value, softmax_cross_entropy
+from fastsgd._math.schedules import learning_rate
+from fastsgd._math.updates import (
+    l1_penalty_step,
+    l1_truncate,
+    momentum_step,
+    penalty_gradient,
+    running_mean,
+)
 
-learning_rate = gpu_function(schedules.learning_rate)
-penalty_gradient = gpu_function(updates.penalty_gradient)
-loss_value = gpu_function(losses.loss_value)
-loss_derivative = gpu_function(losses.loss_derivative)
-# The CPU kernels' helpers (``rows.py``, ``steps.py``), compiled for the GPU
-row_slices = gpu_function(rows.row_slices)
-row_dot = gpu_function(rows.row_dot)
-head_target = gpu_function(rows.head_target)
-weighted_derivative = gpu_function(rows.weighted_derivative)
-softmax_cross_entropy = gpu_function(losses.softmax_cross_entropy)
-batch_counters = gpu_function(steps.batch_counters)
-sum_chunks = gpu_function(steps.sum_chunks)
-intercept_gradient = gpu_function(steps.intercept_gradient)
-momentum_step = gpu_function(updates.momentum_step)
-running_mean = gpu_function(updates.running_mean)
-l1_truncate = gpu_function(updates.l1_truncate)
-l1_penalty_step = gpu_function(updates.l1_penalty_step)
+# the math and the CPU kernels' helpers (``rows.py``, ``minibatch.py``): the
+# same plain Python functions, compiled for the GPU
+bind_sources(globals(), "gpu")
 
 #: Rows per gradient chunk of a dense batch (phase B's unit of work).
 CHUNK = 64
@@ -105,7 +101,7 @@ def parameter_step(params, buffer, i, g, first_step, lr, momentum, dampening,
     ``buffer[i]`` is read and written only when ``keep_buffer`` (a fit with
     momentum). The CPU kernels compose the same math function in a
     configured helper (``cpu._optimizer_step``) that prunes the momentum
-    buffer at compile time (``steps.py`` says why).
+    buffer at compile time (``minibatch.py`` says why).
     """
     w = params[i]
     if keep_buffer:

@@ -33,27 +33,35 @@ import numpy as np
 from numba import cuda
 
 from fastsgd._kernels import mlp_layout
-from fastsgd._kernels._jit import gpu_function, gpu_kernel
+from fastsgd._kernels._jit import bind_sources, gpu_function, gpu_kernel
 from fastsgd._kernels.cuda_launch import Arguments, launch, launch_shape
-from fastsgd._math import activations, codes, losses, updates
+from fastsgd._kernels.mlp_layout import (
+    coef_offset,
+    intercept_offset,
+    layer_offset,
+    n_parts,
+    range_sum_squares,
+    read_float_settings,
+    read_int_settings,
+)
+from fastsgd._math import codes
+from fastsgd._math.activations import (
+    activation_backprop,
+    activation_value,
+    output_row,
+    softmax_inplace,
+)
+from fastsgd._math.losses import mlp_batch_loss
+from fastsgd._math.updates import (
+    adam_step_scalars,
+    decay_factor,
+    mlp_gradient,
+    mlp_step,
+)
 
-activation_value = gpu_function(activations.activation_value)
-activation_backprop = gpu_function(activations.activation_backprop)
-softmax_inplace = gpu_function(activations.softmax_inplace)
-output_row = gpu_function(activations.output_row)
-mlp_step = gpu_function(updates.mlp_step)
-adam_step_scalars = gpu_function(updates.adam_step_scalars)
-mlp_gradient = gpu_function(updates.mlp_gradient)
-decay_factor = gpu_function(updates.decay_factor)
-mlp_batch_loss = gpu_function(losses.mlp_batch_loss)
-# The CPU kernels' parameter and workspace layout (``mlp_layout.py``)
-coef_offset = gpu_function(mlp_layout.coef_offset)
-intercept_offset = gpu_function(mlp_layout.intercept_offset)
-layer_offset = gpu_function(mlp_layout.layer_offset)
-read_int_settings = gpu_function(mlp_layout.read_int_settings)
-read_float_settings = gpu_function(mlp_layout.read_float_settings)
-n_parts = gpu_function(mlp_layout.n_parts)
-range_sum_squares = gpu_function(mlp_layout.range_sum_squares)
+# the math and the CPU kernels' parameter and workspace layout
+# (``mlp_layout.py``): the same plain Python functions, compiled for the GPU
+bind_sources(globals(), "gpu")
 LANES = mlp_layout.LANES
 STEP_RANGE = mlp_layout.STEP_RANGE
 

@@ -83,6 +83,20 @@ def intercept_offset(units, layer):
     return offset
 
 
+def layer_weights(theta, units, layer):
+    """Layer ``layer``'s weights in ``theta`` (or a vector laid out as it): a
+    ``(fan_in, fan_out)`` view."""
+    fan_in, fan_out = units[layer], units[layer + 1]
+    c = coef_offset(units, layer)
+    return theta[c : c + fan_in * fan_out].reshape((fan_in, fan_out))
+
+
+def layer_intercepts(theta, units, layer):
+    """Layer ``layer``'s intercepts in ``theta``: a ``(fan_out,)`` view."""
+    i = intercept_offset(units, layer)
+    return theta[i : i + units[layer + 1]]
+
+
 def layer_offset(units, layer, capacity):
     """Start of layer ``layer`` (1..L) in a workspace of layers 1..L holding
     ``capacity`` rows per layer (``capacity * units[layer]`` entries each)."""

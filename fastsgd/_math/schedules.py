@@ -8,18 +8,22 @@ base rate: ``eta0``, or for ``adaptive`` the rate after its divisions by 5.
 import math
 
 from fastsgd._math.codes import INVSCALING, OPTIMAL
+from fastsgd._math.losses import loss_derivative
 
 
-def optimal_offset(alpha, initial_derivative):
-    """``t0`` of the ``optimal`` schedule, so that its first rate is Bottou's.
-
-    ``initial_derivative`` is the loss derivative at ``y=1, p=-typw``.
-    With ``typw = sqrt(1/sqrt(alpha))`` the first rate is
-    ``typw / max(1, initial_derivative)`` (scikit-learn's heuristic).
-    """
+def optimal_offset(loss, alpha, epsilon):
+    """``t0`` of the ``optimal`` schedule, so that its first rate is Bottou's:
+    ``typw / max(1, dloss(y=1, p=-typw))`` with ``typw = sqrt(1/sqrt(alpha))``
+    (scikit-learn's heuristic), ``dloss`` the derivative of ``loss``."""
     typw = math.sqrt(1.0 / math.sqrt(alpha))
-    eta_init = typw / max(1.0, initial_derivative)
+    eta_init = typw / max(1.0, loss_derivative(loss, 1.0, -typw, epsilon))
     return 1.0 / (eta_init * alpha)
+
+
+def invscaling_rate(eta, power_t, t):
+    """scikit-learn's MLP 'invscaling' rate after ``t`` samples:
+    ``eta / (t + 1) ** power_t``, the per-sample rate of ``learning_rate``."""
+    return learning_rate(INVSCALING, eta, 0.0, power_t, 0.0, t + 1, 1)
 
 
 def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t, batch):

@@ -1,4 +1,5 @@
-"""A mini-batch step's parts: plain Python, compiled for every target.
+"""What every target's mini-batch kernel computes alike: its counters, its chunk
+sums, an intercept's gradient. Plain Python, compiled for every target.
 
 The linear mini-batch kernels of both targets (``cpu.py``'s
 ``_minibatch_epoch``, ``cpu_sparse.py``'s O(nnz) kernels, ``cuda.py``'s
