@@ -249,37 +249,14 @@ _ACTIVATION_NAMES = {code: name for name, code in codes.ACTIVATION_CODES.items()
 
 def train_stochastic(data, train_index, state, config, max_iter, rng, incremental,
                      validation_score=None, device="cpu", epochs=None):  # fmt: skip
-    """scikit-learn's ``_fit_stochastic``; updates ``state`` in place.
+    """scikit-learn's ``_fit_stochastic`` on the rows ``train_index`` (in
+    its ``X_train`` order), updating ``state``; returns ``(n_iter, loss)``.
 
-    Parameters
-    ----------
-    data : MLPData
-    train_index : ndarray of int
-        The training samples, in scikit-learn's ``X_train`` order.
-    state : MLPState
-    config : MLPConfig
-    max_iter : int
-    rng : numpy.random.RandomState
-        Shuffles the sample order each epoch, as scikit-learn does.
-    incremental : bool
-        ``partial_fit``: one epoch, no convergence warning.
-    validation_score : callable, optional
-        ``validation_score(theta) -> float`` when ``config.early_stopping``.
-    device : {"cpu", "cuda"}
-        Where the epochs run (``data`` already ``resident`` there).
-    epochs : fastsgd._callbacks.EpochTasks, optional
-        The callbacks' epoch hooks; their snapshot is ``(state, n_iter, loss)``.
-
-    Returns
-    -------
-    n_iter : int
-    loss : float
-        The last epoch's mean loss.
-
-    Raises
-    ------
-    DivergenceError
-        After restoring the parameters of the last finite epoch.
+    ``rng`` shuffles as scikit-learn does; ``incremental``: ``partial_fit``
+    (one epoch, no convergence warning); ``validation_score(theta)`` under
+    ``early_stopping``; ``data`` already ``resident`` on ``device``;
+    ``epochs``: the callbacks' hooks (snapshot: ``(state, n_iter, loss)``).
+    Raises ``DivergenceError`` after restoring the last finite epoch.
     """
     runner = MLPRunner(data, train_index, state, config, rng, device)
     stopping = MLPStopping(config, max_iter, incremental, validation_score)

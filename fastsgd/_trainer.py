@@ -460,42 +460,16 @@ LAZY_FOLDS = True
 
 def train(problem, state, config, max_iter, rng, n_samples, validation_score=None,
           device="cpu", shuffle_seeds=None, epochs=None):  # fmt: skip
-    """Train ``state`` on ``problem`` for up to ``max_iter`` epochs.
+    """Train ``state`` (updated in place) on ``problem`` for up to
+    ``max_iter`` epochs; returns the ``TrainLog``.
 
-    Parameters
-    ----------
-    problem : LinearProblem
-    state : LinearState
-        Updated in place.
-    config : LinearConfig
-    max_iter : int
-    rng : numpy.random.RandomState or None
-        Mini-batch training: draws one shuffling seed per epoch (one order for
-        all heads).
-    n_samples : int
-        Samples passed to ``fit`` (validation included): ``state.t`` grows by
-        ``n_iter * n_samples``, scikit-learn's ``t_`` rule.
-    validation_score : callable, optional
-        ``validation_score(coef, intercept) -> ndarray`` of one score per track
-        (per head under OvR), used when ``config.early_stopping``.
-    device : {"cpu", "cuda"}
-        Where the epochs run (``"cuda"``: mini-batches; the data is copied to
-        the GPU once, here).
-    shuffle_seeds : ndarray of int or None
-        Per-sample training with ``shuffle``: scikit-learn's seeds, one for
-        all heads or one per head (``_PerSampleOrders``). None: the training
-        rows in their order.
-    epochs : fastsgd._callbacks.EpochTasks, optional
-        The callbacks' epoch hooks; their snapshot is ``(state, log)``.
-
-    Returns
-    -------
-    TrainLog
-
-    Raises
-    ------
-    DivergenceError
-        After restoring the state of the last finite epoch.
+    ``rng`` draws a mini-batch fit's shuffling seeds; ``shuffle_seeds`` are a
+    per-sample fit's (scikit-learn's, one for all heads or one per head);
+    ``n_samples`` counts the validation rows too (``t`` grows by it an
+    epoch, scikit-learn's ``t_`` rule); ``validation_score(coef, intercept)``
+    gives one score per track under ``early_stopping``; ``epochs`` are the
+    callbacks' hooks (snapshot: ``(state, log)``). Raises ``DivergenceError``
+    after restoring the last finite epoch's state.
     """
     # the training objective (loss plus penalty, whose norms the per-sample
     # kernel re-sums at every touch) only feeds the stopping rule on it, and

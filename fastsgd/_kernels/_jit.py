@@ -436,10 +436,12 @@ def gpu_function(fn):
 
 
 def gpu_kernel(fn):
-    """Compile a GPU kernel (launched from Python): cached like the CPU kernels."""
+    """Compile a GPU kernel (launched from Python): cached like the CPU kernels,
+    its source functions bound to their GPU builds as ``cpu_kernel`` binds
+    the CPU's (``compiled_for``)."""
     from numba import cuda
 
-    return cuda.jit(cache=True)(fn)
+    return cuda.jit(cache=True)(_calling_compiled(fn, "gpu"))
 
 
 # --------------------------------------------------------------------------
