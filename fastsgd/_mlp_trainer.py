@@ -277,7 +277,9 @@ class MLPRunner(Runner):
         self.sample_idx = np.arange(self.n_train)
         self.order = train_index
         self.kernels = _kernels(device)
-        parallel = cpu_mlp.plan(*self._args(self.order, "cpu")).parallel
+        # the kernel module's rule for the plan's variant (``parallel_rows``):
+        # arithmetic, where building a plan allocates a workspace every call
+        parallel = cpu_mlp.parallel_rows(self.step_batch, config.units)
         self.n_threads = resolve_n_jobs(config.n_jobs) if parallel else 1
         self.n_iter, self.loss, self.total = 0, None, 0.0
 
