@@ -43,6 +43,8 @@ FASTSGD_ESTIMATORS = (
     "fastsgd.linear_model.SGDOneClassSVM",
     "fastsgd.neural_network.MLPClassifier",
     "fastsgd.neural_network.MLPRegressor",
+    "fastsgd.tuning.SGDClassifierCV",
+    "fastsgd.tuning.SGDRegressorCV",
 )
 FASTSGD_TYPES = FASTSGD_ESTIMATORS + (
     "fastsgd._trainer.LinearState",

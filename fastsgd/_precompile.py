@@ -154,6 +154,10 @@ COMMON = (
     # docs/updates.md
     _example("SGDRegressor", {"loss": "squared_error", **_MOMENTUM}),
     _example("SGDRegressor", {"loss": "epsilon_insensitive", **_MOMENTUM}),
+    # README (digits), docs/tuning.md: the one-pass search's kernels (two folds
+    # of the made-up rows; the fold count is no compile-time setting)
+    _example("SGDClassifierCV", {"cv": 2}, n_classes=3),
+    _example("SGDClassifierCV", {"cv": 2, "tol": None}),
 )
 
 
@@ -162,7 +166,7 @@ def _data(configuration, dtype, sparse, parallel=False):
     # an MLP's parallel variant needs batches of more than cpu_mlp.ROWS rows
     rows = 2 * cpu_mlp.ROWS + 1 if parallel and configuration.family == "mlp" else 32
     X = rng.standard_normal((rows, 4)).astype(dtype)
-    if configuration.estimator.endswith("Regressor"):
+    if "Regressor" in configuration.estimator:
         y = X[:, 0].astype(np.float64)
     else:
         y = np.arange(rows) % configuration.n_classes

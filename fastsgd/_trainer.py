@@ -43,6 +43,7 @@ from fastsgd._kernels.bundles import (
     PerSampleHeads,
     PerSampleRule,
     ScaledWeights,
+    Splits,
     StepCounters,
     data_of,
 )
@@ -80,6 +81,9 @@ class LinearProblem:
     weight_neg: np.ndarray
     sample_weight: np.ndarray
     train_index: np.ndarray
+    #: cross-validation splits trained in one pass (``SGDClassifierCV``):
+    #: ``(excluded, head_split)``, see ``bundles.Splits``; None for one fit
+    splits: tuple | None = None
 
     @classmethod
     def of(cls, X, targets, task, sample_weight, train_index):
@@ -151,6 +155,32 @@ class LinearConfig:
     #: the objective's linear term in the intercept, ``intercept_alpha * b``
     #: (the one-class SVM's ``nu``; 0 for every other model)
     intercept_alpha: float = 0.0
+    #: a grid of ``(alpha, l1_ratio)`` models trained as heads of one fit
+    #: (``SGDClassifierCV``): each class's heads hold the grid's models in its
+    #: order, the classes one after another; empty for one model
+    grid: tuple = ()
+
+    @property
+    def n_models(self):
+        """How many models the fit trains (the grid's size, or 1)."""
+        return max(len(self.grid), 1)
+
+    def head_settings(self, n_heads):
+        """``(alpha, l1_ratio, optimal_t0)`` of each head, float64 arrays: the
+        grid's models repeat over the classes."""
+        if not self.grid:  # (every partial_fit call asks: kept cheap)
+            return (np.full(n_heads, self.alpha),
+                    np.full(n_heads, _l1_ratio(self.penalty, self.l1_ratio)),
+                    np.full(n_heads, self.optimal_t0))  # fmt: skip
+        grid = self.grid
+        values = np.array([
+            (alpha, _l1_ratio(self.penalty, l1_ratio),
+             optimal_offset(self.loss, alpha, self.epsilon)
+             if self.schedule == codes.OPTIMAL else 0.0)
+            for alpha, l1_ratio in grid
+        ])  # fmt: skip
+        values = np.tile(values, (n_heads // len(grid), 1))
+        return tuple(np.ascontiguousarray(column) for column in values.T)
 
     @property
     def per_sample(self):
@@ -412,6 +442,8 @@ class TrainLog:
     n_iter: int = 0
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
+    #: with splits, each split's sample counter ``t`` at the end
+    split_t: np.ndarray | None = None
 
 
 class _PerSampleOrders:
@@ -495,7 +527,8 @@ class TrackStopping:
 
     def __init__(self, runner, config, validation_score, need_objective):
         n_heads = runner.state.coef.shape[0]
-        ovr = runner.problem.task == codes.ONE_VS_REST
+        # a grid's models (only one-vs-rest and regressions) stop on their own
+        ovr = runner.problem.task == codes.ONE_VS_REST or bool(config.grid)
         self.n_tracks = n_heads if ovr else 1
         self.head_track = np.arange(n_heads) if ovr else np.zeros(n_heads, np.intp)
         runner.head_track, runner.n_tracks = self.head_track, self.n_tracks
@@ -564,8 +597,9 @@ class TrackStopping:
         pass
 
 
-def _l1_ratio(config):
-    return {codes.L2: 0.0, codes.L1: 1.0}.get(config.penalty, config.l1_ratio)
+def _l1_ratio(penalty, l1_ratio):
+    """The L1 share of a penalty: 0 for L2 (and none), 1 for L1."""
+    return {codes.L2: 0.0, codes.L1: 1.0}.get(penalty, l1_ratio)
 
 
 def feature_major_kernel(config, task, is_sparse, device):
@@ -582,6 +616,8 @@ def make_runner(problem, state, config, device, rng, shuffle_seeds, n_samples,
     epoch (``partial_fit``), which may leave its fold pending."""
     state.ensure_shapes(config, config.per_sample and problem.task != codes.MULTINOMIAL)
     per_sample = config.per_sample and problem.task != codes.MULTINOMIAL
+    if config.grid and not per_sample:
+        raise ValueError("a grid of models trains as heads of one per-sample fit only")
     if device == "cuda" and per_sample:
         raise ValueError(PER_SAMPLE_ON_GPU)
     if per_sample:
@@ -610,8 +646,19 @@ class _Runner(Runner):
 
     def __init__(self, problem, state, config, n_samples):
         self.problem, self.state, self.config = problem, state, config
-        self.l1_ratio = _l1_ratio(config)
+        self.l1_ratio = _l1_ratio(config.penalty, config.l1_ratio)
+        n_heads = state.coef.shape[0]
+        self.head_alpha, self.head_l1_ratio, self.head_t0 = config.head_settings(
+            n_heads
+        )
         self.n_train = problem.train_index.shape[0]
+        # each track's training rows (the objective's mean): with splits, a
+        # track is a head, which trains on its split's rows
+        self.track_n_train = float(self.n_train)
+        if problem.splits is not None:
+            excluded, head_split = problem.splits
+            split_rows = (excluded == 0).sum(axis=1)
+            self.track_n_train = split_rows[head_split].astype(np.float64)
         self.n_samples = n_samples  # t grows by n_samples an epoch
         self.t_start = state.t
         self.t_kernel = state.t  # scikit-learn's sample counter inside the call
@@ -689,12 +736,20 @@ class _Runner(Runner):
 
     def _smallest_scale(self, wscale, active, batch):
         config = self.config
-        penalty_alpha = 0.0 if config.penalty == codes.NO_PENALTY else config.alpha
-        return cpu.smallest_scale(
-            wscale, self.state.eta, active, config.schedule, config.alpha,
-            penalty_alpha, self.l1_ratio, config.power_t, config.optimal_t0,
-            float(self.t_kernel), self.n_train, batch,
-        )  # fmt: skip
+        smallest = math.inf
+        n_models = config.n_models
+        for model in range(n_models):  # the heads of each grid model
+            heads = (... if n_models == 1
+                     else np.arange(model, active.shape[0], n_models))  # fmt: skip
+            alpha = float(self.head_alpha[model])
+            penalty_alpha = 0.0 if config.penalty == codes.NO_PENALTY else alpha
+            smallest = min(smallest, cpu.smallest_scale(
+                wscale[heads], self.state.eta[heads], active[heads], config.schedule,
+                alpha, penalty_alpha, float(self.head_l1_ratio[model]),
+                config.power_t, float(self.head_t0[model]), float(self.t_kernel),
+                self.n_train, batch,
+            ))  # fmt: skip
+        return smallest
 
     def current_coef(self):
         """The weights as they stand (``coef`` unless the call scales them)."""
@@ -709,18 +764,20 @@ class _Runner(Runner):
         the penalty (and the intercept's linear term,
         ``LinearConfig.intercept_alpha``) at the epoch's end."""
         head_track, n_tracks = self.head_track, self.n_tracks
-        return np.bincount(head_track, self.loss_sum, n_tracks) / max(
-            self.n_train, 1
+        return np.bincount(head_track, self.loss_sum, n_tracks) / np.maximum(
+            self.track_n_train, 1
         ) + _penalty_per_track(self.current_coef(), self.state.intercept, self.config,
-                               self.l1_ratio, head_track, n_tracks)  # fmt: skip
+                               self.head_alpha, self.head_l1_ratio, head_track,
+                               n_tracks)  # fmt: skip
 
     def rates(self):
         """The learning rate of each head's next step (verbose)."""
         config = self.config
         return np.array([
-            learning_rate(config.schedule, float(eta), config.alpha, config.power_t,
-                          config.optimal_t0, float(self.t_kernel), self.step_batch)
-            for eta in self.state.eta
+            learning_rate(config.schedule, float(eta), float(alpha), config.power_t,
+                          float(t0), float(self.t_kernel), self.step_batch)
+            for eta, alpha, t0 in zip(self.state.eta, self.head_alpha, self.head_t0,
+                                      strict=True)
         ])  # fmt: skip
 
     def copied_model(self):
@@ -792,6 +849,17 @@ class _PerSampleRunner(_Runner):
         if problem.is_sparse:
             self.columns = _stored_columns(problem)
         self.folds = _no_folds(state)
+        self.splits = cpu_per_sample.no_splits()
+        if problem.splits is not None:
+            excluded, head_split = problem.splits
+            split_t = np.full(excluded.shape[0], float(state.t))
+            orders = self.orders  # a group per order, or per thread
+            n_groups = (
+                len(orders.seeds) if orders.per_head else jobs_for(config, n_heads)
+            )
+            self.splits = Splits(excluded, head_split, split_t,
+                                 np.zeros((n_groups, excluded.shape[0])))  # fmt: skip
+            self.log.split_t = split_t  # the kernel updates it in place
         self._start_lazy(one_epoch, self.wscale_floor, 1)
         l1_q = None
         if self.lazy and config.penalty in (codes.L1, codes.ELASTICNET):
@@ -803,17 +871,19 @@ class _PerSampleRunner(_Runner):
         # PA-I skips all-zero rows, and scikit-learn's t_ does not count them
         self.pa1 = config.schedule == codes.PA1
         self.rule = PerSampleRule(
-            config.loss, config.epsilon, config.penalty, config.alpha, self.l1_ratio,
-            config.schedule, state.eta, config.power_t, config.optimal_t0,
+            config.loss, config.epsilon, config.penalty, self.head_alpha,
+            self.head_l1_ratio, config.schedule, state.eta, config.power_t,
+            self.head_t0,
             config.fit_intercept, config.intercept_decay, config.intercept_alpha,
             config.average, self.wscale_floor, config.track_objective,
         )  # fmt: skip
         # a parallel kernel trains groups of heads on up to one thread a head;
         # one head per group when each head has its own order
         parallel = self.plan(np.ones(n_heads, dtype=np.uint8)).parallel
-        jobs = resolve_n_jobs(config.n_jobs)
-        self.n_threads = max(1, min(jobs, n_heads)) if parallel else 1
-        self.n_groups = n_heads if self.orders.per_head else self.n_threads
+        self.n_threads = jobs_for(config, n_heads) if parallel else 1
+        # one group per order when the heads' orders differ (one seed each)
+        per_order = self.orders.per_head
+        self.n_groups = len(self.orders.seeds) if per_order else self.n_threads
 
     def _bring_current(self):
         # the kernel applies the folds, each head's in the thread that trains
@@ -844,7 +914,7 @@ class _PerSampleRunner(_Runner):
             vector.sq_norm, vector.l1_norm, loss_sum, objective_sum,
         )  # fmt: skip
         return (self.data, self.targets, part, active, heads, self.rule,
-                self.t_kernel, self.n_groups, self.folds)  # fmt: skip
+                self.t_kernel, self.n_groups, self.folds, self.splits)  # fmt: skip
 
     def plan(self, active):
         """The kernel's ``_jit.Plan`` for an epoch."""
@@ -911,7 +981,8 @@ class _PerSampleRunner(_Runner):
             config.n_iter_no_change, config.schedule == codes.ADAPTIVE,
             head_track.astype(np.int64), np.full(n_tracks, np.inf),
             np.zeros(n_tracks, dtype=np.int64), np.ones(n_tracks, dtype=np.uint8),
-            float(self.n_train), np.zeros((max_iter, n_heads)),
+            np.broadcast_to(self.track_n_train, n_tracks).astype(np.float64),
+            np.zeros((max_iter, n_heads)),
         )  # fmt: skip
         active = np.ones(n_heads, dtype=np.uint8)
         loss_sum, objective_sum = np.zeros(n_heads), np.zeros(n_heads)
@@ -945,7 +1016,7 @@ class _PerSampleRunner(_Runner):
         self.vector.restore(snap[1])
 
     def may_scale_all(self, active):
-        return (self.columns is None
+        return (self.columns is None or self.problem.splits is not None
                 or self._smallest_scale(self.vector.wscale, active, 1)
                 < self.wscale_floor)  # fmt: skip
 
@@ -969,7 +1040,7 @@ class _PerSampleRunner(_Runner):
             return super().objective()
         # the kernel sums scikit-learn's running objective
         return np.bincount(self.head_track, self.objective_sum,
-                           self.n_tracks) / self.n_train  # fmt: skip
+                           self.n_tracks) / self.track_n_train  # fmt: skip
 
     def _scaled(self):
         return self.vector.wscale, self.vector.avg_a, self.vector.avg_b
@@ -1113,6 +1184,12 @@ class _SparseRunner(_MinibatchRunner):
                                self.config.average > 0)  # fmt: skip
 
 
+def jobs_for(config, n_heads):
+    """The threads a fit of ``n_heads`` heads may use: ``n_jobs``, at most one
+    a head."""
+    return max(1, min(resolve_n_jobs(config.n_jobs), n_heads))
+
+
 def _minibatch_rule(config, state, l1_ratio):
     return MinibatchRule(
         config.loss, config.epsilon, config.penalty, config.alpha, l1_ratio,
@@ -1221,13 +1298,16 @@ class _WeightVector(RollBack):
         return coef * self.wscale[:, None]
 
 
-def _penalty_per_track(coef, intercept, config, l1_ratio, head_track, n_tracks):
+def _penalty_per_track(coef, intercept, config, head_alpha, head_l1_ratio,
+                       head_track, n_tracks):  # fmt: skip
     sq = np.einsum("kj,kj->k", coef, coef, dtype=np.float64)
     l1 = np.abs(coef).sum(axis=1, dtype=np.float64)
     per_head = np.array(
         [
-            penalty_value(config.penalty, config.alpha, l1_ratio, s, a)
-            for s, a in zip(sq, l1, strict=True)
+            penalty_value(config.penalty, float(alpha), float(l1_ratio), s, a)
+            for s, a, alpha, l1_ratio in zip(
+                sq, l1, head_alpha, head_l1_ratio, strict=True
+            )
         ]  # fmt: skip
     )
     if config.intercept_alpha:

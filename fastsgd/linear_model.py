@@ -156,6 +156,9 @@ class _BaseSGD(
     """Shared machinery of the two linear estimators."""
 
     _task = codes.REGRESSION
+    #: ``(alpha, l1_ratio)`` models trained as heads of one fit
+    #: (``_fit_grid``); empty for a model of the estimator's own parameters
+    _grid = ()
 
     coef_ = _StateView()
     _standard_coef = _StateView()
@@ -250,7 +253,135 @@ class _BaseSGD(
             shuffle=bool(self.shuffle),
             n_jobs=self.n_jobs,
             verbose=int(self.verbose),
+            grid=self._grid,
         )
+
+    def _fit_grid(self, X, y, sample_weight, grid, train_sets):
+        """Fit every model of ``grid`` (``(alpha, l1_ratio)`` pairs) on every
+        training set of ``train_sets`` (row indices, one per split), all as
+        heads of one per-sample fit: one pass over the rows an epoch
+        (``SGDClassifierCV``).
+
+        A head trains on its split's rows only, in the order the shared pass
+        visits them (all rows shuffled with the seed a fit draws for its
+        class: one for binary and regression, one per class for one-vs-rest,
+        shared by the splits and the grid), with its split's sample counter,
+        class weights (``'balanced'`` from its rows) and early-stopping split
+        (drawn from its rows as a fit on them draws it); it stops on its own.
+        It is the estimator fitted alone on its rows in that order.
+
+        Returns ``models[split][point] = (coef, intercept)``, shaped as
+        ``coef_`` and ``intercept_``. The estimator is left a scratch
+        object. Raises ``DivergenceError`` if a head diverges.
+        """
+        self._validate_params()
+        self._check_settings()
+        if self._fit_device() != "cpu" or not (
+            self.batch_size == 1 and self.momentum == 0
+        ):
+            raise ValueError("a grid trains as heads of one per-sample CPU fit only")
+        X, y = validate_X_y(self, X, y, reset=True,
+                            y_numeric=self._task == codes.REGRESSION)  # fmt: skip
+        sample_weight = check_sample_weight(
+            sample_weight, X, allow_all_zero=self.early_stopping
+        )
+        grid = tuple((float(a), float(r)) for a, r in grid)
+        n_points, n_splits, n_samples = len(grid), len(train_sets), X.shape[0]
+        if self._task == codes.REGRESSION:
+            y = y.astype(X.dtype, copy=False)
+            targets = _trainer.regression_targets(y)
+            split_on = y
+
+            def split_targets(rows):
+                return targets
+        else:
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+            if self._multinomial():
+                raise ValueError("a multinomial grid does not train per sample")
+            targets = self._encode_targets(y, X.dtype)
+            split_on = targets[1]
+
+            def split_targets(rows):  # the class weights of a fit on ``rows``
+                return self._encode_targets(y[rows], X.dtype)
+
+        # heads: class, then split, then grid point (``config.grid``'s order):
+        # a class's heads share its order (a seed each, as one-vs-rest draws)
+        per_split = [split_targets(rows)[2:] for rows in train_sets]
+        n_heads_per_model = per_split[0][0].shape[0]
+        head_arrays = [
+            np.repeat(np.stack([arrays[a] for arrays in per_split], axis=1).ravel(),
+                      n_points)
+            for a in range(3)
+        ]  # fmt: skip
+        targets = (*targets[:2], *head_arrays)
+        n_heads = n_splits * n_heads_per_model * n_points
+        head_split = np.tile(np.repeat(np.arange(n_splits), n_points),
+                             n_heads_per_model)  # fmt: skip
+        excluded = np.ones((n_splits, n_samples), dtype=np.uint8)
+        validation = []
+        for split, rows in enumerate(train_sets):
+            rows = np.asarray(rows)
+            mask = validation_split(
+                self, split_on[rows], sample_weight[rows],
+                stratify=self._task != codes.REGRESSION,
+            )  # fmt: skip
+            excluded[split, rows[~mask]] = 0
+            validation.append(rows[mask])
+        self._grid = grid
+        try:
+            config = self._config(is_sparse=sp.issparse(X))
+        finally:
+            self._grid = ()
+        score = None
+        if config.early_stopping:
+            scorers = [
+                self._validation_scorer(
+                    X[rows], targets[0][rows], targets[1][rows], sample_weight[rows],
+                    targets[2][head_split == split], as_sklearn=True,
+                )
+                for split, rows in enumerate(validation)
+            ]  # fmt: skip
+
+            def score(coef, intercept):
+                scores = np.empty(n_heads)
+                for split, scorer in enumerate(scorers):
+                    heads = head_split == split
+                    scores[heads] = scorer(coef[heads], intercept[heads])
+                return scores
+
+        problem = _trainer.LinearProblem.of(
+            X, targets, self._task_for_heads(), sample_weight,
+            np.arange(n_samples, dtype=np.int64),
+        )  # fmt: skip
+        problem.splits = (excluded, head_split)
+        state = self._new_state(n_heads, X.shape[1], X.dtype, None, None, config)
+        seeds = self._shuffle_seeds(n_heads_per_model) if config.shuffle else None
+        log = _trainer.train(problem, state, config, self.max_iter, None, n_samples,
+                             score, shuffle_seeds=seeds)  # fmt: skip
+        self.n_iter_ = log.n_iter
+        self._warn_if_not_converged()
+        state.materialize()  # a call of one epoch on CSR leaves its fold pending
+        models = []
+        for split in range(n_splits):
+            # averaged once its split's counter passed ``average`` (as a fit
+            # on the split's rows publishes)
+            averaged = 0 < config.average <= log.split_t[split] - 1
+            coef = state.avg_coef if averaged else state.coef
+            intercept = state.avg_intercept if averaged else state.intercept
+            models.append([])
+            for point in range(n_points):
+                heads = (
+                    split * n_points
+                    + point
+                    + np.arange(n_heads_per_model) * (n_splits * n_points)
+                )
+                models[-1].append((
+                    coef[heads].reshape(self._coef_shape(n_heads_per_model,
+                                                         X.shape[1])),
+                    intercept[heads].astype(X.dtype),
+                ))  # fmt: skip
+        return models
 
     def _fit_device(self):
         """Resolve ``device`` for this fit (sets ``device_``)."""
@@ -1285,9 +1416,10 @@ class SGDRegressor(_OneHead, GPUScoreMixin, RegressorMixin, _BaseSGD):
 
     def _validation_scorer(self, X_val, y_float, y_class, sw_val, head_positive,
                            as_sklearn=False):  # fmt: skip
-        def score(coef, intercept):
+        def score(coef, intercept):  # per head (a grid's models)
             return [
-                r2_score(y_float, X_val @ coef[0] + intercept[0], sample_weight=sw_val)
+                r2_score(y_float, X_val @ w + b, sample_weight=sw_val)
+                for w, b in zip(coef, intercept, strict=True)
             ]
 
         return score

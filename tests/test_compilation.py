@@ -127,7 +127,8 @@ def test_compiled_kernels_take_the_bundles_fields_in_order():
     per_sample = _flat_parameters(
         cpu_per_sample.sgd_epochs_per_sample,
         dict(data=b.Data, targets=b.LinearTargets, heads=b.PerSampleHeads,
-             rule=b.PerSampleRule, folds=b.ColumnFolds, epochs=b.PerSampleEpochs),
+             rule=b.PerSampleRule, folds=b.ColumnFolds, splits=b.Splits,
+             epochs=b.PerSampleEpochs),
     )  # fmt: skip
     assert _parameters(cpu_per_sample._per_sample_epoch) == per_sample
     # the MLP's entry point passes the variant its settings vector, not the
@@ -614,6 +615,9 @@ _LAYERS = {
     # integrations: on top of the estimators (dask) or the math (optimize,
     # compiled through _jit's one binding list)
     "dask.py": ("fastsgd._kernels", "fastsgd._trainer", "fastsgd._base"),
+    # the search sits on the estimators (and names their DivergenceError)
+    "tuning.py": ("fastsgd._kernels", "fastsgd._trainer", "fastsgd._mlp_trainer",
+                  "fastsgd.neural_network"),
     "optimize.py": ("fastsgd._kernels.cpu", "fastsgd._kernels.cuda",
                     "fastsgd._trainer", "fastsgd._mlp_trainer", "fastsgd._base",
                     "fastsgd.linear_model", "fastsgd.neural_network"),

@@ -18,6 +18,7 @@ PAGES = [
     "getting_started",
     "migration",
     "linear",
+    "tuning",
     "text",
     "mlp",
     "updates",
@@ -59,7 +60,8 @@ def test_every_page_is_built(site):
 
 def test_api_reference_documents_the_estimators(site):
     html = (site / "api.html").read_text()
-    for name in ["SGDClassifier", "SGDRegressor", "MLPClassifier", "MLPRegressor"]:
+    for name in ["SGDClassifier", "SGDRegressor", "MLPClassifier", "MLPRegressor",
+                 "SGDClassifierCV", "SGDRegressorCV"]:  # fmt: skip
         assert f'id="fastsgd.{name}"' in html, f"no API entry for {name}"
     # numpydoc turned the docstrings' sections into parameter lists
     assert "batch_size" in html and "momentum" in html

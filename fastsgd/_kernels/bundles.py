@@ -207,6 +207,21 @@ class ColumnFolds(NamedTuple):
     zero_l1: bool
 
 
+class Splits(NamedTuple):
+    """Cross-validation splits trained in one pass over the rows (a grid's
+    models on every split: ``SGDClassifierCV``): ``excluded[s, i]`` is 1
+    where row ``i`` does not train split ``s`` (its held-out and validation
+    rows), ``head_split`` each head's split, ``t`` each split's sample
+    counter (scikit-learn's ``t``, updated in place), ``t_work``
+    ``(n_groups, n_splits)`` the groups' counters within an epoch. A fit
+    without splits passes empty ones (``cpu_per_sample.no_splits``)."""
+
+    excluded: Any
+    head_split: Any
+    split_t: Any
+    split_t_work: Any
+
+
 class PerSampleEpochs(NamedTuple):
     """How many epochs one per-sample kernel call runs, and what it does
     between them (``cpu_per_sample.sgd_epochs_per_sample``): up to
@@ -215,8 +230,9 @@ class PerSampleEpochs(NamedTuple):
     scikit-learn's stopping rule (``_math.stopping``) to each track
     (``track_of_head``), whose ``best``, ``no_improvement`` and
     ``active_track`` it updates, dividing ``eta`` with ``adaptive``; ``tol``
-    (-inf: no rule), ``n_iter_no_change``, ``n_train`` (the objective's
-    mean). ``loss_curve[e]`` receives epoch ``e``'s loss sum of each head."""
+    (-inf: no rule), ``n_iter_no_change``, ``n_train`` (per track: the
+    objective's mean). ``loss_curve[e]`` receives epoch ``e``'s loss sum of
+    each head."""
 
     max_epochs: int
     seeds: Any
@@ -228,25 +244,27 @@ class PerSampleEpochs(NamedTuple):
     best: Any
     no_improvement: Any
     active_track: Any
-    n_train: float
+    n_train: Any
     loss_curve: Any
 
 
 class PerSampleRule(NamedTuple):
     """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
     arguments): the loss, the penalty, the schedule (``eta`` per head), the
-    intercept's decay and linear term (``MinibatchRule``), averaging, the smallest ``wscale`` before a fold, and
-    whether the objective is tracked."""
+    intercept's decay and linear term (``MinibatchRule``), averaging, the
+    smallest ``wscale`` before a fold, and whether the objective is tracked.
+    ``alpha``, ``l1_ratio`` and ``optimal_t0`` are float64 arrays, one value
+    per head (a grid of alphas trains its models as heads of one fit)."""
 
     loss_code: int
     epsilon: float
     penalty: int
-    alpha: float
-    l1_ratio: float
+    alpha: Any
+    l1_ratio: Any
     schedule: int
     eta: Any
     power_t: float
-    optimal_t0: float
+    optimal_t0: Any
     fit_intercept: bool
     intercept_decay: float
     intercept_alpha: float

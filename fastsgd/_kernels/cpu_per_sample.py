@@ -28,7 +28,7 @@ from fastsgd._kernels._jit import (
     prefetch,
     specialize,
 )
-from fastsgd._kernels.bundles import PerSampleEpochs, flatten
+from fastsgd._kernels.bundles import PerSampleEpochs, Splits, flatten
 from fastsgd._kernels.cpu import (
     PREFETCH_AHEAD,
     fold_coordinate,
@@ -42,6 +42,7 @@ from fastsgd._kernels.rows import (
     class_weight,
     head_target,
     row_dot,
+    row_dot4,
     row_slices,
     row_sqnorm,
 )
@@ -56,7 +57,7 @@ from fastsgd._math.codes import (
     PERCEPTRON,
 )
 from fastsgd._math.losses import clip_derivative, loss_derivative, loss_value
-from fastsgd._math.schedules import learning_rate
+from fastsgd._math.schedules import learning_rate, rate_reads_alpha
 from fastsgd._math.stopping import adaptive_rate, epoch_verdict
 from fastsgd._math.updates import (
     l1_penalty_step,
@@ -77,7 +78,11 @@ FOLD_PREFETCH_AHEAD = 16
 # penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
 # the fit averages and tracks the objective.
 LOSS = PENALTY = SCHEDULE = TASK = None
-SPARSE = AVERAGING = TRACK_OBJECTIVE = None
+SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = None
+
+#: Heads scored together from one read of a row (``row_dot4``), where a
+#: group's heads share an order (a grid's models; one-vs-rest unshuffled).
+HEAD_BLOCK = 4
 
 
 # --------------------------------------------------------------------------
@@ -87,24 +92,27 @@ SPARSE = AVERAGING = TRACK_OBJECTIVE = None
 
 @cpu_configured
 def _per_sample_head_step(
-    x_values, x_indices, x_sqnorm, skip, y, p, sample_w, k, t, eta_k,
+    x_values, x_indices, x_sqnorm, skip, y, p, sample_w, k, t, eta_k, eta,
     weight_pos, weight_neg, heads, settings,
 ):  # fmt: skip
-    """One sample's update of head ``k`` (``_plain_sgd``'s loop body).
+    """One sample's update of head ``k`` (``_plain_sgd``'s loop body), at
+    step size ``eta`` (``learning_rate``, from the base rate ``eta_k``).
 
     ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
     ``heads`` and ``settings`` bundle the kernel's state arrays and run-time
-    scalars: CPython passes a call of more than 30 arguments as ``*args``,
-    which Numba cannot inline. The compile-time settings are the kernel's
+    settings (``alpha``, ``l1_ratio`` and the 'optimal' offset per head):
+    CPython passes a call of more than 30 arguments as ``*args``, which Numba
+    cannot inline. The compile-time settings are the kernel's
     (``LOSS``, ``PENALTY``, ``SCHEDULE``, ``SPARSE``, ``AVERAGING``,
     ``TRACK_OBJECTIVE``).
     """
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
-    (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept, intercept_decay,
+    (epsilon, _, head_l1_ratio, power_t, _, fit_intercept, intercept_decay,
      intercept_alpha, average, wscale_floor, schedule,
-     penalty_alpha) = settings  # fmt: skip
-    eta = learning_rate(schedule, eta_k, alpha, power_t, optimal_t0, t, 1)
+     head_penalty_alpha) = settings  # fmt: skip
+    # per head: one alpha for every head of a fit, a grid's on a grid's heads
+    l1_ratio, penalty_alpha = head_l1_ratio[k], head_penalty_alpha[k]
     lv = loss_value(LOSS, y, p, epsilon)
     loss_sum[k] += lv
     if TRACK_OBJECTIVE:
@@ -220,7 +228,7 @@ def _per_sample_head_step(
 
 
 def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_groups,
-                         folds):  # fmt: skip
+                         folds, splits):  # fmt: skip
     """One epoch of scikit-learn's per-sample SGD for every active head.
 
     ``data`` (``bundles.Data``), ``targets`` (``bundles.LinearTargets``),
@@ -229,8 +237,8 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     are the bundles the trainer builds; ``active`` flags the heads to train.
     Heads are split into ``n_groups`` groups run in parallel; each group reads
     ``X`` once, in its order, and updates its heads sample by sample.
-    ``order`` is 2-D: one row shared by all heads, or one row per head (then
-    ``n_groups`` must equal the number of heads). ``t``
+    ``order`` is 2-D: one row shared by all heads, or one row per block of
+    consecutive heads (then ``n_groups`` must equal the number of rows). ``t``
     (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
     scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
     (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
@@ -246,12 +254,15 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     in that core's cache for the epoch), the columns' weights saved for the
     roll-back in the same pass; the caller marks the columns current.
 
+    ``splits`` (``bundles.Splits``): a head trains on the rows of its split
+    only, with its split's ``t``; empty for a fit without splits.
+
     Returns ``t`` after the epoch. Runs the variant of ``plan``
     (compiled on first use, then loaded from Numba's cache), which is
     ``sgd_epochs_per_sample``'s too: this is a call of one epoch.
     """
     return sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
-                                 n_groups, folds,
+                                 n_groups, folds, splits,
                                  one_epoch(heads.coef.shape[0]))[2]  # fmt: skip
 
 
@@ -260,12 +271,18 @@ def one_epoch(n_heads):
     return PerSampleEpochs(
         1, np.zeros(0, dtype=np.int64), False, -math.inf, 1, False,
         np.zeros(n_heads, np.int64), np.zeros(n_heads), np.zeros(n_heads, np.int64),
-        np.ones(n_heads, np.uint8), 1.0, np.zeros((1, n_heads)),
+        np.ones(n_heads, np.uint8), np.ones(n_heads), np.zeros((1, n_heads)),
     )  # fmt: skip
 
 
+def no_splits():
+    """The ``Splits`` of a fit without cross-validation splits (not read)."""
+    return Splits(np.zeros((1, 0), np.uint8), np.zeros(0, np.int64), np.zeros(1),
+                  np.zeros((1, 1)))  # fmt: skip
+
+
 def sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
-                          n_groups, folds, epochs):  # fmt: skip
+                          n_groups, folds, splits, epochs):  # fmt: skip
     """Up to ``epochs.max_epochs`` epochs of ``sgd_epoch_per_sample`` in one
     call (``bundles.PerSampleEpochs``): a fit that needs no Python between its
     epochs (no verbose output, callback or validation score) pays no Python
@@ -286,7 +303,7 @@ def sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
     Returns ``(epochs run, diverged, t)``.
     """
     return plan(data, targets, order, active, heads, rule, t_start, n_groups, folds,
-                epochs)()  # fmt: skip
+                splits, epochs)()  # fmt: skip
 
 
 def _per_sample_epoch(
@@ -300,19 +317,20 @@ def _per_sample_epoch(
     track_objective, t_start, n_groups,
     fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
     fold_n_events, saved_coef, saved_avg, zero_l1,
+    excluded, head_split, split_t, split_t_work,
     max_epochs, seeds, stop, tol, n_iter_no_change, adaptive, track_of_head, best,
     no_improvement, active_track, n_train, loss_curve,
 ):  # fmt: skip
     """Template of ``sgd_epochs_per_sample``'s variants (see ``specialize``).
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
-    ``AVERAGING`` and ``TRACK_OBJECTIVE`` as constants; the arguments they
-    stand for (``loss_code``, ...) are ignored.
+    ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS`` and ``SPLITS`` as
+    constants; the arguments they stand for (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
              l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
-    penalty_alpha = 0.0 if penalty == NO_PENALTY else alpha
+    penalty_alpha = alpha * 0.0 if penalty == NO_PENALTY else alpha
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
                 intercept_decay, intercept_alpha, average, wscale_floor, schedule,
                 penalty_alpha)  # fmt: skip
@@ -326,6 +344,9 @@ def _per_sample_epoch(
     y_class_o = np.empty((n_groups, m), dtype=y_class.dtype)
     sample_weight_o = np.empty((n_groups, m), dtype=sample_weight.dtype)
     t_end = np.empty(n_groups)
+    # each group's active heads at [k_lo, k_hi); with splits, a row's of them
+    # at n_heads + [k_lo, k_hi)
+    head_list = np.empty(2 * n_heads, dtype=np.int64)
     t = t_start
     n_run = 0
     diverged = False
@@ -336,14 +357,22 @@ def _per_sample_epoch(
                 objective_sum[k] = 0.0
         for r in range(seeds.shape[0]):
             shuffle_as_sklearn(order[r], seeds[r])
+        if SPLITS:
+            for g in range(n_groups):
+                for s in range(split_t.shape[0]):
+                    split_t_work[g, s] = split_t[s]
         for g in prange(n_groups):
             t_end[g] = _per_sample_group(
                 data, targets, order, active, head_positive, weight_pos, weight_neg,
                 eta, t, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
                 heads, settings, folds, epoch == 0,
-                (y_float_o[g], y_class_o[g], sample_weight_o[g]),
+                (y_float_o[g], y_class_o[g], sample_weight_o[g]), head_list,
+                (excluded, head_split, split_t_work[g]),
             )  # fmt: skip
         t = t_end[0]
+        if SPLITS:
+            for s in range(split_t.shape[0]):
+                split_t[s] = split_t_work[0, s]
         n_run += 1
         for k in range(n_heads):
             loss_curve[epoch, k] = loss_sum[k]
@@ -393,7 +422,7 @@ def _stopping_rule(objective_sum, eta, track_of_head, best, no_improvement,
                 if first < 0:
                     first = k
         best[track], no_improvement[track], stalled = epoch_verdict(
-            value / n_train, best[track], no_improvement[track], tol,
+            value / n_train[track], best[track], no_improvement[track], tol,
             n_iter_no_change, active_track[track] != 0,
         )  # fmt: skip
         if stalled:
@@ -439,29 +468,49 @@ def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
 @cpu_configured(inline=False, refcounts=False)
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
-    t_start, k_lo, k_hi, heads, settings, folds, apply_folds, in_order,
+    t_start, k_lo, k_hi, heads, settings, folds, apply_folds, in_order, head_list,
+    splits,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
-    ``orders`` holds one order for all heads (one row) or one per head (a
-    group is then one head: scikit-learn shuffles each one-vs-rest head with
-    a seed of its own). The heads' pending folds first (``folds``); the
-    targets gathered into ``in_order``'s buffers. A function of its own (not
+    ``orders`` holds one order for all heads (one row) or one per block of
+    consecutive heads (a group is then one block: scikit-learn shuffles each
+    one-vs-rest head with a seed of its own; a grid's heads of one class share
+    it). The heads' pending folds first (``folds``); the targets gathered
+    into ``in_order``'s buffers. A function of its own (not
     inlined): the parallel kernel's loop body is then one call, compiled
     once and shared with the serial kernel; without reference counting
     (``refcounts=False``: it takes views of rows and heads per sample).
+    With ``HEAD_BLOCKS`` the group's active heads (listed in its part of
+    ``head_list``) are scored ``HEAD_BLOCK`` at a time (``row_dot4``): a
+    head's step changes its own weights only, so the same bits. With
+    ``SPLITS`` (``bundles.Splits``: ``splits`` holds the rows' exclusions,
+    the heads' splits and this group's counters) a row trains the heads of
+    the splits it belongs to, each with its split's ``t``.
     """
     if apply_folds:
         for k in range(k_lo, k_hi):
             _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
     X_data, X_indices, X_indptr, n_features = data
-    order = orders[k_lo if orders.shape[0] > 1 else 0]
+    # the heads of one order are consecutive, and a group holds one order's
+    order = orders[k_lo * orders.shape[0] // heads[0].shape[0]]
     y_float_o, y_class_o, sample_weight_o = in_order
     gather_into(targets[0], targets[1], targets[2], order, y_float_o, y_class_o,
                 sample_weight_o)  # fmt: skip
     coef, wscale, intercept = heads[0], heads[1], heads[2]
     m = order.shape[0]
     t = t_start
+    excluded, head_split, split_t = splits
+    alpha, power_t, optimal_t0 = settings[1], settings[3], settings[4]
+    schedule = settings[10]
+    shared_rate = not rate_reads_alpha(schedule)
+    rate_eta = rate_t = last_rate = -1.0
+    n_active = 0
+    if HEAD_BLOCKS or SPLITS:
+        for k in range(k_lo, k_hi):
+            if active[k]:
+                head_list[k_lo + n_active] = k
+                n_active += 1
     for idx in range(m):
         if idx + PREFETCH_AHEAD < m:
             prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
@@ -474,16 +523,68 @@ def _per_sample_group(
         if SCHEDULE >= PA1:
             x_sqnorm = row_sqnorm(x_values)
         skip = SCHEDULE == PA1 and x_sqnorm == 0.0
-        for k in range(k_lo, k_hi):
-            if not active[k]:
-                continue
-            y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, idx, k)
-            p = row_dot(x_values, x_indices, SPARSE, coef[k]) * wscale[k]
-            p += intercept[k]
-            _per_sample_head_step(
-                x_values, x_indices, x_sqnorm, skip, y, p, sample_weight_o[idx], k,
-                t, eta[k], weight_pos, weight_neg, heads, settings,
-            )  # fmt: skip
+        if HEAD_BLOCKS or SPLITS:
+            n_row = n_active
+            first = k_lo
+            if SPLITS:  # the active heads this row trains, after the group's list
+                n_row = 0
+                first = heads[0].shape[0] + k_lo
+                for a in range(n_active):
+                    k = head_list[k_lo + a]
+                    if not excluded[head_split[k], i]:
+                        head_list[first + n_row] = k
+                        n_row += 1
+            b = 0
+            while b < n_row:
+                # a short last block repeats its last head: the sums overlap,
+                # so the spare ones cost next to nothing
+                n_block = min(HEAD_BLOCK, n_row - b)
+                last = first + b + n_block - 1
+                k0 = head_list[first + b]
+                k1 = head_list[min(first + b + 1, last)]
+                k2 = head_list[min(first + b + 2, last)]
+                k3 = head_list[min(first + b + 3, last)]
+                dots = row_dot4(x_values, x_indices, SPARSE, coef[k0], coef[k1],
+                                coef[k2], coef[k3])  # fmt: skip
+                for q in range(n_block):
+                    k = head_list[first + b + q]
+                    y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive,
+                                    idx, k)  # fmt: skip
+                    p = dots[q] * wscale[k]
+                    p += intercept[k]
+                    t_k = split_t[head_split[k]] if SPLITS else t
+                    # heads with the same base rate and counter share a rate
+                    # that reads no alpha (every schedule but 'optimal')
+                    if shared_rate and eta[k] == rate_eta and t_k == rate_t:
+                        rate = last_rate
+                    else:
+                        rate = learning_rate(schedule, eta[k], alpha[k], power_t,
+                                             optimal_t0[k], t_k, 1)  # fmt: skip
+                        rate_eta, rate_t, last_rate = eta[k], t_k, rate
+                    _per_sample_head_step(
+                        x_values, x_indices, x_sqnorm, skip, y, p,
+                        sample_weight_o[idx], k, t_k, eta[k], rate, weight_pos,
+                        weight_neg, heads, settings,
+                    )  # fmt: skip
+                b += n_block
+            if SPLITS and not skip:
+                for s in range(split_t.shape[0]):
+                    if not excluded[s, i]:
+                        split_t[s] += 1.0
+        else:
+            for k in range(k_lo, k_hi):
+                if not active[k]:
+                    continue
+                y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive, idx,
+                                k)  # fmt: skip
+                p = row_dot(x_values, x_indices, SPARSE, coef[k]) * wscale[k]
+                p += intercept[k]
+                rate = learning_rate(schedule, eta[k], alpha[k], power_t,
+                                     optimal_t0[k], t, 1)  # fmt: skip
+                _per_sample_head_step(
+                    x_values, x_indices, x_sqnorm, skip, y, p, sample_weight_o[idx],
+                    k, t, eta[k], rate, weight_pos, weight_neg, heads, settings,
+                )  # fmt: skip
         if not skip:
             t += 1.0
     return t
@@ -493,7 +594,7 @@ _PER_SAMPLE_VARIANTS = {}
 
 
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                        track_objective):  # fmt: skip
+                        track_objective, head_blocks=False, splits=False):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
     constants). The step-size schedules (``constant``, ``optimal``,
     ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
@@ -507,10 +608,13 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
         SPARSE=bool(is_sparse),
         AVERAGING=average > 0,
         TRACK_OBJECTIVE=bool(track_objective),
+        HEAD_BLOCKS=bool(head_blocks),
+        SPLITS=bool(splits),
     )
 
 
-def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, epochs):
+def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, splits,
+         epochs):  # fmt: skip
     """The ``_jit.Plan`` of ``sgd_epoch_per_sample`` on these arguments.
 
     The compiled kernel takes the bundles' fields in their order, flat
@@ -521,9 +625,13 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, ep
     serial for one head (a binary or regression fit: no parallel region to
     compile or enter) and parallel over head groups otherwise.
     """
+    # heads sharing an order are scored in blocks: not a binary fit, nor
+    # one-vs-rest with a shuffle per head
+    head_blocks = heads.coef.shape[0] > order.shape[0]
     settings = per_sample_settings(
         rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
-        rule.average, rule.track_objective,
+        rule.average, rule.track_objective, head_blocks,
+        splits.head_split.shape[0] > 0,
     )  # fmt: skip
     parallel = heads.coef.shape[0] > 1
     key = (tuple(settings.values()), parallel)
@@ -534,7 +642,8 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, ep
         )
         _PER_SAMPLE_VARIANTS[key] = kernel
     return Plan(kernel, flatten(data, targets, order, active, heads, rule, t_start,
-                                n_groups, folds, epochs), parallel)  # fmt: skip
+                                n_groups, folds, splits, epochs),
+                parallel)  # fmt: skip
 
 
 @cpu_kernel(fastmath=FASTMATH_EXACT, parallel=False)

@@ -26,6 +26,13 @@ def invscaling_rate(eta, power_t, t):
     return learning_rate(INVSCALING, eta, 0.0, power_t, 0.0, t + 1, 1)
 
 
+def rate_reads_alpha(schedule):
+    """Whether ``learning_rate`` reads ``alpha`` and ``optimal_t0`` ('optimal'
+    only): models of other alphas at the same ``eta`` and ``t`` share the
+    other schedules' rates."""
+    return schedule == OPTIMAL
+
+
 def learning_rate(schedule, eta, alpha, power_t, optimal_t0, t, batch):
     """The learning rate of a step over samples ``t .. t + batch - 1``.
 
