@@ -154,9 +154,8 @@ COMMON = (
     # docs/updates.md
     _example("SGDRegressor", {"loss": "squared_error", **_MOMENTUM}),
     _example("SGDRegressor", {"loss": "epsilon_insensitive", **_MOMENTUM}),
-    # README (digits), docs/tuning.md: the one-pass search's kernels (two folds
-    # of the made-up rows; the fold count is no compile-time setting)
-    _example("SGDClassifierCV", {"cv": 2}, n_classes=3),
+    # docs/tuning.md: the one-pass search's kernels (two folds of the made-up
+    # rows; the fold count is no compile-time setting)
     _example("SGDClassifierCV", {"cv": 2, "tol": None}),
 )
 
