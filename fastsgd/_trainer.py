@@ -127,6 +127,14 @@ def class_targets(y_class, head_positive, weight_pos, weight_neg, dtype):
     return y_float, y_class, head_positive, weight_pos, weight_neg
 
 
+@functools.lru_cache(maxsize=64)
+def _one_model_settings(n_heads, alpha, l1_ratio, optimal_t0):
+    """``LinearConfig.head_settings`` of one model (read-only by use: the
+    arrays are shared by every call with these settings)."""
+    return (np.full(n_heads, alpha), np.full(n_heads, l1_ratio),
+            np.full(n_heads, optimal_t0))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class LinearConfig:
     """Scalar settings of one training run, as codes and floats."""
@@ -167,11 +175,13 @@ class LinearConfig:
 
     def head_settings(self, n_heads):
         """``(alpha, l1_ratio, optimal_t0)`` of each head, float64 arrays: the
-        grid's models repeat over the classes."""
-        if not self.grid:  # (every partial_fit call asks: kept cheap)
-            return (np.full(n_heads, self.alpha),
-                    np.full(n_heads, _l1_ratio(self.penalty, self.l1_ratio)),
-                    np.full(n_heads, self.optimal_t0))  # fmt: skip
+        grid's models repeat over the classes. Nothing writes them: one model's
+        come from a cache, as every ``partial_fit`` call asks for them."""
+        if not self.grid:
+            return _one_model_settings(
+                n_heads, self.alpha, _l1_ratio(self.penalty, self.l1_ratio),
+                self.optimal_t0,
+            )  # fmt: skip
         grid = self.grid
         values = np.array([
             (alpha, _l1_ratio(self.penalty, l1_ratio),
@@ -736,8 +746,8 @@ class _Runner(Runner):
 
     def _smallest_scale(self, wscale, active, batch):
         config = self.config
-        smallest = math.inf
         n_models = config.n_models
+        smallest = math.inf
         for model in range(n_models):  # the heads of each grid model
             heads = (... if n_models == 1
                      else np.arange(model, active.shape[0], n_models))  # fmt: skip
@@ -849,17 +859,16 @@ class _PerSampleRunner(_Runner):
         if problem.is_sparse:
             self.columns = _stored_columns(problem)
         self.folds = _no_folds(state)
-        self.splits = cpu_per_sample.no_splits()
+        self.splits = cpu_per_sample.NO_SPLITS
         if problem.splits is not None:
             excluded, head_split = problem.splits
-            split_t = np.full(excluded.shape[0], float(state.t))
             orders = self.orders  # a group per order, or per thread
             n_groups = (
                 len(orders.seeds) if orders.per_head else jobs_for(config, n_heads)
             )
-            self.splits = Splits(excluded, head_split, split_t,
-                                 np.zeros((n_groups, excluded.shape[0])))  # fmt: skip
-            self.log.split_t = split_t  # the kernel updates it in place
+            split_t = np.full((n_groups, excluded.shape[0]), float(state.t))
+            self.splits = Splits(excluded, head_split, split_t)
+            self.log.split_t = split_t[0]  # the kernel updates it in place
         self._start_lazy(one_epoch, self.wscale_floor, 1)
         l1_q = None
         if self.lazy and config.penalty in (codes.L1, codes.ELASTICNET):

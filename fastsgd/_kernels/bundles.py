@@ -211,15 +211,15 @@ class Splits(NamedTuple):
     """Cross-validation splits trained in one pass over the rows (a grid's
     models on every split: ``SGDClassifierCV``): ``excluded[s, i]`` is 1
     where row ``i`` does not train split ``s`` (its held-out and validation
-    rows), ``head_split`` each head's split, ``t`` each split's sample
-    counter (scikit-learn's ``t``, updated in place), ``t_work``
-    ``(n_groups, n_splits)`` the groups' counters within an epoch. A fit
-    without splits passes empty ones (``cpu_per_sample.no_splits``)."""
+    rows), ``head_split`` each head's split, ``split_t[g, s]`` split ``s``'s
+    sample counter (scikit-learn's ``t``, updated in place) as kernel group
+    ``g`` counts it: every group reads every row, so a group's row of
+    counters needs no other's, and the rows are equal between epochs. A fit
+    without splits passes empty ones (``cpu_per_sample.NO_SPLITS``)."""
 
     excluded: Any
     head_split: Any
     split_t: Any
-    split_t_work: Any
 
 
 class PerSampleEpochs(NamedTuple):

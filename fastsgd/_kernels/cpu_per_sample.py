@@ -108,11 +108,13 @@ def _per_sample_head_step(
     """
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
-    (epsilon, _, head_l1_ratio, power_t, _, fit_intercept, intercept_decay,
-     intercept_alpha, average, wscale_floor, schedule,
-     head_penalty_alpha) = settings  # fmt: skip
-    # per head: one alpha for every head of a fit, a grid's on a grid's heads
-    l1_ratio, penalty_alpha = head_l1_ratio[k], head_penalty_alpha[k]
+    (epsilon, head_alpha, head_l1_ratio, power_t, _, fit_intercept,
+     intercept_decay, intercept_alpha, average, wscale_floor, schedule,
+     has_penalty) = settings  # fmt: skip
+    # per head: one alpha for every head of a fit, a grid's on a grid's heads;
+    # no penalty shares the L2 variant (``penalty_setting``) with a zero alpha
+    l1_ratio = head_l1_ratio[k]
+    penalty_alpha = head_alpha[k] if has_penalty else 0.0
     lv = loss_value(LOSS, y, p, epsilon)
     loss_sum[k] += lv
     if TRACK_OBJECTIVE:
@@ -275,10 +277,10 @@ def one_epoch(n_heads):
     )  # fmt: skip
 
 
-def no_splits():
-    """The ``Splits`` of a fit without cross-validation splits (not read)."""
-    return Splits(np.zeros((1, 0), np.uint8), np.zeros(0, np.int64), np.zeros(1),
-                  np.zeros((1, 1)))  # fmt: skip
+#: the ``Splits`` of a fit without cross-validation splits: never read nor
+#: written (the kernel's ``SPLITS`` variant is off), so every call shares it
+NO_SPLITS = Splits(np.zeros((1, 0), np.uint8), np.zeros(0, np.int64),
+                   np.zeros((1, 1)))  # fmt: skip
 
 
 def sgd_epochs_per_sample(data, targets, order, active, heads, rule, t_start,
@@ -317,7 +319,7 @@ def _per_sample_epoch(
     track_objective, t_start, n_groups,
     fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
     fold_n_events, saved_coef, saved_avg, zero_l1,
-    excluded, head_split, split_t, split_t_work,
+    excluded, head_split, split_t,
     max_epochs, seeds, stop, tol, n_iter_no_change, adaptive, track_of_head, best,
     no_improvement, active_track, n_train, loss_curve,
 ):  # fmt: skip
@@ -330,10 +332,9 @@ def _per_sample_epoch(
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
              l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum)  # fmt: skip
-    penalty_alpha = alpha * 0.0 if penalty == NO_PENALTY else alpha
     settings = (epsilon, alpha, l1_ratio, power_t, optimal_t0, fit_intercept,
                 intercept_decay, intercept_alpha, average, wscale_floor, schedule,
-                penalty_alpha)  # fmt: skip
+                penalty != NO_PENALTY)  # fmt: skip
     data = (X_data, X_indices, X_indptr, n_features)
     targets = (y_float, y_class, sample_weight)
     folds = (fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b,
@@ -357,22 +358,15 @@ def _per_sample_epoch(
                 objective_sum[k] = 0.0
         for r in range(seeds.shape[0]):
             shuffle_as_sklearn(order[r], seeds[r])
-        if SPLITS:
-            for g in range(n_groups):
-                for s in range(split_t.shape[0]):
-                    split_t_work[g, s] = split_t[s]
         for g in prange(n_groups):
             t_end[g] = _per_sample_group(
                 data, targets, order, active, head_positive, weight_pos, weight_neg,
                 eta, t, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
                 heads, settings, folds, epoch == 0,
                 (y_float_o[g], y_class_o[g], sample_weight_o[g]), head_list,
-                (excluded, head_split, split_t_work[g]),
+                (excluded, head_split, split_t[g]),
             )  # fmt: skip
         t = t_end[0]
-        if SPLITS:
-            for s in range(split_t.shape[0]):
-                split_t[s] = split_t_work[0, s]
         n_run += 1
         for k in range(n_heads):
             loss_curve[epoch, k] = loss_sum[k]
@@ -484,9 +478,9 @@ def _per_sample_group(
     With ``HEAD_BLOCKS`` the group's active heads (listed in its part of
     ``head_list``) are scored ``HEAD_BLOCK`` at a time (``row_dot4``): a
     head's step changes its own weights only, so the same bits. With
-    ``SPLITS`` (``bundles.Splits``: ``splits`` holds the rows' exclusions,
-    the heads' splits and this group's counters) a row trains the heads of
-    the splits it belongs to, each with its split's ``t``.
+    ``SPLITS`` (``splits``: ``bundles.Splits``' rows' exclusions and heads'
+    splits, and this group's row of counters) a row trains the heads of the
+    splits it belongs to, each with its split's ``t``.
     """
     if apply_folds:
         for k in range(k_lo, k_hi):
