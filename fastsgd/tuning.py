@@ -158,9 +158,10 @@ class _SGDSearchCV(BaseEstimator):
         y : array-like of shape (n_samples,)
             Targets (class labels for ``SGDClassifierCV``).
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in training (each fold's training rows
-            keep theirs); the held-out scores are unweighted, as
-            ``GridSearchCV``'s.
+            Weights of the samples: each fold trains with its rows' weights,
+            and its held-out rows are scored with theirs, as scikit-learn's
+            ``GridSearchCV`` scores them (a scorer that takes no
+            ``sample_weight`` scores them unweighted, with a warning).
 
         Returns
         -------
