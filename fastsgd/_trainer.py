@@ -866,9 +866,13 @@ class _PerSampleRunner(_Runner):
             n_groups = (
                 len(orders.seeds) if orders.per_head else jobs_for(config, n_heads)
             )
-            split_t = np.full((n_groups, excluded.shape[0]), float(state.t))
+            # a row of counters per group, padded (``CACHE_LINE_SPACING``)
+            n_splits = excluded.shape[0]
+            split_t = np.full(
+                (n_groups, n_splits + cpu_per_sample.CACHE_LINE_SPACING), float(state.t)
+            )
             self.splits = Splits(excluded, head_split, split_t)
-            self.log.split_t = split_t[0]  # the kernel updates it in place
+            self.log.split_t = split_t[0, :n_splits]  # the kernel updates it in place
         self._start_lazy(one_epoch, self.wscale_floor, 1)
         l1_q = None
         if self.lazy and config.penalty in (codes.L1, codes.ELASTICNET):

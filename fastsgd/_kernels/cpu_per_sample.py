@@ -78,11 +78,15 @@ FOLD_PREFETCH_AHEAD = 16
 # penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
 # the fit averages and tracks the objective.
 LOSS = PENALTY = SCHEDULE = TASK = None
-SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = None
+SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = OWN_HEADS = None
 
 #: Heads scored together from one read of a row (``row_dot4``), where a
 #: group's heads share an order (a grid's models; one-vs-rest unshuffled).
 HEAD_BLOCK = 4
+
+#: Elements (of 8 bytes) between two threads' counters in one array: more than
+#: a cache line, so that threads writing theirs at every row do not share one.
+CACHE_LINE_SPACING = 16
 
 
 # --------------------------------------------------------------------------
@@ -326,7 +330,8 @@ def _per_sample_epoch(
     """Template of ``sgd_epochs_per_sample``'s variants (see ``specialize``).
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
-    ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS`` and ``SPLITS`` as
+    ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS``, ``SPLITS`` and
+    ``OWN_HEADS`` as
     constants; the arguments they stand for (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
@@ -346,8 +351,15 @@ def _per_sample_epoch(
     sample_weight_o = np.empty((n_groups, m), dtype=sample_weight.dtype)
     t_end = np.empty(n_groups)
     # each group's active heads at [k_lo, k_hi); with splits, a row's of them
-    # at n_heads + [k_lo, k_hi)
-    head_list = np.empty(2 * n_heads, dtype=np.int64)
+    # at n_heads + [k_lo, k_hi). A row per group, padded: the groups write
+    # theirs at every sample, and must not share a cache line; so for the
+    # heads' scalars, which each group trains in its own padded copy
+    # (``_own_heads``)
+    width = n_heads + CACHE_LINE_SPACING
+    head_list = np.empty((n_groups, 2 * width), dtype=np.int64)
+    own_width = width if OWN_HEADS else 0  # (serial: one group, no copies)
+    own_wscale = np.empty((n_groups, own_width), dtype=wscale.dtype)
+    own_scalars = np.empty((n_groups, 9 * own_width))
     t = t_start
     n_run = 0
     diverged = False
@@ -363,8 +375,8 @@ def _per_sample_epoch(
                 data, targets, order, active, head_positive, weight_pos, weight_neg,
                 eta, t, g * n_heads // n_groups, (g + 1) * n_heads // n_groups,
                 heads, settings, folds, epoch == 0,
-                (y_float_o[g], y_class_o[g], sample_weight_o[g]), head_list,
-                (excluded, head_split, split_t[g]),
+                (y_float_o[g], y_class_o[g], sample_weight_o[g]), head_list[g],
+                (excluded, head_split, split_t[g]), (own_wscale[g], own_scalars[g]),
             )  # fmt: skip
         t = t_end[0]
         n_run += 1
@@ -463,7 +475,7 @@ def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
     t_start, k_lo, k_hi, heads, settings, folds, apply_folds, in_order, head_list,
-    splits,
+    splits, own,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
@@ -480,11 +492,17 @@ def _per_sample_group(
     head's step changes its own weights only, so the same bits. With
     ``SPLITS`` (``splits``: ``bundles.Splits``' rows' exclusions and heads'
     splits, and this group's row of counters) a row trains the heads of the
-    splits it belongs to, each with its split's ``t``.
+    splits it belongs to, each with its split's ``t``. With ``OWN_HEADS``
+    (the parallel kernel) the heads' scalars (scale, intercept, sums, ...)
+    train in the group's own copies (``own``, see ``_own_heads``), put back
+    at the end.
     """
     if apply_folds:
         for k in range(k_lo, k_hi):
             _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
+    shared_heads = heads
+    if OWN_HEADS:  # the heads' scalars in the group's own arrays
+        heads = _own_heads(heads, own, k_lo, k_hi)
     X_data, X_indices, X_indptr, n_features = data
     # the heads of one order are consecutive, and a group holds one order's
     order = orders[k_lo * orders.shape[0] // heads[0].shape[0]]
@@ -562,7 +580,7 @@ def _per_sample_group(
                     )  # fmt: skip
                 b += n_block
             if SPLITS and not skip:
-                for s in range(split_t.shape[0]):
+                for s in range(excluded.shape[0]):  # (split_t is padded)
                     if not excluded[s, i]:
                         split_t[s] += 1.0
         else:
@@ -581,19 +599,63 @@ def _per_sample_group(
                 )  # fmt: skip
         if not skip:
             t += 1.0
+    if OWN_HEADS:
+        _shared_heads(shared_heads, own, k_lo, k_hi)
     return t
+
+
+@cpu_configured
+def _own_heads(heads, own, k_lo, k_hi):
+    """``heads`` with a group's own arrays in place of the shared per-head
+    scalars, those of heads ``k_lo:k_hi`` copied in (``_shared_heads`` puts
+    them back). Groups running at once write their heads' scalars at every
+    sample: in the shared arrays, neighbouring heads of two groups share a
+    cache line, which the cores would pass back and forth at every sample
+    (two threads were slower than one). ``own`` is ``(wscale, the rest)``:
+    the rest end to end in one row, each padded by ``CACHE_LINE_SPACING``."""
+    (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b, l1_q, l1_u,
+     sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
+    own_wscale, o = own
+    w = own_wscale.shape[0]  # a head's scalar f at o[f * w + k]
+    for k in range(k_lo, k_hi):
+        own_wscale[k] = wscale[k]
+        o[k], o[w + k], o[2 * w + k] = intercept[k], avg_intercept[k], avg_a[k]
+        o[3 * w + k], o[4 * w + k], o[5 * w + k] = avg_b[k], l1_u[k], sq_norm[k]
+        o[6 * w + k], o[7 * w + k] = l1_norm[k], loss_sum[k]
+        o[8 * w + k] = objective_sum[k]
+    return (coef, own_wscale, o[:w], avg_coef, o[w : 2 * w], o[2 * w : 3 * w],
+            o[3 * w : 4 * w], l1_q, o[4 * w : 5 * w], o[5 * w : 6 * w],
+            o[6 * w : 7 * w], o[7 * w : 8 * w], o[8 * w : 9 * w])  # fmt: skip
+
+
+@cpu_configured
+def _shared_heads(heads, own, k_lo, k_hi):
+    """Put the scalars of heads ``k_lo:k_hi`` back from a group's own arrays
+    (``_own_heads``) into the shared ``heads``."""
+    (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b, l1_q, l1_u,
+     sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
+    own_wscale, o = own
+    w = own_wscale.shape[0]
+    for k in range(k_lo, k_hi):
+        wscale[k] = own_wscale[k]
+        intercept[k], avg_intercept[k], avg_a[k] = o[k], o[w + k], o[2 * w + k]
+        avg_b[k], l1_u[k], sq_norm[k] = o[3 * w + k], o[4 * w + k], o[5 * w + k]
+        l1_norm[k], loss_sum[k] = o[6 * w + k], o[7 * w + k]
+        objective_sum[k] = o[8 * w + k]
 
 
 _PER_SAMPLE_VARIANTS = {}
 
 
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                        track_objective, head_blocks=False, splits=False):  # fmt: skip
+                        track_objective, head_blocks=False, splits=False,
+                        own_heads=False):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
     constants). The step-size schedules (``constant``, ``optimal``,
     ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
     one code; the passive-aggressive rules have their own. Penalties: see
-    ``penalty_setting``."""
+    ``penalty_setting``. ``own_heads`` for the parallel kernel (its groups
+    train their heads' scalars in copies of their own, ``_own_heads``)."""
     return dict(
         LOSS=int(loss_code),
         PENALTY=penalty_setting(penalty),
@@ -604,6 +666,7 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
         TRACK_OBJECTIVE=bool(track_objective),
         HEAD_BLOCKS=bool(head_blocks),
         SPLITS=bool(splits),
+        OWN_HEADS=bool(own_heads),
     )
 
 
@@ -622,12 +685,13 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, sp
     # heads sharing an order are scored in blocks: not a binary fit, nor
     # one-vs-rest with a shuffle per head
     head_blocks = heads.coef.shape[0] > order.shape[0]
+    parallel = heads.coef.shape[0] > 1
+    # the parallel kernel's groups train their heads' scalars in copies
     settings = per_sample_settings(
         rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
         rule.average, rule.track_objective, head_blocks,
-        splits.head_split.shape[0] > 0,
+        splits.head_split.shape[0] > 0, parallel,
     )  # fmt: skip
-    parallel = heads.coef.shape[0] > 1
     key = (tuple(settings.values()), parallel)
     kernel = _PER_SAMPLE_VARIANTS.get(key)
     if kernel is None:
