@@ -227,9 +227,23 @@ def test_passes_within_the_memory_budget_train_the_same_models():
     one = SGDClassifierCV(**params).fit(X, y)
     # one model's heads: 3 classes x 3 splits x 12 features x 8 bytes
     several = SGDClassifierCV(max_head_bytes=2 * 3 * 3 * 12 * 8, **params).fit(X, y)
-    assert len(several._groups(several._grid(), 9, X, several.max_head_bytes)) == 2
+    one_pass, groups = several._passes(several._grid(), 3, 3, X, True)
+    assert one_pass and len(groups) == 2
     for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
         assert_array_equal(one.cv_results_[key], several.cv_results_[key])
+
+
+def test_wide_models_train_a_point_per_pass_or_alone():
+    """A class's heads of a grid point (on every fold) must fit
+    ``ONE_PASS_CACHE_BYTES`` for the grid to train in passes, and a pass
+    takes as many points as keep them there."""
+    search = SGDClassifierCV(alphas=ALPHAS)
+    wide = sp.csr_matrix((10, 2**16))  # 3 folds: 1.5 MB a point and class
+    one_pass, groups = search._passes(search._grid(), 20, 3, wide, True)
+    assert one_pass and [len(group) for group in groups] == [2, 2]
+    wider = sp.csr_matrix((10, 2**18))  # 6 MB: each model alone
+    one_pass, groups = search._passes(search._grid(), 20, 3, wider, True)
+    assert not one_pass and [len(group) for group in groups] == [4]
 
 
 @pytest.mark.parametrize(
