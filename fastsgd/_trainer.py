@@ -853,23 +853,26 @@ class _PerSampleRunner(_Runner):
         state.to_layout(feature_major=False)
         n_heads = state.coef.shape[0]
         self.orders = _PerSampleOrders(problem.train_index, n_samples, shuffle_seeds)
-        self.n_groups = 1  # set with the threads, below
         dtype = state.coef.dtype
         self.wscale_floor = 1e-6 if dtype == np.float32 else 1e-9
         if problem.is_sparse:
             self.columns = _stored_columns(problem)
         self.folds = _no_folds(state)
         self.splits = cpu_per_sample.NO_SPLITS
+        # a parallel kernel trains groups of heads on up to one thread a head
+        parallel = cpu_per_sample.is_parallel(n_heads)
+        self.n_threads = jobs_for(config, n_heads) if parallel else 1
+        self.n_groups = _head_groups(
+            n_heads, len(self.orders.seeds) if self.orders.per_head else 1,
+            self.n_threads,
+        )  # fmt: skip
         if problem.splits is not None:
             excluded, head_split = problem.splits
-            orders = self.orders  # a group per order, or per thread
-            n_groups = (
-                len(orders.seeds) if orders.per_head else jobs_for(config, n_heads)
-            )
             # a row of counters per group, padded (``CACHE_LINE_SPACING``)
             n_splits = excluded.shape[0]
             split_t = np.full(
-                (n_groups, n_splits + cpu_per_sample.CACHE_LINE_SPACING), float(state.t)
+                (self.n_groups, n_splits + cpu_per_sample.CACHE_LINE_SPACING),
+                float(state.t),
             )
             self.splits = Splits(excluded, head_split, split_t)
             self.log.split_t = split_t[0, :n_splits]  # the kernel updates it in place
@@ -890,13 +893,6 @@ class _PerSampleRunner(_Runner):
             config.fit_intercept, config.intercept_decay, config.intercept_alpha,
             config.average, self.wscale_floor, config.track_objective,
         )  # fmt: skip
-        # a parallel kernel trains groups of heads on up to one thread a head;
-        # one head per group when each head has its own order
-        parallel = self.plan(np.ones(n_heads, dtype=np.uint8)).parallel
-        self.n_threads = jobs_for(config, n_heads) if parallel else 1
-        # one group per order when the heads' orders differ (one seed each)
-        per_order = self.orders.per_head
-        self.n_groups = len(self.orders.seeds) if per_order else self.n_threads
 
     def _bring_current(self):
         # the kernel applies the folds, each head's in the thread that trains
@@ -1195,6 +1191,22 @@ class _SparseRunner(_MinibatchRunner):
         params = state.kernel_params(feature_major=True)
         cpu_sparse.fold_scaled(params.coef, params.avg_coef, wscale, avg_a, avg_b,
                                self.config.average > 0)  # fmt: skip
+
+
+def _head_groups(n_heads, n_orders, n_threads):
+    """How many groups the per-sample kernel splits ``n_heads`` heads into.
+
+    Heads of different orders (one-vs-rest: a seed per class) cannot share a
+    group; a grid's heads of one order can. One group per thread for one
+    order; otherwise the orders' blocks are cut into as few equal parts as
+    make the groups a multiple of the threads (5 classes of a grid on 2
+    threads: 10 groups, not 5 groups of which one thread runs 3), where each
+    part keeps at least one head.
+    """
+    if n_orders == 1:
+        return n_threads
+    parts = n_threads // math.gcd(n_orders, n_threads)
+    return n_orders * max(1, min(parts, n_heads // n_orders))
 
 
 def jobs_for(config, n_heads):

@@ -23,6 +23,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastsgd import SGDClassifier, SGDClassifierCV, SGDRegressor, SGDRegressorCV
 from fastsgd._kernels.cpu import shuffle_as_sklearn
+from fastsgd._trainer import _head_groups
 
 ALPHAS = [1e-1, 1e-2, 1e-3, 1e-4]
 
@@ -156,6 +157,36 @@ def test_heads_equal_fits_alone_on_the_shared_order(kind, sparse, dtype):
                 assert_allclose(coef[head], alone_coef[head], rtol=tol, atol=tol)
                 assert_allclose(intercept[head], alone.intercept_[head], rtol=tol,
                                 atol=tol)  # fmt: skip
+
+
+def test_a_grids_classes_are_cut_into_groups_that_fill_the_threads():
+    """A grid's heads of one class share an order, so a class's block can be
+    cut: 5 classes on 2 threads run as 10 groups (no thread runs 3 of 5);
+    a class of one head stays one group; one order, a group per thread."""
+    assert _head_groups(150, 5, 2) == 10
+    assert _head_groups(60, 3, 4) == 12
+    assert _head_groups(10, 10, 2) == 10
+    assert _head_groups(3, 3, 2) == 3
+    assert _head_groups(30, 1, 2) == 2
+
+
+def test_cut_groups_train_the_models_of_one_thread():
+    """The cut groups (5 classes, 2 threads) train each head as one thread
+    does, to the bit."""
+    X, y = _classes(5, np.float64, False, n=300)
+    splits = [train for train, _ in _cv(SGDClassifierCV).split(X, y)]
+    models = []
+    for n_jobs in (1, 2):
+        estimator = SGDClassifier(loss="log_loss", max_iter=3, tol=None,
+                                  random_state=0, n_jobs=n_jobs)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            models.append(estimator._fit_grid(X, y, None, [(1e-2, 0.15), (1e-4, 0.15)],
+                                              splits))  # fmt: skip
+    for one, two in zip(models[0], models[1], strict=True):
+        for (coef1, intercept1), (coef2, intercept2) in zip(one, two, strict=True):
+            assert_array_equal(coef1, coef2)
+            assert_array_equal(intercept1, intercept2)
 
 
 def test_heads_equal_streams_over_several_shuffled_epochs():

@@ -562,12 +562,14 @@ def specialize(template, settings, *, fastmath=FASTMATH, parallel=True):
 
     Each configuration gets its own ``__qualname__`` (``name[key=value,...]``),
     hence its own cache file: Numba's cache keys on the function's code, not
-    its globals. The parallel flag is part of the name too.
+    its globals. The parallel flag is part of the name too, and the template
+    (and its configured helpers) may read it as the setting ``PARALLEL``.
 
     Returns the (lazy) dispatcher; nothing compiles until it is called.
     """
     tag = ",".join(f"{key}={int(value)}" for key, value in sorted(settings.items()))
-    fn = _bind(template, settings, f"{tag},parallel={int(parallel)}", fastmath)
+    fn = _bind(template, {**settings, "PARALLEL": bool(parallel)},
+               f"{tag},parallel={int(parallel)}", fastmath)  # fmt: skip
     return numba.njit(
         cache=True, fastmath=fastmath, nogil=True, parallel=parallel,
         no_cfunc_wrapper=True, error_model=ERROR_MODEL,

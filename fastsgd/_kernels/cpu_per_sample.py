@@ -76,9 +76,10 @@ FOLD_PREFETCH_AHEAD = 16
 # Compile-time settings of the template, bound per configuration by
 # ``_jit.specialize`` (these placeholders are never compiled): the loss, the
 # penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
-# the fit averages and tracks the objective.
+# the fit averages and tracks the objective; ``PARALLEL``, the variant's
+# parallel flag (``specialize`` binds it).
 LOSS = PENALTY = SCHEDULE = TASK = None
-SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = OWN_HEADS = None
+SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = PARALLEL = None
 
 #: Heads scored together from one read of a row (``row_dot4``), where a
 #: group's heads share an order (a grid's models; one-vs-rest unshuffled).
@@ -244,7 +245,8 @@ def sgd_epoch_per_sample(data, targets, order, active, heads, rule, t_start, n_g
     Heads are split into ``n_groups`` groups run in parallel; each group reads
     ``X`` once, in its order, and updates its heads sample by sample.
     ``order`` is 2-D: one row shared by all heads, or one row per block of
-    consecutive heads (then ``n_groups`` must equal the number of rows). ``t``
+    consecutive heads (then ``n_groups`` must be a multiple of the number of
+    rows: each block is cut into equal groups). ``t``
     (scikit-learn's sample counter) starts at ``t_start``. ``coef`` holds the
     scaled vectors ``v`` with ``w = wscale * v``, and the average is lazy
     (``avg_a``/``avg_b``); both carry over between the epochs of one fit and
@@ -331,8 +333,7 @@ def _per_sample_epoch(
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
     ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS``, ``SPLITS`` and
-    ``OWN_HEADS`` as
-    constants; the arguments they stand for (``loss_code``, ...) are ignored.
+    ``PARALLEL`` as constants; the arguments they stand for (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
@@ -357,9 +358,9 @@ def _per_sample_epoch(
     # (``_own_heads``)
     width = n_heads + CACHE_LINE_SPACING
     head_list = np.empty((n_groups, 2 * width), dtype=np.int64)
-    own_width = width if OWN_HEADS else 0  # (serial: one group, no copies)
+    own_width = width if PARALLEL else 0  # (serial: one group, no copies)
     own_wscale = np.empty((n_groups, own_width), dtype=wscale.dtype)
-    own_scalars = np.empty((n_groups, 9 * own_width))
+    own_scalars = np.empty((n_groups, OWN_SCALARS * own_width))
     t = t_start
     n_run = 0
     diverged = False
@@ -480,9 +481,9 @@ def _per_sample_group(
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
     ``orders`` holds one order for all heads (one row) or one per block of
-    consecutive heads (a group is then one block: scikit-learn shuffles each
-    one-vs-rest head with a seed of its own; a grid's heads of one class share
-    it). The heads' pending folds first (``folds``); the targets gathered
+    consecutive heads (a group is then one block, or an equal part of one:
+    scikit-learn shuffles each one-vs-rest head with a seed of its own; a
+    grid's heads of one class share it). The heads' pending folds first (``folds``); the targets gathered
     into ``in_order``'s buffers. A function of its own (not
     inlined): the parallel kernel's loop body is then one call, compiled
     once and shared with the serial kernel; without reference counting
@@ -492,8 +493,8 @@ def _per_sample_group(
     head's step changes its own weights only, so the same bits. With
     ``SPLITS`` (``splits``: ``bundles.Splits``' rows' exclusions and heads'
     splits, and this group's row of counters) a row trains the heads of the
-    splits it belongs to, each with its split's ``t``. With ``OWN_HEADS``
-    (the parallel kernel) the heads' scalars (scale, intercept, sums, ...)
+    splits it belongs to, each with its split's ``t``. In the parallel
+    kernel (``PARALLEL``) the heads' scalars (scale, intercept, sums, ...)
     train in the group's own copies (``own``, see ``_own_heads``), put back
     at the end.
     """
@@ -501,7 +502,7 @@ def _per_sample_group(
         for k in range(k_lo, k_hi):
             _apply_column_folds(heads[0], heads[3], heads[7], k, folds)
     shared_heads = heads
-    if OWN_HEADS:  # the heads' scalars in the group's own arrays
+    if PARALLEL:  # the heads' scalars in the group's own arrays
         heads = _own_heads(heads, own, k_lo, k_hi)
     X_data, X_indices, X_indptr, n_features = data
     # the heads of one order are consecutive, and a group holds one order's
@@ -599,9 +600,14 @@ def _per_sample_group(
                 )  # fmt: skip
         if not skip:
             t += 1.0
-    if OWN_HEADS:
+    if PARALLEL:
         _shared_heads(shared_heads, own, k_lo, k_hi)
     return t
+
+
+#: The per-head scalars a group trains in its own copies (``_own_heads`` and
+#: ``_shared_heads`` list them; the scale apart, in its own dtype).
+OWN_SCALARS = 9
 
 
 @cpu_configured
@@ -648,14 +654,12 @@ _PER_SAMPLE_VARIANTS = {}
 
 
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                        track_objective, head_blocks=False, splits=False,
-                        own_heads=False):  # fmt: skip
+                        track_objective, head_blocks=False, splits=False):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
     constants). The step-size schedules (``constant``, ``optimal``,
     ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
     one code; the passive-aggressive rules have their own. Penalties: see
-    ``penalty_setting``. ``own_heads`` for the parallel kernel (its groups
-    train their heads' scalars in copies of their own, ``_own_heads``)."""
+    ``penalty_setting``. (The parallel flag is ``plan``'s: ``PARALLEL``.)"""
     return dict(
         LOSS=int(loss_code),
         PENALTY=penalty_setting(penalty),
@@ -666,8 +670,12 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
         TRACK_OBJECTIVE=bool(track_objective),
         HEAD_BLOCKS=bool(head_blocks),
         SPLITS=bool(splits),
-        OWN_HEADS=bool(own_heads),
     )
+
+
+def is_parallel(n_heads):
+    """Whether ``plan``'s kernel for ``n_heads`` heads is the parallel one."""
+    return n_heads > 1
 
 
 def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, splits,
@@ -685,12 +693,11 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, sp
     # heads sharing an order are scored in blocks: not a binary fit, nor
     # one-vs-rest with a shuffle per head
     head_blocks = heads.coef.shape[0] > order.shape[0]
-    parallel = heads.coef.shape[0] > 1
-    # the parallel kernel's groups train their heads' scalars in copies
+    parallel = is_parallel(heads.coef.shape[0])
     settings = per_sample_settings(
         rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
         rule.average, rule.track_objective, head_blocks,
-        splits.head_split.shape[0] > 0, parallel,
+        splits.head_split.shape[0] > 0,
     )  # fmt: skip
     key = (tuple(settings.values()), parallel)
     kernel = _PER_SAMPLE_VARIANTS.get(key)
