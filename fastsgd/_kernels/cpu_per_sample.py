@@ -333,7 +333,8 @@ def _per_sample_epoch(
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
     ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS``, ``SPLITS`` and
-    ``PARALLEL`` as constants; the arguments they stand for (``loss_code``, ...) are ignored.
+    ``PARALLEL`` as constants; the arguments they stand for (``loss_code``,
+    ...) are ignored.
     """
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
@@ -483,8 +484,9 @@ def _per_sample_group(
     ``orders`` holds one order for all heads (one row) or one per block of
     consecutive heads (a group is then one block, or an equal part of one:
     scikit-learn shuffles each one-vs-rest head with a seed of its own; a
-    grid's heads of one class share it). The heads' pending folds first (``folds``); the targets gathered
-    into ``in_order``'s buffers. A function of its own (not
+    grid's heads of one class share it). The heads' pending folds first
+    (``folds``); the targets gathered into ``in_order``'s buffers. A function
+    of its own (not
     inlined): the parallel kernel's loop body is then one call, compiled
     once and shared with the serial kernel; without reference counting
     (``refcounts=False``: it takes views of rows and heads per sample).
