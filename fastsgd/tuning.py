@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fastsgd._base import validate_X_y
 from fastsgd._device import is_device_array
-from fastsgd._epoch import DivergenceError
+from fastsgd._epoch import DivergenceError, one_blas_thread
 from fastsgd.linear_model import SGDClassifier, SGDRegressor
 
 #: The default grid: scikit-learn's advice for SGD's ``alpha``, the values of
@@ -266,15 +266,18 @@ class _SGDSearchCV(BaseEstimator):
                     split_models, split_classes = models[split], classes
                     fit_times[where, split] = elapsed / len(group) / n_splits
                 began = time.perf_counter()
-                scores[where, split] = self._score_group(
-                    split_models,
-                    group,
-                    X[test],
-                    y[test],
-                    split_classes,
-                    scorer,
-                    None if score_weight is None else score_weight[test],
-                )
+                # BLAS on one thread: its threads would otherwise spin through
+                # the start of the next pass, or of the caller's next fit
+                with one_blas_thread():
+                    scores[where, split] = self._score_group(
+                        split_models,
+                        group,
+                        X[test],
+                        y[test],
+                        split_classes,
+                        scorer,
+                        None if score_weight is None else score_weight[test],
+                    )
                 score_times[where, split] = (time.perf_counter() - began) / len(group)
         self._set_results(grid, scores, fit_times, score_times)
         if self.refit:

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastsgd
 from fastsgd._kernels import _threading, cpu, cpu_mlp
@@ -145,3 +146,81 @@ def test_concurrent_fits_on_threads_are_bitwise_equal(monkeypatch):
     for kind, params in zip(kinds, together, strict=True):
         for a, b in zip(params, alone[kind], strict=True):
             assert_array_equal(a, b, err_msg=f"{kind} fit on a thread")
+
+
+# --------------------------------------------------------------------------
+# BLAS threads: a BLAS call between parallel kernels runs on one thread
+# --------------------------------------------------------------------------
+# On more than one thread, OpenBLAS's workers spin for up to a tenth of a
+# second after a call returns, on the cores the next kernel's threads need
+# (``_epoch.one_blas_thread``). The tests set BLAS to two threads around the
+# fit, so that a call left alone would see two.
+
+
+def _blas_threads():
+    return max(
+        (i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+        default=0,
+    )
+
+
+def _spy_on_validation_scores(monkeypatch):
+    """Record the BLAS threads of each early-stopping validation score."""
+    seen = []
+    make_scorer = fastsgd.SGDClassifier._validation_scorer
+
+    def spying(self, *args, **kwargs):
+        score = make_scorer(self, *args, **kwargs)
+
+        def spy(*score_args):
+            seen.append(_blas_threads())
+            return score(*score_args)
+
+        return spy
+
+    monkeypatch.setattr(fastsgd.SGDClassifier, "_validation_scorer", spying)
+    return seen
+
+
+@pytest.mark.skipif(not _blas_threads(), reason="no BLAS library found")
+@pytest.mark.parametrize("n_jobs, expected", [(2, 1), (1, 2)])
+def test_validation_scores_between_parallel_kernels_use_one_blas_thread(
+    monkeypatch, n_jobs, expected
+):
+    """An early-stopping fit scores its validation rows (a matrix product)
+    after each epoch: on one BLAS thread when the kernels run on two
+    (one-vs-rest, 3 classes); a serial fit leaves BLAS as it is."""
+    X, y = make_classification(
+        n_samples=300, n_features=16, n_classes=3, n_informative=6, random_state=0
+    )
+    seen = _spy_on_validation_scores(monkeypatch)
+    with threadpool_limits(2, user_api="blas"):
+        fastsgd.SGDClassifier(
+            early_stopping=True, max_iter=3, tol=None, random_state=0, n_jobs=n_jobs
+        ).fit(X, y)
+        after = _blas_threads()
+    assert len(seen) == 3
+    assert set(seen) == {expected}, f"BLAS threads while scoring: {seen}"
+    assert after == 2, "the fit did not give BLAS its threads back"
+
+
+@pytest.mark.skipif(not _blas_threads(), reason="no BLAS library found")
+def test_a_searchs_scores_use_one_blas_thread():
+    """``SGDClassifierCV`` scores each fold's held-out rows between its passes
+    and before the caller's next fit: on one BLAS thread."""
+    X, y = make_classification(n_samples=300, n_features=16, random_state=0)
+    seen = []
+
+    def scorer(estimator, X_test, y_test):
+        seen.append(_blas_threads())
+        return estimator.score(X_test, y_test)
+
+    with threadpool_limits(2, user_api="blas"):
+        fastsgd.SGDClassifierCV(
+            alphas=(1e-3, 1e-4), cv=3, max_iter=3, tol=None, scoring=scorer,
+            refit=False, random_state=0,
+        ).fit(X, y)  # fmt: skip
+        after = _blas_threads()
+    assert len(seen) == 6
+    assert set(seen) == {1}, f"BLAS threads while scoring: {seen}"
+    assert after == 2
