@@ -892,6 +892,8 @@ class _PerSampleRunner(_Runner):
             self.head_t0,
             config.fit_intercept, config.intercept_decay, config.intercept_alpha,
             config.average, self.wscale_floor, config.track_objective,
+            # a grid's loss sums feed no loss curve: kept for verbose output only
+            problem.splits is None or config.verbose > 0,
         )  # fmt: skip
 
     def _bring_current(self):

@@ -233,6 +233,19 @@ def test_heads_stop_on_their_own():
     assert len(n_iters) > 1  # the heads did stop at different epochs
 
 
+def test_a_verbose_search_reports_each_heads_loss(capsys):
+    """A pass keeps no loss sums unless verbose (they feed no loss curve);
+    verbose, each head's epoch line reports its loss as a fit does."""
+    X, y = _classes(2, np.float64, False, n=200)
+    SGDClassifierCV(alphas=ALPHAS, cv=2, max_iter=2, tol=None, verbose=1,
+                    refit=False, random_state=0).fit(X, y)  # fmt: skip
+    losses = [float(line.split("Avg. loss: ")[1].split(",")[0])
+              for line in capsys.readouterr().out.splitlines()
+              if "Avg. loss" in line]  # fmt: skip
+    assert len(losses) == 2 * len(ALPHAS) * 2  # epochs x heads
+    assert all(0.0 < loss < np.inf for loss in losses), losses
+
+
 def test_shuffled_search_agrees_with_grid_search_over_scikit_learn():
     """With shuffling the shared order is not scikit-learn's per-fit shuffle,
     so the scores differ by the noise of SGD; the chosen alpha and the best

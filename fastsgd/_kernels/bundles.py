@@ -252,7 +252,9 @@ class PerSampleRule(NamedTuple):
     """How scikit-learn's per-sample step is taken (``_plain_sgd``'s
     arguments): the loss, the penalty, the schedule (``eta`` per head), the
     intercept's decay and linear term (``MinibatchRule``), averaging, the
-    smallest ``wscale`` before a fold, and whether the objective is tracked.
+    smallest ``wscale`` before a fold, whether the objective is tracked, and
+    whether the heads' loss sums are kept (``loss_sums``: the loss curve; a
+    grid's heads keep none unless verbose, see ``cpu_per_sample``).
     ``alpha``, ``l1_ratio`` and ``optimal_t0`` are float64 arrays, one value
     per head (a grid of alphas trains its models as heads of one fit)."""
 
@@ -271,6 +273,7 @@ class PerSampleRule(NamedTuple):
     average: int
     wscale_floor: float
     track_objective: bool
+    loss_sums: bool
 
 
 class MLPTargets(NamedTuple):

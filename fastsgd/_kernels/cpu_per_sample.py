@@ -75,11 +75,12 @@ FOLD_PREFETCH_AHEAD = 16
 
 # Compile-time settings of the template, bound per configuration by
 # ``_jit.specialize`` (these placeholders are never compiled): the loss, the
-# penalty and the schedule codes, the task, whether ``X`` is CSR, and whether
-# the fit averages and tracks the objective; ``PARALLEL``, the variant's
-# parallel flag (``specialize`` binds it).
+# penalty and the schedule codes, the task, whether ``X`` is CSR, whether
+# the fit averages, tracks the objective and keeps the heads' loss sums;
+# ``PARALLEL``, the variant's parallel flag (``specialize`` binds it).
 LOSS = PENALTY = SCHEDULE = TASK = None
-SPARSE = AVERAGING = TRACK_OBJECTIVE = HEAD_BLOCKS = SPLITS = PARALLEL = None
+SPARSE = AVERAGING = TRACK_OBJECTIVE = LOSS_SUMS = HEAD_BLOCKS = SPLITS = None
+PARALLEL = None
 
 #: Heads scored together from one read of a row (``row_dot4``), where a
 #: group's heads share an order (a grid's models; one-vs-rest unshuffled).
@@ -109,7 +110,7 @@ def _per_sample_head_step(
     CPython passes a call of more than 30 arguments as ``*args``, which Numba
     cannot inline. The compile-time settings are the kernel's
     (``LOSS``, ``PENALTY``, ``SCHEDULE``, ``SPARSE``, ``AVERAGING``,
-    ``TRACK_OBJECTIVE``).
+    ``TRACK_OBJECTIVE``, ``LOSS_SUMS``).
     """
     (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
      l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum) = heads  # fmt: skip
@@ -120,8 +121,14 @@ def _per_sample_head_step(
     # no penalty shares the L2 variant (``penalty_setting``) with a zero alpha
     l1_ratio = head_l1_ratio[k]
     penalty_alpha = head_alpha[k] if has_penalty else 0.0
-    lv = loss_value(LOSS, y, p, epsilon)
-    loss_sum[k] += lv
+    # the loss value feeds the loss sums, the objective and the
+    # passive-aggressive step; a grid's pass needs none of them (``LOSS_SUMS``
+    # off: ``log_loss``'s ``log1p(exp(...))`` was 8% of a 5-class pass)
+    lv = 0.0
+    if LOSS_SUMS or TRACK_OBJECTIVE or SCHEDULE >= PA1:
+        lv = loss_value(LOSS, y, p, epsilon)
+    if LOSS_SUMS:
+        loss_sum[k] += lv
     if TRACK_OBJECTIVE:
         objective_sum[k] += lv
         if SCHEDULE < PA1:
@@ -322,7 +329,7 @@ def _per_sample_epoch(
     l1_q, l1_u, sq_norm, l1_norm, loss_sum, objective_sum,
     loss_code, epsilon, penalty, alpha, l1_ratio, schedule, eta, power_t, optimal_t0,
     fit_intercept, intercept_decay, intercept_alpha, average, wscale_floor,
-    track_objective, t_start, n_groups,
+    track_objective, loss_sums, t_start, n_groups,
     fold_columns, fold_first, fold_wscale, fold_avg_a, fold_avg_b, fold_averaging,
     fold_n_events, saved_coef, saved_avg, zero_l1,
     excluded, head_split, split_t,
@@ -332,8 +339,8 @@ def _per_sample_epoch(
     """Template of ``sgd_epochs_per_sample``'s variants (see ``specialize``).
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
-    ``AVERAGING``, ``TRACK_OBJECTIVE``, ``HEAD_BLOCKS``, ``SPLITS`` and
-    ``PARALLEL`` as constants; the arguments they stand for (``loss_code``,
+    ``AVERAGING``, ``TRACK_OBJECTIVE``, ``LOSS_SUMS``, ``HEAD_BLOCKS``,
+    ``SPLITS`` and ``PARALLEL`` as constants; the arguments they stand for (``loss_code``,
     ...) are ignored.
     """
     n_heads = coef.shape[0]
@@ -656,12 +663,15 @@ _PER_SAMPLE_VARIANTS = {}
 
 
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
-                        track_objective, head_blocks=False, splits=False):  # fmt: skip
+                        track_objective, loss_sums=True, head_blocks=False,
+                        splits=False):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
     constants). The step-size schedules (``constant``, ``optimal``,
     ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
     one code; the passive-aggressive rules have their own. Penalties: see
-    ``penalty_setting``. (The parallel flag is ``plan``'s: ``PARALLEL``.)"""
+    ``penalty_setting``. Without ``loss_sums`` the heads' loss sums stay zero
+    (an update that leaves the floats still marks them NaN). (The parallel
+    flag is ``plan``'s: ``PARALLEL``.)"""
     return dict(
         LOSS=int(loss_code),
         PENALTY=penalty_setting(penalty),
@@ -670,6 +680,7 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
         SPARSE=bool(is_sparse),
         AVERAGING=average > 0,
         TRACK_OBJECTIVE=bool(track_objective),
+        LOSS_SUMS=bool(loss_sums),
         HEAD_BLOCKS=bool(head_blocks),
         SPLITS=bool(splits),
     )
@@ -698,7 +709,7 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, sp
     parallel = is_parallel(heads.coef.shape[0])
     settings = per_sample_settings(
         rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
-        rule.average, rule.track_objective, head_blocks,
+        rule.average, rule.track_objective, rule.loss_sums, head_blocks,
         splits.head_split.shape[0] > 0,
     )  # fmt: skip
     key = (tuple(settings.values()), parallel)
