@@ -1232,17 +1232,24 @@ def _verbose_lines(runner, head_track, active_track, objective, score, elapsed):
     One ``Norm: ...`` line per training track still running (an OvR head, as
     scikit-learn trains each in its own ``_plain_sgd``; or the whole model),
     with fastsgd's learning rate of the next step after scikit-learn's fields;
-    then the time. ``T`` is the samples seen in this call. ``Objective`` is
+    then the time. ``T`` is the samples seen in this call, and ``Avg. loss``
+    the loss sum over the training rows: a grid's head (``problem.splits``)
+    counts its split's rows, as a fit on them does. ``Objective`` is
     ``runner.objective()``: scikit-learn's running sum where the kernel sums
     it (per-sample, ``tol`` set, no early stopping), otherwise the mean loss
     plus the penalty at the epoch's end.
     """
     coef, intercept = runner.current_coef(), runner.state.intercept
-    head_loss = runner.loss_sum / max(runner.n_train, 1)
-    rates, count = runner.rates(), int(runner.t_kernel - runner.t_start)
+    n_heads = coef.shape[0]
+    head_loss = runner.loss_sum / np.maximum(runner.track_n_train, 1)
+    rates = runner.rates()
+    counts = np.full(n_heads, runner.t_kernel - runner.t_start)
+    if runner.problem.splits is not None:  # a head counts its split's samples
+        counts = runner.log.split_t[runner.problem.splits[1]] - runner.t_start
     lines = []
     for track in np.flatnonzero(active_track):
         heads = head_track == track
+        count = int(counts[heads][0])
         bias = intercept[heads]
         bias = (
             f"{bias[0]:.6f}"

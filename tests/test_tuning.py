@@ -233,17 +233,33 @@ def test_heads_stop_on_their_own():
     assert len(n_iters) > 1  # the heads did stop at different epochs
 
 
-def test_a_verbose_search_reports_each_heads_loss(capsys):
-    """A pass keeps no loss sums unless verbose (they feed no loss curve);
-    verbose, each head's epoch line reports its loss as a fit does."""
+def _seen_and_loss(out):
+    """The ``T`` and ``Avg. loss`` fields of each verbose epoch line."""
+    return [
+        (line.split("T: ")[1].split(",")[0], line.split("Avg. loss: ")[1].split(",")[0])
+        for line in out.splitlines()
+        if "Avg. loss" in line
+    ]
+
+
+def test_a_verbose_search_reports_each_head_as_its_fit_alone(capsys):
+    """Verbose, each head's epoch line gives the samples it has seen and its
+    mean loss over its split's rows, as scikit-learn's estimator fitted alone
+    on those rows prints them (a pass keeps the loss sums for it; without
+    verbose it keeps none)."""
     X, y = _classes(2, np.float64, False, n=200)
-    SGDClassifierCV(alphas=ALPHAS, cv=2, max_iter=2, tol=None, verbose=1,
-                    refit=False, random_state=0).fit(X, y)  # fmt: skip
-    losses = [float(line.split("Avg. loss: ")[1].split(",")[0])
-              for line in capsys.readouterr().out.splitlines()
-              if "Avg. loss" in line]  # fmt: skip
-    assert len(losses) == 2 * len(ALPHAS) * 2  # epochs x heads
-    assert all(0.0 < loss < np.inf for loss in losses), losses
+    cv = _cv(SGDClassifierCV, n_splits=2)
+    params = dict(shuffle=False, max_iter=2, tol=None, verbose=1)
+    SGDClassifierCV(alphas=ALPHAS, cv=cv, refit=False, **params).fit(X, y)
+    lines = _seen_and_loss(capsys.readouterr().out)
+    n_heads = 2 * len(ALPHAS)  # binary: a head per split and alpha
+    assert len(lines) == 2 * n_heads
+    for split, (train, _) in enumerate(cv.split(X, y)):
+        for i, alpha in enumerate(ALPHAS):
+            sklm.SGDClassifier(alpha=alpha, **params).fit(X[train], y[train])
+            alone = _seen_and_loss(capsys.readouterr().out)
+            head = split * len(ALPHAS) + i
+            assert [lines[head], lines[n_heads + head]] == alone, (split, alpha)
 
 
 def test_shuffled_search_agrees_with_grid_search_over_scikit_learn():
