@@ -369,12 +369,20 @@ class _SGDSearchCV(BaseEstimator):
         coef = np.vstack([np.atleast_2d(models[m][0]) for m in fitted])
         intercept = np.concatenate([np.ravel(models[m][1]) for m in fitted])
         decision = np.asarray(X_test @ coef.T) + intercept
+        if not self._classifier:
+            # every model's R² in one call, a column each: in Fortran order each
+            # column's sums are added as in a call per model (the same bits),
+            # and scikit-learn checks the arrays once, not per model (23 ms of
+            # a 0.36 s regression search with 30 calls)
+            truth = np.repeat(np.asarray(y_test)[:, None], len(fitted), axis=1)
+            scores[fitted] = r2_score(
+                np.asfortranarray(truth), np.asfortranarray(decision),
+                sample_weight=weights, multioutput="raw_values",
+            )  # fmt: skip
+            return scores
         per_model = decision.shape[1] // len(fitted)
         for column, m in enumerate(fitted):
             values = decision[:, column * per_model : (column + 1) * per_model]
-            if not self._classifier:
-                scores[m] = r2_score(y_test, values[:, 0], sample_weight=weights)
-                continue
             if per_model == 1:
                 predicted = classes[(values[:, 0] > 0).astype(int)]
             else:

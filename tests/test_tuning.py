@@ -16,6 +16,7 @@ import sklearn.linear_model as sklm
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import FitFailedWarning, NotFittedError
+from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -260,6 +261,33 @@ def test_a_verbose_search_reports_each_head_as_its_fit_alone(capsys):
             alone = _seen_and_loss(capsys.readouterr().out)
             head = split * len(ALPHAS) + i
             assert [lines[head], lines[n_heads + head]] == alone, (split, alpha)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_splits_r2_scores_are_scikit_learns_per_model(weighted):
+    """The models of a split are scored in one ``r2_score`` call, a column
+    each: every score is, to the bit, a call of ``r2_score`` on that model's
+    predictions alone (held-out rows of several sizes, models of several
+    qualities)."""
+    rng = np.random.default_rng(0)
+    search = SGDRegressorCV()
+    for n_rows in (2, 7, 1000, 9000):
+        X = rng.standard_normal((n_rows, 5))
+        y = X @ rng.standard_normal(5) * 10.0 ** rng.uniform(-3, 3)
+        weights = rng.uniform(0.0, 3.0, n_rows) if weighted else None
+        models = [(rng.standard_normal(5), rng.standard_normal(1)) for _ in range(7)]
+        models[3] = None  # a diverged model scores nan
+        group = [(alpha, 0.15) for alpha in range(7)]
+        scores = search._score_group(models, group, X, y, None, None, weights)
+        # the predictions as the search makes them, one product for all models
+        # (a product per model can differ in the last bit)
+        fitted = [m for m, model in enumerate(models) if model is not None]
+        coef = np.vstack([models[m][0] for m in fitted])
+        decision = X @ coef.T + np.concatenate([models[m][1] for m in fitted])
+        assert np.isnan(scores[3])
+        for column, m in enumerate(fitted):
+            alone = r2_score(y, decision[:, column], sample_weight=weights)
+            assert scores[m] == alone, (n_rows, m)
 
 
 def test_shuffled_search_agrees_with_grid_search_over_scikit_learn():
