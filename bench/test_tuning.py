@@ -76,7 +76,10 @@ def _make(workload):
 def _started_workers():
     """Start joblib's worker processes (and their scikit-learn imports) before
     the timed rounds: otherwise the first scikit-learn search timed pays it
-    (about 1.5 s: its first round took 4.7 s, the next two 3.2 and 2.9 s)."""
+    (about 1.5 s: its first round took 4.7 s, the next two 3.2 and 2.9 s).
+    At full size only: a smoke run measures nothing."""
+    if not FULL:
+        return
     X, y = make_classification(200, 5, random_state=SEED)
     GridSearchCV(sklm.SGDClassifier(max_iter=1, tol=None), {"alpha": ALPHAS},
                  cv=2, n_jobs=2).fit(X, y)  # fmt: skip

@@ -1240,11 +1240,11 @@ def _verbose_lines(runner, head_track, active_track, objective, score, elapsed):
     plus the penalty at the epoch's end.
     """
     coef, intercept = runner.current_coef(), runner.state.intercept
-    n_heads = coef.shape[0]
     head_loss = runner.loss_sum / np.maximum(runner.track_n_train, 1)
     rates = runner.rates()
-    counts = np.full(n_heads, runner.t_kernel - runner.t_start)
-    if runner.problem.splits is not None:  # a head counts its split's samples
+    if runner.problem.splits is None:
+        counts = np.full(coef.shape[0], runner.t_kernel - runner.t_start)
+    else:  # a head counts its split's samples
         counts = runner.log.split_t[runner.problem.splits[1]] - runner.t_start
     lines = []
     for track in np.flatnonzero(active_track):

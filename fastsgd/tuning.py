@@ -374,7 +374,7 @@ class _SGDSearchCV(BaseEstimator):
             # column's sums are added as in a call per model (the same bits),
             # and scikit-learn checks the arrays once, not per model (23 ms of
             # a 0.36 s regression search with 30 calls)
-            truth = np.repeat(np.asarray(y_test)[:, None], len(fitted), axis=1)
+            truth = np.broadcast_to(np.asarray(y_test)[:, None], decision.shape)
             scores[fitted] = r2_score(
                 np.asfortranarray(truth), np.asfortranarray(decision),
                 sample_weight=weights, multioutput="raw_values",

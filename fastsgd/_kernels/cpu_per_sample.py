@@ -340,8 +340,8 @@ def _per_sample_epoch(
 
     Reads ``LOSS``, ``PENALTY``, ``SCHEDULE``, ``TASK``, ``SPARSE``,
     ``AVERAGING``, ``TRACK_OBJECTIVE``, ``LOSS_SUMS``, ``HEAD_BLOCKS``,
-    ``SPLITS`` and ``PARALLEL`` as constants; the arguments they stand for (``loss_code``,
-    ...) are ignored.
+    ``SPLITS`` and ``PARALLEL`` as constants; the arguments they stand for
+    (``loss_code``, ...) are ignored.
     """
     n_heads = coef.shape[0]
     heads = (coef, wscale, intercept, avg_coef, avg_intercept, avg_a, avg_b,
