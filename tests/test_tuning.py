@@ -53,9 +53,12 @@ KINDS = {
 }  # fmt: skip
 
 #: settings each kind is tested with: the stopping rule, averaging with an
-#: elastic net, early stopping with the 'adaptive' schedule
+#: elastic net, early stopping with the 'adaptive' schedule, and a constant
+#: rate with no stopping rule (dense: the heads train in vector lanes; alpha
+#: 0.1 shrinks the scale below its floor, so a head's weights are folded)
 SETTINGS = {
     "tol": dict(tol=1e-3),
+    "constant rate": dict(tol=None, learning_rate="constant", eta0=0.1),
     "elasticnet averaged": dict(penalty="elasticnet", average=5, tol=None),
     "early stopping": dict(early_stopping=True, learning_rate="adaptive",
                            eta0=0.01, n_iter_no_change=2),
@@ -104,6 +107,43 @@ def test_each_split_score_is_scikit_learns_fit_alone(kind, setting, sparse, dtyp
     assert_array_equal(search.cv_results_["rank_test_score"],
                        reference.cv_results_["rank_test_score"])  # fmt: skip
     assert search.best_estimator_.coef_.dtype == dtype
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("kind", ["binary hinge", "one-vs-rest log_loss", "regression"])
+def test_heads_in_vector_lanes_equal_fits_alone(kind, n_jobs, monkeypatch):
+    """A dense pass without averaging, L1 or a stopping rule trains its
+    groups' heads in vector lanes (``cpu_per_sample.lanes_apply``), eight to a
+    vector: here 11 alphas x 3 folds, so groups of 33 heads (five vectors, two
+    calls of the dot products; one thread) or 16 and 17 (two threads; three
+    classes: 3 x 33 heads in 6 groups), the last vector part padding. Each
+    split's scores are scikit-learn's estimator's fitted alone, to the bit."""
+    from fastsgd._kernels import cpu_per_sample
+
+    chosen = []
+
+    def spy(*args):
+        chosen.append(lanes_apply(*args))
+        return chosen[-1]
+
+    lanes_apply = cpu_per_sample.lanes_apply
+    monkeypatch.setattr(cpu_per_sample, "lanes_apply", spy)
+    make, search_class, sk_class, params = KINDS[kind]
+    X, y = make(np.float64, False)
+    alphas = list(10.0 ** -np.linspace(1, 6, 11))
+    params = dict(params, shuffle=False, random_state=0, tol=None)
+    search = search_class(alphas=alphas, cv=_cv(search_class), n_jobs=n_jobs,
+                          refit=False, **params)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+        reference = GridSearchCV(sk_class(**params), {"alpha": alphas},
+                                 cv=_cv(search_class)).fit(X, y)  # fmt: skip
+    assert chosen and all(chosen)
+    for split in range(3):
+        key = f"split{split}_test_score"
+        assert_allclose(search.cv_results_[key], reference.cv_results_[key],
+                        rtol=0, atol=1e-12, err_msg=key)  # fmt: skip
 
 
 def _shared_orders(fast_class, random_state, n_rows, n_orders, epochs=1):

@@ -753,13 +753,15 @@ def fold_coordinate(coef, avg_coef, k, j, feature_major, wscale, avg_a, avg_b,
 
 
 @cpu_inline
-def fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, feature_major):
+def fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, feature_major,
+              at):  # fmt: skip
     """Fold head ``k``'s ``wscale`` and lazy average (``avg_a``/``avg_b``)
-    into its weights (``fold_coordinate`` over its columns, in either layout)
-    and reset them to the identity."""
+    into its weights (``fold_coordinate`` over its columns, in either layout:
+    the head's row or column ``at`` of ``coef``, ``k`` but in a group's lane
+    buffer) and reset them to the identity."""
     n_columns = coef.shape[0] if feature_major else coef.shape[1]
     for j in range(n_columns):
-        fold_coordinate(coef, avg_coef, k, j, feature_major, wscale[k], avg_a[k],
+        fold_coordinate(coef, avg_coef, at, j, feature_major, wscale[k], avg_a[k],
                         avg_b[k], averaging)  # fmt: skip
     if averaging:
         avg_a[k] = 0.0

@@ -38,6 +38,8 @@ from fastsgd._kernels.cpu import (
     prefetch_row,
     shuffle_as_sklearn,
 )
+from fastsgd._kernels.lanes import ALIGN, DOT_BLOCKS, lane_dots, lane_update
+from fastsgd._kernels.lanes import LANES as LANE_WIDTH
 from fastsgd._kernels.rows import (
     class_weight,
     head_target,
@@ -80,11 +82,14 @@ FOLD_PREFETCH_AHEAD = 16
 # ``PARALLEL``, the variant's parallel flag (``specialize`` binds it).
 LOSS = PENALTY = SCHEDULE = TASK = None
 SPARSE = AVERAGING = TRACK_OBJECTIVE = LOSS_SUMS = HEAD_BLOCKS = SPLITS = None
-PARALLEL = None
+LANES = PARALLEL = None
 
 #: Heads scored together from one read of a row (``row_dot4``), where a
 #: group's heads share an order (a grid's models; one-vs-rest unshuffled).
 HEAD_BLOCK = 4
+
+#: What a head's step gets for its lane (``LANES`` off): never read.
+NO_LANE = (np.zeros((0, 0)), 0, np.zeros(0))
 
 #: Elements (of 8 bytes) between two threads' counters in one array: more than
 #: a cache line, so that threads writing theirs at every row do not share one.
@@ -99,10 +104,16 @@ CACHE_LINE_SPACING = 16
 @cpu_configured
 def _per_sample_head_step(
     x_values, x_indices, x_sqnorm, skip, y, p, sample_w, k, t, eta_k, eta,
-    weight_pos, weight_neg, heads, settings,
+    weight_pos, weight_neg, heads, settings, lane,
 ):  # fmt: skip
     """One sample's update of head ``k`` (``_plain_sgd``'s loop body), at
     step size ``eta`` (``learning_rate``, from the base rate ``eta_k``).
+
+    With ``LANES`` the head's weights are column ``at`` of its group's lane
+    buffer (``lane``: ``(buffer, at, c)``): a fold scales that column, and the
+    update's coefficient goes to ``c[at]`` (zero: no update), which the group
+    adds to the row's heads in vector lanes (``lanes.lane_update``) after
+    every head's step; the same operations on each weight, in the same order.
 
     ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
     ``heads`` and ``settings`` bundle the kernel's state arrays and run-time
@@ -159,7 +170,12 @@ def _per_sample_head_step(
         sq_norm[k] *= shrink * shrink
         l1_norm[k] *= abs(shrink)
         if wscale[k] < wscale_floor:
-            fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, AVERAGING, False)
+            if LANES:
+                fold_head(lane[0], lane[0], wscale, avg_a, avg_b, k, False, True,
+                          lane[1])  # fmt: skip
+            else:
+                fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, AVERAGING, False,
+                          k)  # fmt: skip
 
     ws = wscale[k]
     w = coef[k]
@@ -196,6 +212,8 @@ def _per_sample_head_step(
                 w[x_indices[jj]] = v
                 if not abs(v) < math.inf:
                     finite = False
+        elif LANES:  # (added by the group, with the row's other heads)
+            lane[2][lane[1]] = c
         else:  # (dense data: the trainer checks the weights; this vectorises)
             for j in range(nnz):
                 w[j] += x_values[j] * c
@@ -369,6 +387,18 @@ def _per_sample_epoch(
     own_width = width if PARALLEL else 0  # (serial: one group, no copies)
     own_wscale = np.empty((n_groups, own_width), dtype=wscale.dtype)
     own_scalars = np.empty((n_groups, OWN_SCALARS * own_width))
+    # with LANES, each group's lane buffer (its weights, feature-major), its
+    # heads' update coefficients and dot products: the widest group's heads
+    # rounded up to whole vectors, and the dots to whole calls of lane_dots
+    n_lanes = n_dots = 0
+    if LANES:
+        widest = -(-n_heads // n_groups)
+        n_lanes = -(-widest // LANE_WIDTH) * LANE_WIDTH
+        n_dots = -(-n_lanes // (LANE_WIDTH * DOT_BLOCKS)) * LANE_WIDTH * DOT_BLOCKS
+    lane_space = np.empty((n_groups, coef.shape[1] * n_lanes + ALIGN),
+                          dtype=coef.dtype)  # fmt: skip
+    lane_c = np.empty((n_groups, n_lanes + CACHE_LINE_SPACING))  # (float64: as c)
+    lane_dot = np.empty((n_groups, n_dots + CACHE_LINE_SPACING), dtype=coef.dtype)
     t = t_start
     n_run = 0
     diverged = False
@@ -386,6 +416,7 @@ def _per_sample_epoch(
                 heads, settings, folds, epoch == 0,
                 (y_float_o[g], y_class_o[g], sample_weight_o[g]), head_list[g],
                 (excluded, head_split, split_t[g]), (own_wscale[g], own_scalars[g]),
+                (lane_space[g], lane_c[g], lane_dot[g]),
             )  # fmt: skip
         t = t_end[0]
         n_run += 1
@@ -484,7 +515,7 @@ def _apply_column_folds(coef, avg_coef, l1_q, k, folds):
 def _per_sample_group(
     data, targets, orders, active, head_positive, weight_pos, weight_neg, eta,
     t_start, k_lo, k_hi, heads, settings, folds, apply_folds, in_order, head_list,
-    splits, own,
+    splits, own, lane_buffers,
 ):  # fmt: skip
     """One epoch of heads ``k_lo:k_hi``: read ``X`` once, in their order.
 
@@ -505,7 +536,12 @@ def _per_sample_group(
     splits it belongs to, each with its split's ``t``. In the parallel
     kernel (``PARALLEL``) the heads' scalars (scale, intercept, sums, ...)
     train in the group's own copies (``own``, see ``_own_heads``), put back
-    at the end.
+    at the end. With ``LANES`` (a dense grid's pass) the group's weights
+    train feature-major in its lane buffer (``lane_buffers``: the buffer, the
+    coefficients and the dot products, see ``_lane_group``), copied in and
+    back out; a row's dot products are summed in vector lanes
+    (``lanes.lane_dots``) and its heads' updates added there after their
+    steps (``lanes.lane_update``).
     """
     if apply_folds:
         for k in range(k_lo, k_hi):
@@ -533,6 +569,11 @@ def _per_sample_group(
             if active[k]:
                 head_list[k_lo + n_active] = k
                 n_active += 1
+    n_lanes = 0
+    if LANES:
+        lane_flat, lane_w, lane_c, lane_dot = _lane_group(coef, k_lo, k_hi,
+                                                          lane_buffers)  # fmt: skip
+        n_lanes = lane_w.shape[1]
     for idx in range(m):
         if idx + PREFETCH_AHEAD < m:
             prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
@@ -556,23 +597,35 @@ def _per_sample_group(
                     if not excluded[head_split[k], i]:
                         head_list[first + n_row] = k
                         n_row += 1
+            if LANES:  # every head's dot product, a vector of heads at a time
+                n_blocks = n_lanes // LANE_WIDTH
+                for q in range(0, n_blocks, DOT_BLOCKS):
+                    last = n_blocks - 1
+                    lane_dots(lane_flat, q * LANE_WIDTH,
+                              min(q + 1, last) * LANE_WIDTH,
+                              min(q + 2, last) * LANE_WIDTH,
+                              min(q + 3, last) * LANE_WIDTH, n_lanes, x_values,
+                              lane_dot, q * LANE_WIDTH)  # fmt: skip
+                for q in range(n_lanes):
+                    lane_c[q] = 0.0
             b = 0
             while b < n_row:
                 # a short last block repeats its last head: the sums overlap,
-                # so the spare ones cost next to nothing
-                n_block = min(HEAD_BLOCK, n_row - b)
-                last = first + b + n_block - 1
-                k0 = head_list[first + b]
-                k1 = head_list[min(first + b + 1, last)]
-                k2 = head_list[min(first + b + 2, last)]
-                k3 = head_list[min(first + b + 3, last)]
-                dots = row_dot4(x_values, x_indices, SPARSE, coef[k0], coef[k1],
-                                coef[k2], coef[k3])  # fmt: skip
+                # so the spare ones cost next to nothing (lanes: all at once)
+                n_block = n_row - b if LANES else min(HEAD_BLOCK, n_row - b)
+                if not LANES:
+                    last = first + b + n_block - 1
+                    k0 = head_list[first + b]
+                    k1 = head_list[min(first + b + 1, last)]
+                    k2 = head_list[min(first + b + 2, last)]
+                    k3 = head_list[min(first + b + 3, last)]
+                    dots = row_dot4(x_values, x_indices, SPARSE, coef[k0], coef[k1],
+                                    coef[k2], coef[k3])  # fmt: skip
                 for q in range(n_block):
                     k = head_list[first + b + q]
                     y = head_target(TASK, LOSS, y_float_o, y_class_o, head_positive,
                                     idx, k)  # fmt: skip
-                    p = dots[q] * wscale[k]
+                    p = (lane_dot[k - k_lo] if LANES else dots[q]) * wscale[k]
                     p += intercept[k]
                     t_k = split_t[head_split[k]] if SPLITS else t
                     # heads with the same base rate and counter share a rate
@@ -587,8 +640,15 @@ def _per_sample_group(
                         x_values, x_indices, x_sqnorm, skip, y, p,
                         sample_weight_o[idx], k, t_k, eta[k], rate, weight_pos,
                         weight_neg, heads, settings,
+                        (lane_w, k - k_lo, lane_c) if LANES else NO_LANE,
                     )  # fmt: skip
                 b += n_block
+            if LANES:
+                for q in range(0, n_lanes, LANE_WIDTH):
+                    for lane in range(q, q + LANE_WIDTH):
+                        if lane_c[lane] != 0.0:
+                            lane_update(lane_flat, q, n_lanes, x_values, lane_c, q)
+                            break
             if SPLITS and not skip:
                 for s in range(excluded.shape[0]):  # (split_t is padded)
                     if not excluded[s, i]:
@@ -606,12 +666,39 @@ def _per_sample_group(
                 _per_sample_head_step(
                     x_values, x_indices, x_sqnorm, skip, y, p, sample_weight_o[idx],
                     k, t, eta[k], rate, weight_pos, weight_neg, heads, settings,
+                    NO_LANE,
                 )  # fmt: skip
         if not skip:
             t += 1.0
+    if LANES:
+        for k in range(k_lo, k_hi):
+            for j in range(lane_w.shape[0]):
+                coef[k, j] = lane_w[j, k - k_lo]
     if PARALLEL:
         _shared_heads(shared_heads, own, k_lo, k_hi)
     return t
+
+
+@cpu_configured
+def _lane_group(coef, k_lo, k_hi, lane_buffers):
+    """A group's lane buffer (flat, and as ``(features, lanes)``), update
+    coefficients and dot products, its heads'
+    weights copied in (``_per_sample_group`` with ``LANES``).
+
+    ``lane_buffers`` is the group's ``(space, c, dots)``: the buffer is a
+    ``(features, lanes)`` C-order view of ``space`` aligned to ``ALIGN``
+    bytes, head ``k`` in column ``k - k_lo``, its columns rounded up to
+    whole vectors (the spare ones zero: they are summed, never kept)."""
+    space, c, dots = lane_buffers
+    n_features = coef.shape[1]
+    n_lanes = -(-(k_hi - k_lo) // LANE_WIDTH) * LANE_WIDTH
+    skip = (-(space.ctypes.data % ALIGN) % ALIGN) // space.itemsize
+    flat = space[skip : skip + n_features * n_lanes]
+    lane_w = flat.reshape((n_features, n_lanes))
+    for j in range(n_features):
+        for q in range(n_lanes):
+            lane_w[j, q] = coef[k_lo + q, j] if q < k_hi - k_lo else 0.0
+    return flat, lane_w, c[:n_lanes], dots
 
 
 #: The per-head scalars a group trains in its own copies (``_own_heads`` and
@@ -664,14 +751,16 @@ _PER_SAMPLE_VARIANTS = {}
 
 def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
                         track_objective, loss_sums=True, head_blocks=False,
-                        splits=False):  # fmt: skip
+                        splits=False, lanes=False):  # fmt: skip
     """The compile-time settings of a per-sample fit (``_per_sample_epoch``'s
     constants). The step-size schedules (``constant``, ``optimal``,
     ``invscaling``, ``adaptive``: a formula each, chosen at run time) share
     one code; the passive-aggressive rules have their own. Penalties: see
     ``penalty_setting``. Without ``loss_sums`` the heads' loss sums stay zero
-    (an update that leaves the floats still marks them NaN). (The parallel
-    flag is ``plan``'s: ``PARALLEL``.)"""
+    (an update that leaves the floats still marks them NaN). ``lanes``: a
+    grid's heads train in vector lanes (``_per_sample_group``), where the
+    pass allows it (``lanes_apply``). (The parallel flag is ``plan``'s:
+    ``PARALLEL``.)"""
     return dict(
         LOSS=int(loss_code),
         PENALTY=penalty_setting(penalty),
@@ -683,7 +772,21 @@ def per_sample_settings(loss_code, penalty, schedule, task, is_sparse, average,
         LOSS_SUMS=bool(loss_sums),
         HEAD_BLOCKS=bool(head_blocks),
         SPLITS=bool(splits),
+        LANES=bool(lanes),
     )
+
+
+def lanes_apply(splits, is_sparse, penalty, average, track_objective, x_dtype,
+                coef_dtype):  # fmt: skip
+    """Whether a pass trains its heads in vector lanes (``LANES``): a grid's
+    (``splits``) on dense rows of the weights' dtype, where a head's update
+    is one coefficient times the row. Averaging, the L1 penalty's
+    truncation and the objective's norms (``tol``) read or write each weight
+    in the head's own step, so those passes keep the per-head loop."""
+    return (
+        bool(splits) and not is_sparse and average <= 0 and not track_objective
+        and penalty_setting(penalty) != ELASTICNET and x_dtype == coef_dtype
+    )  # fmt: skip
 
 
 def is_parallel(n_heads):
@@ -707,10 +810,12 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, sp
     # one-vs-rest with a shuffle per head
     head_blocks = heads.coef.shape[0] > order.shape[0]
     parallel = is_parallel(heads.coef.shape[0])
+    has_splits = splits.head_split.shape[0] > 0
     settings = per_sample_settings(
         rule.loss_code, rule.penalty, rule.schedule, targets.task, data.is_sparse,
-        rule.average, rule.track_objective, rule.loss_sums, head_blocks,
-        splits.head_split.shape[0] > 0,
+        rule.average, rule.track_objective, rule.loss_sums, head_blocks, has_splits,
+        lanes_apply(has_splits, data.is_sparse, rule.penalty, rule.average,
+                    rule.track_objective, data.X_data.dtype, heads.coef.dtype),
     )  # fmt: skip
     key = (tuple(settings.values()), parallel)
     kernel = _PER_SAMPLE_VARIANTS.get(key)
@@ -728,4 +833,4 @@ def plan(data, targets, order, active, heads, rule, t_start, n_groups, folds, sp
 def fold_scale(coef, wscale, avg_coef, avg_a, avg_b, averaging):
     """Fold every head's ``wscale`` and lazy average into its arrays."""
     for k in range(coef.shape[0]):
-        fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, False)
+        fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, False, k)

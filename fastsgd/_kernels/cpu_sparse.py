@@ -246,7 +246,7 @@ def _scatter_part(
 def _fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging):
     """Fold head ``k``'s ``wscale`` and lazy average into its (feature-major)
     weights: ``cpu.fold_head``, compiled once as a function of its own."""
-    fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, True)
+    fold_head(coef, avg_coef, wscale, avg_a, avg_b, k, averaging, True, k)
 
 
 def sgd_epoch_sparse(
