@@ -38,7 +38,7 @@ from fastsgd._kernels.cpu import (
     prefetch_row,
     shuffle_as_sklearn,
 )
-from fastsgd._kernels.lanes import ALIGN, DOT_BLOCKS, lane_dots, lane_update
+from fastsgd._kernels.lanes import ALIGN, STEP_BLOCKS, lane_step
 from fastsgd._kernels.lanes import LANES as LANE_WIDTH
 from fastsgd._kernels.rows import (
     class_weight,
@@ -112,7 +112,7 @@ def _per_sample_head_step(
     With ``LANES`` the head's weights are column ``at`` of its group's lane
     buffer (``lane``: ``(buffer, at, c)``): a fold scales that column, and the
     update's coefficient goes to ``c[at]`` (zero: no update), which the group
-    adds to the row's heads in vector lanes (``lanes.lane_update``) after
+    adds to the row's heads in vector lanes (``lanes.lane_step``) after
     every head's step; the same operations on each weight, in the same order.
 
     ``skip`` (an all-zero row under PA1) counts the loss but updates nothing.
@@ -389,12 +389,12 @@ def _per_sample_epoch(
     own_scalars = np.empty((n_groups, OWN_SCALARS * own_width))
     # with LANES, each group's lane buffer (its weights, feature-major), its
     # heads' update coefficients and dot products: the widest group's heads
-    # rounded up to whole vectors, and the dots to whole calls of lane_dots
+    # rounded up to whole vectors, and the dots to whole calls of lane_step
     n_lanes = n_dots = 0
     if LANES:
         widest = -(-n_heads // n_groups)
         n_lanes = -(-widest // LANE_WIDTH) * LANE_WIDTH
-        n_dots = -(-n_lanes // (LANE_WIDTH * DOT_BLOCKS)) * LANE_WIDTH * DOT_BLOCKS
+        n_dots = -(-n_lanes // (LANE_WIDTH * STEP_BLOCKS)) * LANE_WIDTH * STEP_BLOCKS
     lane_space = np.empty((n_groups, coef.shape[1] * n_lanes + ALIGN),
                           dtype=coef.dtype)  # fmt: skip
     lane_c = np.empty((n_groups, n_lanes + CACHE_LINE_SPACING))  # (float64: as c)
@@ -539,9 +539,9 @@ def _per_sample_group(
     at the end. With ``LANES`` (a dense grid's pass) the group's weights
     train feature-major in its lane buffer (``lane_buffers``: the buffer, the
     coefficients and the dot products, see ``_lane_group``), copied in and
-    back out; a row's dot products are summed in vector lanes
-    (``lanes.lane_dots``) and its heads' updates added there after their
-    steps (``lanes.lane_update``).
+    back out; after the heads' steps on a row, one pass over the buffer adds
+    their updates and sums the next row's dot products in vector lanes
+    (``_lane_pass``); the group's first row's are summed before the loop.
     """
     if apply_folds:
         for k in range(k_lo, k_hi):
@@ -574,6 +574,10 @@ def _per_sample_group(
         lane_flat, lane_w, lane_c, lane_dot = _lane_group(coef, k_lo, k_hi,
                                                           lane_buffers)  # fmt: skip
         n_lanes = lane_w.shape[1]
+        if m > 0:  # the first row's dot products (no update: c is zero)
+            first_row = row_slices(X_data, X_indices, X_indptr, n_features, SPARSE,
+                                   order[0])[0]  # fmt: skip
+            _lane_pass(lane_flat, n_lanes, first_row, lane_c, first_row, lane_dot)
     for idx in range(m):
         if idx + PREFETCH_AHEAD < m:
             prefetch_row(X_data, X_indices, X_indptr, n_features, SPARSE,
@@ -597,17 +601,6 @@ def _per_sample_group(
                     if not excluded[head_split[k], i]:
                         head_list[first + n_row] = k
                         n_row += 1
-            if LANES:  # every head's dot product, a vector of heads at a time
-                n_blocks = n_lanes // LANE_WIDTH
-                for q in range(0, n_blocks, DOT_BLOCKS):
-                    last = n_blocks - 1
-                    lane_dots(lane_flat, q * LANE_WIDTH,
-                              min(q + 1, last) * LANE_WIDTH,
-                              min(q + 2, last) * LANE_WIDTH,
-                              min(q + 3, last) * LANE_WIDTH, n_lanes, x_values,
-                              lane_dot, q * LANE_WIDTH)  # fmt: skip
-                for q in range(n_lanes):
-                    lane_c[q] = 0.0
             b = 0
             while b < n_row:
                 # a short last block repeats its last head: the sums overlap,
@@ -643,12 +636,13 @@ def _per_sample_group(
                         (lane_w, k - k_lo, lane_c) if LANES else NO_LANE,
                     )  # fmt: skip
                 b += n_block
-            if LANES:
-                for q in range(0, n_lanes, LANE_WIDTH):
-                    for lane in range(q, q + LANE_WIDTH):
-                        if lane_c[lane] != 0.0:
-                            lane_update(lane_flat, q, n_lanes, x_values, lane_c, q)
-                            break
+            if LANES:  # the updates, and the next row's dot products
+                following = order[idx + 1] if idx + 1 < m else i
+                next_row = row_slices(X_data, X_indices, X_indptr, n_features, SPARSE,
+                                      following)[0]  # fmt: skip
+                _lane_pass(lane_flat, n_lanes, x_values, lane_c, next_row, lane_dot)
+                for q in range(n_lanes):
+                    lane_c[q] = 0.0
             if SPLITS and not skip:
                 for s in range(excluded.shape[0]):  # (split_t is padded)
                     if not excluded[s, i]:
@@ -679,6 +673,30 @@ def _per_sample_group(
     return t
 
 
+@cpu_inline
+def _lane_pass(lane_flat, n_lanes, x, c, x_next, dots):
+    """A row's updates of a group's heads in lanes (their coefficients in
+    ``c``, zero where a head does not update), and the dot products of the
+    next row ``x_next`` with the weights they leave, into ``dots``
+    (``lanes.lane_step``): four blocks of heads a call, then two; an odd last
+    block is given twice, the second time with ``c``'s spare zero lanes (at
+    ``n_lanes``), and its sums land in ``dots``' spare room."""
+    n_blocks = n_lanes // LANE_WIDTH
+    q = 0
+    while n_blocks - q >= STEP_BLOCKS:
+        at = q * LANE_WIDTH
+        bases = (at, at + LANE_WIDTH, at + 2 * LANE_WIDTH, at + 3 * LANE_WIDTH)
+        lane_step(lane_flat, bases, n_lanes, x, c, bases, x_next, dots, at)
+        q += STEP_BLOCKS
+    while q < n_blocks:
+        at = q * LANE_WIDTH
+        pair = q + 1 < n_blocks
+        second = at + LANE_WIDTH if pair else at
+        lane_step(lane_flat, (at, second), n_lanes, x, c,
+                  (at, second if pair else n_lanes), x_next, dots, at)  # fmt: skip
+        q += 2
+
+
 @cpu_configured
 def _lane_group(coef, k_lo, k_hi, lane_buffers):
     """A group's lane buffer (flat, and as ``(features, lanes)``), update
@@ -698,7 +716,9 @@ def _lane_group(coef, k_lo, k_hi, lane_buffers):
     for j in range(n_features):
         for q in range(n_lanes):
             lane_w[j, q] = coef[k_lo + q, j] if q < k_hi - k_lo else 0.0
-    return flat, lane_w, c[:n_lanes], dots
+    for q in range(n_lanes + LANE_WIDTH):  # (the spare lanes stay zero)
+        c[q] = 0.0
+    return flat, lane_w, c, dots
 
 
 #: The per-head scalars a group trains in its own copies (``_own_heads`` and
