@@ -19,6 +19,7 @@ from numbers import Integral
 
 import numpy as np
 from scipy.stats import rankdata
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring, r2_score
@@ -26,7 +27,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from fastsgd._base import validate_X_y
 from fastsgd._device import is_device_array
@@ -80,6 +81,13 @@ def _has_delegate(name):
         return hasattr(model, name)
 
     return check
+
+
+def _validated():
+    """The context of the fits inside a search, whose ``X`` the search has
+    checked: scikit-learn's ``assume_finite`` skips each fit's pass over it
+    for NaN and infinity (two fits a search, 5 ms each on 80k x 100)."""
+    return config_context(assume_finite=True)
 
 
 class _SGDSearchCV(BaseEstimator):
@@ -204,13 +212,8 @@ class _SGDSearchCV(BaseEstimator):
                     "The number of classes has to be greater than one; got "
                     f"{len(self.classes_)} class"
                 )
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (X.shape[0],):
-                raise ValueError(
-                    f"sample_weight.shape == {sample_weight.shape}, expected "
-                    f"{(X.shape[0],)}!"
-                )
+        if sample_weight is not None:  # (checked here: the fits assume it finite)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         cv = check_cv(self.cv, y, classifier=self._classifier)
         splits = list(cv.split(X, y))
         scorer = (
@@ -245,21 +248,23 @@ class _SGDSearchCV(BaseEstimator):
             where = slice(start, start + len(group))
             start += len(group)
             began = time.perf_counter()
-            models = (
-                self._fit_one_pass(X, y, sample_weight, group, splits)
-                if one_pass
-                else None
-            )
+            with _validated():
+                models = (
+                    self._fit_one_pass(X, y, sample_weight, group, splits)
+                    if one_pass
+                    else None
+                )
             elapsed = time.perf_counter() - began
             for split, (train, test) in enumerate(splits):
                 if models is None:  # each model alone, on the split's rows
                     began = time.perf_counter()
-                    split_models = self._fit_alone(
-                        X[train],
-                        y[train],
-                        None if sample_weight is None else sample_weight[train],
-                        group,
-                    )
+                    with _validated():
+                        split_models = self._fit_alone(
+                            X[train],
+                            y[train],
+                            None if sample_weight is None else sample_weight[train],
+                            group,
+                        )
                     split_classes = None if classes is None else np.unique(y[train])
                     fit_times[where, split] = (time.perf_counter() - began) / len(group)
                 else:
@@ -282,9 +287,10 @@ class _SGDSearchCV(BaseEstimator):
         self._set_results(grid, scores, fit_times, score_times)
         if self.refit:
             began = time.perf_counter()
-            self.best_estimator_ = self._estimator(*grid[self.best_index_]).fit(
-                X, y, sample_weight=sample_weight
-            )
+            with _validated():
+                self.best_estimator_ = self._estimator(*grid[self.best_index_]).fit(
+                    X, y, sample_weight=sample_weight
+                )
             self.refit_time_ = time.perf_counter() - began
             for name in ("coef_", "intercept_", "n_iter_", "t_"):
                 setattr(self, name, getattr(self.best_estimator_, name))

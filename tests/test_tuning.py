@@ -517,10 +517,16 @@ def test_bad_parameters_raise_value_error(params, message):
         SGDClassifierCV(**params).fit(X, y)
 
 
-def test_bad_sample_weight_raises_value_error():
+@pytest.mark.parametrize("bad", ["short", "nan", "inf"])
+def test_bad_sample_weight_raises_value_error(bad):
+    """Checked by the search itself: its fits skip the finiteness checks
+    (``assume_finite``), so a NaN would otherwise train them into NaN."""
     X, y = _classes(2, np.float64, False)
+    weights = np.ones(3) if bad == "short" else np.ones(X.shape[0])
+    if bad != "short":
+        weights[7] = np.nan if bad == "nan" else np.inf
     with pytest.raises(ValueError, match="sample_weight"):
-        SGDClassifierCV(cv=3).fit(X, y, sample_weight=np.ones(3))
+        SGDClassifierCV(cv=3).fit(X, y, sample_weight=weights)
 
 
 def test_a_diverging_model_scores_nan_and_the_rest_still_train(monkeypatch):
