@@ -1,6 +1,7 @@
 """A prototype for the one-pass search (issue 31): heads' dot products in vector lanes.
 
-The per-sample kernel scores the heads of a grid that share a row four at a
+Without lanes (CSR, averaging, L1, ``tol``) the per-sample kernel scores the heads
+of a grid that share a row four at a
 time (``fastsgd._kernels.rows.row_dot4``, compiled in ``cpu_per_sample``): four
 sums, each added feature after feature in scikit-learn's order. Each product and
 each addition is a scalar instruction, and the floating-point ports bound the
@@ -12,6 +13,10 @@ heads.
 Numba's loop vectoriser does not produce this from Python loops (the prototype of a
 feature-major layout compiled to the scalar code), so the loop is written as LLVM IR
 (``numba.extending.intrinsic``). Four blocks are summed per read of a row.
+
+The kernel's version (``fastsgd._kernels.lanes.lane_step``, a group's heads in a
+buffer of its own) also adds the row's updates in the same pass over the weights; this
+benchmark keeps the dot products alone, as the prototype measured them.
 
 Peers, side by side: ``row_dot4`` over a row-major ``(heads, features)`` array, and
 the lanes over the same weights laid out in blocks; both over the same rows, each

@@ -673,14 +673,16 @@ def _per_sample_group(
     return t
 
 
-@cpu_inline
+@cpu_configured(inline=False, refcounts=False)
 def _lane_pass(lane_flat, n_lanes, x, c, x_next, dots):
     """A row's updates of a group's heads in lanes (their coefficients in
     ``c``, zero where a head does not update), and the dot products of the
     next row ``x_next`` with the weights they leave, into ``dots``
     (``lanes.lane_step``): four blocks of heads a call, then two; an odd last
     block is given twice, the second time with ``c``'s spare zero lanes (at
-    ``n_lanes``), and its sums land in ``dots``' spare room."""
+    ``n_lanes``), and its sums land in ``dots``' spare room. A function of its
+    own (its two calls, and its two vector loops, compiled once: inlined, the
+    grid's kernel took 1.3 s longer to compile than without lanes)."""
     n_blocks = n_lanes // LANE_WIDTH
     q = 0
     while n_blocks - q >= STEP_BLOCKS:
