@@ -574,7 +574,7 @@ def _per_sample_group(
         lane_flat, lane_w, lane_c, lane_dot = _lane_group(coef, k_lo, k_hi,
                                                           lane_buffers)  # fmt: skip
         n_lanes = lane_w.shape[1]
-        if m > 0:  # the first row's dot products (no update: c is zero)
+        if m > 0 and n_active > 0:  # the first row's dot products (c is zero)
             first_row = row_slices(X_data, X_indices, X_indptr, n_features, SPARSE,
                                    order[0])[0]  # fmt: skip
             _lane_pass(lane_flat, n_lanes, first_row, lane_c, first_row, lane_dot)
@@ -636,7 +636,7 @@ def _per_sample_group(
                         (lane_w, k - k_lo, lane_c) if LANES else NO_LANE,
                     )  # fmt: skip
                 b += n_block
-            if LANES:  # the updates, and the next row's dot products
+            if LANES and n_active > 0:  # the updates, the next row's dot products
                 following = order[idx + 1] if idx + 1 < m else i
                 next_row = row_slices(X_data, X_indices, X_indptr, n_features, SPARSE,
                                       following)[0]  # fmt: skip
@@ -702,8 +702,8 @@ def _lane_pass(lane_flat, n_lanes, x, c, x_next, dots):
 @cpu_configured
 def _lane_group(coef, k_lo, k_hi, lane_buffers):
     """A group's lane buffer (flat, and as ``(features, lanes)``), update
-    coefficients and dot products, its heads'
-    weights copied in (``_per_sample_group`` with ``LANES``).
+    coefficients and dot products, its heads' weights copied in
+    (``_per_sample_group`` with ``LANES``).
 
     ``lane_buffers`` is the group's ``(space, c, dots)``: the buffer is a
     ``(features, lanes)`` C-order view of ``space`` aligned to ``ALIGN``
